@@ -1,0 +1,1 @@
+"""Compliance policy and evaluation: pure functions; report renderers."""

@@ -1,0 +1,1 @@
+"""Package-manager drivers: one module per family behind one interface."""

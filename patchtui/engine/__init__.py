@@ -1,0 +1,1 @@
+"""The engine: events, rollout and runners. Never imports Textual."""

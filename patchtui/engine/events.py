@@ -1,0 +1,114 @@
+"""The typed events the engine emits while it works.
+
+Front ends (console and headless CLI) consume these; the engine never calls
+into a widget. Every event is a frozen dataclass so it can cross task
+boundaries and be queued without copying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from patchtui.drivers.base import Facts, ScanResult
+
+
+class HostState(StrEnum):
+    IDLE = "idle"
+    QUEUED = "queued"
+    CONNECTING = "connecting"
+    SCANNING = "scanning"
+    PATCHING = "patching"
+    REBOOTING = "rebooting"
+    OK = "ok"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset(
+    {HostState.OK, HostState.FAILED, HostState.UNREACHABLE, HostState.INTERRUPTED, HostState.SKIPPED}
+)
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    run_id: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    operation: str
+    hosts: tuple[str, ...]
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostStateChanged(Event):
+    host: str
+    state: HostState
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostOutput(Event):
+    host: str
+    stream: str
+    """stdout, stderr, or 'cmd' for the command line patchtui sent."""
+    line: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostScanned(Event):
+    host: str
+    facts: Facts
+    scan: ScanResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostFinished(Event):
+    host: str
+    state: HostState
+    error_kind: str | None = None
+    """unreachable, timeout, auth, hostkey-changed, hostkey-unknown, locked, failed, ..."""
+    error: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary:
+    hosts: int
+    ok: int
+    failed: int
+    unreachable: int
+    interrupted: int
+    skipped: int
+    pending: int
+    security: int
+    reboot_required: int
+    stale: int
+    duration: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    operation: str
+    outcome: str
+    """ok, failed (some host did not succeed), interrupted."""
+    summary: RunSummary
+
+
+EventSink = Callable[[Event], None]
+"""Where the engine sends events; must not block (front ends queue or buffer)."""

@@ -1,0 +1,54 @@
+"""Validated inventory models: what the rest of patchtui knows about a host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+HostKeyPolicy = Literal["strict", "accept-new"]
+HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new")
+PACKAGE_MANAGERS: tuple[str, ...] = ("apt", "dnf", "yum", "zypper", "apk")
+
+
+@dataclass(frozen=True)
+class Host:
+    """One host as the inventory defines it, group defaults already applied."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    become: bool = False
+    become_user: str = "root"
+    package_manager: str | None = None
+    identity_file: str | None = None
+    jump_host: str | None = None
+    host_key_policy: HostKeyPolicy = "strict"
+    known_hosts: str | None = None
+    """Extra known_hosts file for this host (the lab writes one)."""
+    connect_timeout: float = 10.0
+    vars: Mapping[str, object] = field(default_factory=dict)
+    """Anything else the inventory gave, kept for later features and display."""
+
+    @property
+    def cluster(self) -> str | None:
+        return self.labels.get("cluster")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """All hosts and groups of one inventory file, in file order."""
+
+    source: str
+    hosts: tuple[Host, ...]
+    groups: Mapping[str, tuple[str, ...]]
+    """group name -> host names in it."""
+
+    def host(self, name: str) -> Host | None:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        return None

@@ -1,0 +1,76 @@
+"""State of one simulated lab host: its OS, packages and what it has been through.
+
+The lab server (``patchtui.lab.server``) keeps one ``SimHost`` per host and
+the simulated shell (``patchtui.lab.shell``) reads and changes it when the
+drivers' real commands arrive, answering in each tool's real output format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SimVersion:
+    """A version of a package that the host's repositories offer."""
+
+    version: str
+    repository: str
+    security: bool = False
+    severity: str | None = None
+    """As the OS spells it: e.g. Important (dnf), important (zypper), None (apt/apk)."""
+    advisory: str | None = None
+    cves: tuple[str, ...] = ()
+    needs_reboot: bool = False
+
+
+@dataclass
+class SimPackage:
+    name: str
+    arch: str
+    installed: str
+    available: list[SimVersion] = field(default_factory=list)
+    """Versions on offer, oldest first; those newer than ``installed`` are pending."""
+
+    def candidate(self) -> SimVersion | None:
+        """The newest offered version if it differs from the installed one."""
+        if not self.available:
+            return None
+        newest = self.available[-1]
+        return None if newest.version == self.installed else newest
+
+
+FAULTS: tuple[str, ...] = (
+    "auth-refused",
+    "no-answer",
+    "slow",
+    "dpkg-lock",
+    "changed-hostkey",
+    "install-fails",
+    "drop-during-install",
+)
+
+
+@dataclass
+class SimHost:
+    name: str
+    address: str
+    port: int
+    family: str
+    """apt, dnf, yum, zypper or apk."""
+    os_id: str
+    os_version: str
+    pretty_name: str
+    id_like: str
+    version_codename: str
+    kernel: str
+    boot_id: str
+    hostname: str
+    booted_at: float
+    packages: dict[str, SimPackage] = field(default_factory=dict)
+    reboot_required: bool = False
+    reboot_packages: list[str] = field(default_factory=list)
+    faults: set[str] = field(default_factory=set)
+    metadata_refreshed: bool = False
+    down_until: float = 0.0
+    """While time.time() < down_until the host is 'rebooting' and refuses connections."""

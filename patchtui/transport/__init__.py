@@ -1,0 +1,1 @@
+"""SSH transport: connect, run, stream lines, cancel."""

@@ -1,0 +1,1 @@
+"""The console (Textual). The only package that imports Textual."""
