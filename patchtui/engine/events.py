@@ -34,7 +34,13 @@ class HostState(StrEnum):
 
 
 FINAL_STATES = frozenset(
-    {HostState.OK, HostState.FAILED, HostState.UNREACHABLE, HostState.INTERRUPTED, HostState.SKIPPED}
+    {
+        HostState.OK,
+        HostState.FAILED,
+        HostState.UNREACHABLE,
+        HostState.INTERRUPTED,
+        HostState.SKIPPED,
+    }
 )
 
 

@@ -1,0 +1,191 @@
+"""patchtui's command line: the headless commands, and the console when no command is given.
+
+Every user error ends here as one line on stderr and a documented exit code
+(see ``patchtui.exit_codes``); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from patchtui import __version__
+from patchtui.errors import PatchtuiError
+from patchtui.exit_codes import ExitCode, describe
+from patchtui.headless.common import DEFAULT_CONCURRENCY
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a wrong flag is one line and exit 2, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            int(ExitCode.BAD_INPUT),
+            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
+        )
+
+
+def _exit_codes_epilog() -> str:
+    return "exit codes:\n" + "\n".join(
+        f"  {code:<4} {meaning}" for code, _name, meaning in describe()
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_selection(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "-i", "--inventory", required=required, metavar="FILE", help="inventory YAML file"
+    )
+    parser.add_argument(
+        "-l",
+        "--limit",
+        metavar="PATTERN",
+        help="hosts to work on: names, globs, groups, label=value, '&' intersect, '!' exclude",
+    )
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="TinyDB file (default: XDG data dir)")
+
+
+def _add_concurrency(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"hosts worked on at once (default {DEFAULT_CONCURRENCY})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    epilog = _exit_codes_epilog()
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = OneLineParser(
+        prog="patchtui",
+        description="Patch fleets of Linux hosts over SSH. Without a command, opens the console.",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"patchtui {__version__}")
+    _add_selection(parser, required=False)
+    _add_db(parser)
+    _add_concurrency(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    scan = commands.add_parser(
+        "scan",
+        help="scan hosts: facts, pending updates, reboot required",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    _add_selection(scan)
+    _add_db(scan)
+    _add_concurrency(scan)
+    scan.add_argument("--json", action="store_true", help="one JSON object per line")
+    scan.add_argument(
+        "--no-refresh", action="store_true", help="do not refresh package metadata first"
+    )
+    scan.set_defaults(handler=_scan)
+
+    lab = commands.add_parser(
+        "lab",
+        help="serve a fleet of simulated hosts on loopback (for demos, tests, benchmarks)",
+        formatter_class=formatter,
+    )
+    lab.add_argument("--hosts", type=_positive_int, default=40, metavar="N")
+    lab.add_argument("--seed", type=int, default=1)
+    lab.add_argument("--faults", choices=("none", "some"), default="some")
+    lab.add_argument("--write-inventory", required=True, metavar="PATH", type=Path)
+    lab.set_defaults(handler=_lab)
+
+    demo = commands.add_parser(
+        "demo", help="open the console on a built-in simulated fleet (no hosts needed)"
+    )
+    demo.add_argument("--hosts", type=_positive_int, default=40, metavar="N")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--faults", choices=("none", "some"), default="some")
+    _add_db(demo)
+    _add_concurrency(demo)
+    demo.set_defaults(handler=_demo)
+
+    db = commands.add_parser("db", help="check or repair the database file")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("check", "verify the database loads and is consistent"),
+        ("repair", "recover what can be recovered (keeps a backup)"),
+    ):
+        action = db_commands.add_parser(name, help=help_text)
+        _add_db(action)
+        action.add_argument("--json", action="store_true", help="one JSON object per line")
+        action.set_defaults(handler=_db)
+    return parser
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from patchtui.headless.scan_command import run_scan_command
+
+    return run_scan_command(args)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from patchtui.lab.runner import run_lab
+
+    return run_lab(
+        hosts=args.hosts, seed=args.seed, faults=args.faults, write_inventory=args.write_inventory
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from patchtui.tui.launch import run_demo
+
+    return run_demo(args)
+
+
+def _console(args: argparse.Namespace) -> int:
+    from patchtui.tui.launch import run_console
+
+    return run_console(args)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from patchtui.headless.db_command import run_db_command
+
+    return run_db_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            if not args.inventory:
+                parser.error("give -i INVENTORY to open the console, or try 'patchtui demo'")
+            return _console(args)
+        return handler(args)
+    except PatchtuiError as error:
+        sys.stderr.write(f"patchtui: error: {error}\n")
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("patchtui: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

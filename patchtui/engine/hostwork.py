@@ -1,0 +1,74 @@
+"""Pieces every runner shares: the connector protocol, error classification, summaries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Protocol
+
+from patchtui.drivers.base import DriverError
+from patchtui.engine.events import HostState, RunSummary
+from patchtui.inventory.model import Host
+from patchtui.transport.base import RemoteSession, TransportError
+
+UNREACHABLE_KINDS = frozenset({"unreachable", "timeout", "disconnected"})
+
+
+class Connector(Protocol):
+    """Opens sessions to hosts and bounds how many are open at once."""
+
+    async def connect(self, host: Host) -> RemoteSession: ...
+
+    def slot(self) -> AbstractAsyncContextManager[object]: ...
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across processes: 20261127T083000Z-1a2b3c."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def classify_error(error: BaseException) -> tuple[HostState, str, str]:
+    """(final state, error kind, one-line message) for an exception from host work."""
+    if isinstance(error, TransportError):
+        state = HostState.UNREACHABLE if error.kind in UNREACHABLE_KINDS else HostState.FAILED
+        return state, error.kind, error.message
+    if isinstance(error, DriverError):
+        if error.kind == "unknown":
+            return HostState.UNREACHABLE, "disconnected", error.message
+        return HostState.FAILED, error.kind, error.message
+    if isinstance(error, TimeoutError):
+        return HostState.UNREACHABLE, "timeout", "host did not finish within the time limit"
+    # An unexpected error is a bug in patchtui, but one host must not sink the run.
+    return HostState.FAILED, "error", f"{type(error).__name__}: {error}"
+
+
+def summarize(
+    states: Iterable[HostState],
+    *,
+    pending: int,
+    security: int,
+    reboot_required: int,
+    stale: int,
+    duration: float,
+) -> RunSummary:
+    state_list = list(states)
+
+    def count(state: HostState) -> int:
+        return sum(1 for each in state_list if each == state)
+
+    return RunSummary(
+        hosts=len(state_list),
+        ok=count(HostState.OK),
+        failed=count(HostState.FAILED),
+        unreachable=count(HostState.UNREACHABLE),
+        interrupted=count(HostState.INTERRUPTED),
+        skipped=count(HostState.SKIPPED),
+        pending=pending,
+        security=security,
+        reboot_required=reboot_required,
+        stale=stale,
+        duration=round(duration, 3),
+    )

@@ -1,0 +1,57 @@
+"""A RemoteSession wrapper that reports every command and output line as events.
+
+Drivers stay ignorant of events: the engine hands them this wrapper, so the
+console's output pane and the stored transcript see exactly what ran.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from patchtui.engine.events import EventSink, HostOutput
+from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, Stream
+
+TRANSCRIPT_LINES = 5_000
+"""Lines of one host's output the engine keeps for the store; older lines drop off."""
+
+
+class ObservedSession:
+    """Forwards to ``inner`` and emits HostOutput events; keeps a bounded transcript."""
+
+    def __init__(self, inner: RemoteSession, *, run_id: str, host: str, emit: EventSink) -> None:
+        self._inner = inner
+        self._run_id = run_id
+        self._host = host
+        self._emit = emit
+        self.transcript: deque[str] = deque(maxlen=TRANSCRIPT_LINES)
+
+    def _record(self, stream: str, line: str) -> None:
+        prefix = {"cmd": "$ ", "stderr": "! "}.get(stream, "")
+        self.transcript.append(prefix + line)
+        self._emit(HostOutput(run_id=self._run_id, host=self._host, stream=stream, line=line))
+
+    async def run(
+        self,
+        command: str,
+        *,
+        privileged: bool = False,
+        on_line: LineCallback | None = None,
+        timeout: float | None = None,
+        input: str | None = None,
+    ) -> CommandResult:
+        self._record("cmd", command)
+
+        def forward(stream: Stream, line: str) -> None:
+            self._record(stream, line)
+            if on_line is not None:
+                on_line(stream, line)
+
+        result = await self._inner.run(
+            command, privileged=privileged, on_line=forward, timeout=timeout, input=input
+        )
+        if result.exit_status is None:
+            self._record("stderr", "[patchtui] connection lost: outcome of the command unknown")
+        return result
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -1,0 +1,65 @@
+"""What every headless command does first: inventory, selection, store, connector, signals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from patchtui import paths
+from patchtui.inventory.loader import load_inventory
+from patchtui.inventory.model import Host, Inventory
+from patchtui.inventory.patterns import select_hosts
+
+if TYPE_CHECKING:
+    from patchtui.store.db import Store
+    from patchtui.transport.ssh import SshConnector
+
+T = TypeVar("T")
+
+DEFAULT_CONCURRENCY = 50
+"""Hosts worked on at once: enough for a fleet, gentle on a laptop's CPU and a bastion."""
+
+
+def selected_hosts(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
+    inventory = load_inventory(args.inventory)
+    return inventory, select_hosts(inventory, args.limit)
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else paths.default_db_path()
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    from patchtui.store.db import Store
+
+    return Store.open(db_path(args))
+
+
+def make_connector(args: argparse.Namespace) -> SshConnector:
+    from patchtui.transport.ssh import SshConnector
+
+    return SshConnector(concurrency=args.concurrency)
+
+
+def run_interruptible(main: Callable[[], Awaitable[T]], on_interrupt: Callable[[], None]) -> T:
+    """Run ``main`` with SIGINT/SIGTERM calling ``on_interrupt`` instead of raising.
+
+    The job decides what an interrupt means (stop starting hosts, let running
+    transactions finish); the caller learns of it from the job's outcome.
+    """
+
+    async def runner() -> T:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_interrupt)
+        try:
+            return await main()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    return asyncio.run(runner())

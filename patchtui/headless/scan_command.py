@@ -1,0 +1,139 @@
+"""``patchtui scan``: scan the selected hosts concurrently and report what is pending."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from patchtui.engine.events import (
+    Event,
+    HostFinished,
+    HostScanned,
+    HostState,
+    RunFinished,
+    RunSummary,
+)
+from patchtui.engine.scan import ScanJob
+from patchtui.exit_codes import ExitCode
+from patchtui.headless.common import make_connector, open_store, run_interruptible, selected_hosts
+from patchtui.headless.output import emit_json, event_to_json, render_table
+
+
+class ScanPrinter:
+    """Turns the engine's events into JSON lines or a progress line and a final table."""
+
+    def __init__(self, *, as_json: bool, total: int) -> None:
+        self.as_json = as_json
+        self.total = total
+        self.done = 0
+        self.scans: dict[str, HostScanned] = {}
+        self.finished: dict[str, HostFinished] = {}
+        self.summary: RunFinished | None = None
+        self.progress = (not as_json) and sys.stderr.isatty()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, HostScanned):
+            self.scans[event.host] = event
+        elif isinstance(event, HostFinished):
+            self.finished[event.host] = event
+            self.done += 1
+            if self.progress:
+                sys.stderr.write(f"\rscanned {self.done}/{self.total}")
+                sys.stderr.flush()
+        elif isinstance(event, RunFinished):
+            self.summary = event
+        if self.as_json:
+            line = event_to_json(event, self.scans)
+            if line is not None:
+                emit_json(line)
+
+    def print_report(self) -> None:
+        if self.as_json:
+            return
+        if self.progress:
+            sys.stderr.write("\r\x1b[K")
+        rows = []
+        for name in sorted(self.finished):
+            finished = self.finished[name]
+            scanned = self.scans.get(name)
+            if scanned is None:
+                rows.append([name, "", finished.state.value, "", "", "", _note(finished)])
+                continue
+            scan = scanned.scan
+            security = scan.security_count if scan.security_supported else "n/a"
+            reboot = {True: "yes", False: "no", None: "?"}[scan.reboot_required]
+            note = "metadata stale: " + "; ".join(scan.warnings[:1]) if scan.metadata_stale else ""
+            rows.append(
+                [
+                    name,
+                    f"{scanned.facts.os_id} {scanned.facts.os_version}",
+                    finished.state.value,
+                    len(scan.pending),
+                    security,
+                    reboot,
+                    note,
+                ]
+            )
+        headers = ["HOST", "OS", "STATE", "PENDING", "SECURITY", "REBOOT", "NOTE"]
+        print(render_table(headers, rows))
+        if self.summary is not None:
+            print(summary_line(self.summary.summary, self.summary.outcome))
+
+
+def _note(finished: HostFinished) -> str:
+    if finished.error:
+        return f"{finished.error_kind}: {finished.error}" if finished.error_kind else finished.error
+    return ""
+
+
+def summary_line(summary: RunSummary, outcome: str) -> str:
+    return (
+        f"{summary.hosts} hosts: {summary.ok} ok, {summary.failed} failed, "
+        f"{summary.unreachable} unreachable"
+        + (f", {summary.skipped} skipped" if summary.skipped else "")
+        + (f", {summary.interrupted} interrupted" if summary.interrupted else "")
+        + f" | {summary.pending} pending updates ({summary.security} security), "
+        f"{summary.reboot_required} need a reboot"
+        + (f", {summary.stale} with stale metadata" if summary.stale else "")
+        + f" | {summary.duration:.1f}s"
+        + ("" if outcome != "interrupted" else " | INTERRUPTED")
+    )
+
+
+def scan_exit_code(outcome: str, summary: RunSummary) -> ExitCode:
+    if outcome == "interrupted":
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if summary.ok == summary.hosts else ExitCode.HOST_FAILURES
+
+
+def run_scan_command(args: argparse.Namespace) -> int:
+    _, hosts = selected_hosts(args)
+    store = open_store(args)
+    try:
+        printer = ScanPrinter(as_json=args.json, total=len(hosts))
+        connector = make_connector(args)
+        job = ScanJob(
+            hosts,
+            connector=connector,
+            emit=printer,
+            store=store,
+            refresh=not args.no_refresh,
+            options={"limit": args.limit, "concurrency": args.concurrency},
+        )
+
+        async def main() -> RunSummary:
+            try:
+                return await job.run()
+            finally:
+                await connector.close_all()
+
+        summary = run_interruptible(main, job.cancel)
+    finally:
+        store.close()
+    printer.print_report()
+    outcome = printer.summary.outcome if printer.summary else "failed"
+    code = scan_exit_code(outcome, summary)
+    return int(code)
+
+
+__all__ = ["HostState", "run_scan_command"]
