@@ -1,0 +1,58 @@
+"""The engine must never import Textual: the console and the CLI are thin front ends over it.
+
+Checked in a fresh interpreter so that other tests' imports cannot hide a leak.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import patchtui
+
+FRONT_END_PACKAGES = ("patchtui.tui",)
+
+
+def engine_modules() -> list[str]:
+    names = []
+    for module in pkgutil.walk_packages(patchtui.__path__, prefix="patchtui."):
+        if not module.name.startswith(FRONT_END_PACKAGES):
+            names.append(module.name)
+    return names
+
+
+def test_engine_modules_exist() -> None:
+    names = engine_modules()
+    for expected in ("patchtui.engine.scan", "patchtui.drivers.base", "patchtui.transport.base"):
+        assert expected in names
+
+
+def test_engine_never_imports_textual() -> None:
+    modules = engine_modules()
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "leaked = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(leaked))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"engine imported Textual modules: {result.stdout}"
+
+
+def test_cli_help_does_not_import_textual() -> None:
+    """`patchtui scan` must start fast and work where no terminal UI can run."""
+    code = (
+        "import sys\n"
+        "from patchtui.cli import build_parser\n"
+        "build_parser()\n"
+        "print('textual' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip() == "False", result.stderr
