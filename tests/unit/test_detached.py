@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchtui.transport import detached
+from patchtui.transport.detached import job_id_for, parse_poll, poll_command, start_command
+
+
+def test_job_id_is_safe_for_files_and_units() -> None:
+    job = job_id_for("20261127T083000Z-abc123", "web01.example; rm -rf /", "apply")
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", job)
+
+
+def test_start_command_refuses_unsafe_ids() -> None:
+    with pytest.raises(ValueError):
+        start_command("x; reboot", "true")
+
+
+def test_running_poll_holds_back_a_partial_line() -> None:
+    polled = parse_poll("@@patchtui-job running\nline one\nline tw")
+    assert polled.state == "running"
+    assert polled.exit_status is None
+    assert polled.lines == ["line one"]
+
+
+def test_finished_poll_keeps_the_last_line_and_status() -> None:
+    polled = parse_poll("@@patchtui-job 100\nE: Could not get lock\nlast")
+    assert polled.state == "finished"
+    assert polled.exit_status == 100
+    assert polled.lines == ["E: Could not get lock", "last"]
+
+
+def test_unexpected_poll_output_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        parse_poll("bash: tail: command not found\n")
+
+
+def test_job_script_runs_for_real_and_poll_reads_it(tmp_path: Path, monkeypatch) -> None:
+    """Run the generated script and poll command with the real /bin/sh, in a temp dir."""
+    monkeypatch.setattr(detached, "JOB_DIR", str(tmp_path))
+    job = "unit-job"
+    command = start_command(job, "echo one; echo two >&2; exit 3")
+    # Force the no-systemd branch so the test never creates a unit on this machine.
+    command = command.replace("command -v systemd-run", "command -v no-such-systemd-run")
+    started = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=10)
+    assert detached.STARTED_MARKER in started.stdout
+    for _ in range(100):
+        out = subprocess.run(
+            ["sh", "-c", poll_command(job, 1)], capture_output=True, text=True, timeout=10
+        ).stdout
+        polled = parse_poll(out)
+        if polled.state == "finished":
+            break
+        subprocess.run(["sleep", "0.05"], check=True)
+    assert polled.exit_status == 3
+    assert sorted(polled.lines) == ["one", "two"]
+    script = (tmp_path / f"{job}.sh").read_text()
+    assert "exit 3" in script
+    encoded = re.search(r"printf %s (\S+) \|", command)
+    assert encoded is not None
+    assert base64.b64decode(encoded.group(1)).decode() == script
