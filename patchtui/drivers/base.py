@@ -6,7 +6,10 @@ Drivers build commands and hand their output to pure parsers
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -62,6 +65,88 @@ class ScanResult:
         return sum(1 for update in self.pending if update.security)
 
 
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._~-]{0,199}$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+.:_~-]{0,199}$")
+
+
+def check_package_name(name: str) -> str:
+    """Package names reach a remote shell: accept only what can be a package name."""
+    if not _PACKAGE_NAME.match(name):
+        raise ValueError(f"not a package name: {name!r}")
+    return name
+
+
+def check_version(version: str) -> str:
+    if not _VERSION.match(version):
+        raise ValueError(f"not a package version: {version!r}")
+    return version
+
+
+@dataclass(frozen=True)
+class PackageTarget:
+    """A package to install: at ``version`` exactly, or the newest when None."""
+
+    name: str
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        check_package_name(self.name)
+        if self.version is not None:
+            check_version(self.version)
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    name: str
+    before: str | None
+    """None: newly installed."""
+    after: str | None
+    """None: removed."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which pending updates a patch run installs."""
+
+    security_only: bool = False
+    packages: tuple[str, ...] = ()
+    """Only these names (globs allowed); empty = every pending update."""
+    exclude: tuple[str, ...] = ()
+    """Globs never installed (inventory holds are added here too)."""
+    dist_upgrade: bool = False
+    """apt: allow new dependencies and removals (dist-upgrade) instead of upgrade."""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """Exact versions to install (baselines, rollback); overrides the candidate."""
+
+    @property
+    def is_everything(self) -> bool:
+        return not (self.security_only or self.packages or self.exclude or self.versions)
+
+    def choose(self, pending: Sequence[PendingUpdate]) -> tuple[list[PendingUpdate], list[str]]:
+        """(updates to install, names left out by excludes) from a scan's pending list."""
+        chosen: list[PendingUpdate] = []
+        excluded: list[str] = []
+        for update in pending:
+            if self.security_only and not update.security:
+                continue
+            if self.packages and not any(
+                fnmatch.fnmatchcase(update.name, pattern) for pattern in self.packages
+            ):
+                continue
+            if any(fnmatch.fnmatchcase(update.name, pattern) for pattern in self.exclude):
+                excluded.append(update.name)
+                continue
+            chosen.append(update)
+        return chosen, excluded
+
+    def targets(self, chosen: Sequence[PendingUpdate]) -> list[PackageTarget]:
+        """Install exactly what the scan saw (or the pinned version), never a newer surprise."""
+        return [
+            PackageTarget(update.name, self.versions.get(update.name, update.candidate))
+            for update in chosen
+        ]
+
+
 class DriverError(Exception):
     """A package-manager command failed in a way the driver recognises.
 
@@ -89,3 +174,38 @@ class Driver(ABC):
         on_line: LineCallback | None = None,
     ) -> ScanResult:
         """Refresh metadata (unless ``refresh`` is False) and list pending updates."""
+
+    # Patching. Commands are built here (pure) and run by the engine, the
+    # install itself detached on the host (see patchtui.transport.detached).
+
+    def apply_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        """Non-interactive install of ``targets`` (exact versions where given)."""
+        raise DriverError("unsupported", f"{self.family}: patching is not implemented yet")
+
+    def dry_run_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        """What ``apply_command`` would change, changing nothing."""
+        raise DriverError("unsupported", f"{self.family}: dry-run is not implemented yet")
+
+    def parse_dry_run(self, stdout: str) -> list[PackageChange]:
+        raise DriverError("unsupported", f"{self.family}: dry-run is not implemented yet")
+
+    def installed_versions_command(self, names: Sequence[str]) -> str:
+        """Print the installed version of each name (for before/after records)."""
+        raise DriverError("unsupported", f"{self.family}: version query is not implemented yet")
+
+    def parse_installed_versions(self, stdout: str) -> dict[str, str]:
+        raise DriverError("unsupported", f"{self.family}: version query is not implemented yet")
+
+    def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
+        """Install the given older versions (rollback)."""
+        raise DriverError("unsupported", f"{self.family}: rollback is not implemented yet")
+
+    def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+        """(kind, one-line message) for a failed install: locked, conffile,
+        dpkg-interrupted, unavailable or failed."""
+        last = next((line for line in reversed(log) if line.strip()), "")
+        return "failed", f"exit status {exit_status}: {last.strip()}"[:300]
+
+    def repair_command(self) -> str | None:
+        """Command that repairs an interrupted transaction (apt: dpkg --configure -a)."""
+        return None
