@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from patchtui.drivers.base import Facts, ScanResult
+from patchtui.drivers.base import Facts, PackageChange, ScanResult
 
 
 class HostState(StrEnum):
@@ -91,6 +91,10 @@ class HostFinished(Event):
     """unreachable, timeout, auth, hostkey-changed, hostkey-unknown, locked, failed, ..."""
     error: str | None = None
     duration: float = 0.0
+    result: str | None = None
+    """Patch runs: ok, ok-reboot-required, partial, failed, interrupted, skipped, unreachable."""
+    changes: tuple[PackageChange, ...] = ()
+    """Patch runs: what changed on the host (name, before, after)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +110,11 @@ class RunSummary:
     reboot_required: int
     stale: int
     duration: float
+    results: Mapping[str, int] = field(default_factory=dict)
+    """Patch runs: hosts per result (ok, ok-reboot-required, partial, ...)."""
+    waves: int = 0
+    halted: bool = False
+    halt_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +123,20 @@ class RunFinished(Event):
     outcome: str
     """ok, failed (some host did not succeed), interrupted."""
     summary: RunSummary
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaveStarted(Event):
+    index: int
+    label: str
+    """canary, or wave N/M."""
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunHalted(Event):
+    reason: str
+    skipped: tuple[str, ...]
 
 
 EventSink = Callable[[Event], None]
