@@ -1,0 +1,157 @@
+"""Parse apk (Alpine) output: update summaries, lock errors, simulated upgrades, kernels.
+
+Formats (see tests/data/apk for real captures):
+
+* ``apk update`` prints ``fetch <url>`` per index, ``WARNING:``/``ERROR:``
+  lines for repositories it could not refresh, then a summary:
+  ``OK: 23662 distinct packages available`` when all went well, otherwise
+  ``2 errors; 14 distinct packages available`` (apk 2.10) or
+  ``2 unavailable, 0 stale; 26320 distinct packages available`` (apk 2.14).
+* ``apk upgrade --simulate`` prints the transaction it would run::
+
+      (1/3) Purging libold (1)
+      (2/3) Installing libnew (1)
+      (3/3) Upgrading app (1 -> 2)
+      OK: 0 MiB in 2 packages
+
+* A held database lock: ``ERROR: Unable to lock database: Resource temporarily unavailable``.
+
+apk has no security classification: no update is ever marked security and
+there is no severity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from patchtui.drivers.base import PendingUpdate
+
+NO_SECURITY_WARNING = (
+    "apk does not classify updates: security counts are not available on Alpine hosts"
+)
+
+_LOCK_RE = re.compile(r"^ERROR: Unable to lock database: (?P<reason>.*)$")
+# Only these reasons mean "someone else holds it"; Permission denied or a
+# read-only file system are configuration failures, not a busy lock.
+_BUSY_REASONS = ("Resource temporarily unavailable", "Operation timed out")
+_STEP_RE = re.compile(
+    r"^\(\d+/\d+\) (?P<action>Upgrading|Installing|Downgrading|Replacing|Reinstalling|Purging)"
+    r" (?P<name>\S+) \((?P<versions>[^)]*)\)"
+)
+_SUMMARY_OK_RE = re.compile(r"^OK: \d+ distinct packages available")
+_SUMMARY_ERRORS_RE = re.compile(r"^(?P<errors>\d+) errors?; \d+ distinct packages available")
+_SUMMARY_UNAVAILABLE_RE = re.compile(
+    r"^(?P<unavailable>\d+) unavailable, (?P<stale>\d+) stale; \d+ distinct packages available"
+)
+KERNEL_FLAVOURS: tuple[str, ...] = ("lts", "virt", "edge", "stable", "rpi")
+_KERNEL_PACKAGE_RE = re.compile(
+    r"^linux-(?P<flavour>lts|virt|edge|stable|rpi\d*)-(?P<version>\d[^-\s]*)-r(?P<release>\d+)$"
+)
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    ok: bool
+    stale: bool
+    warnings: tuple[str, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Simulation:
+    pending: tuple[PendingUpdate, ...]
+    removals: tuple[str, ...] = ()
+    downgrades: tuple[str, ...] = ()
+
+
+def find_lock_error(text: str) -> str | None:
+    """The 'database locked by someone else' line, or None."""
+    for line in text.splitlines():
+        match = _LOCK_RE.match(line.strip())
+        if match and match["reason"].strip() in _BUSY_REASONS:
+            return line.strip()
+    return None
+
+
+def parse_update(output: str, exit_status: int) -> UpdateOutcome:
+    """Classify ``apk update`` (stdout and stderr together).
+
+    apk exits with the number of repositories that failed, so a non-zero exit
+    with only fetch problems still leaves the old indexes usable: stale.
+    """
+    diagnostics = tuple(
+        line.strip() for line in output.splitlines() if line.startswith(("WARNING:", "ERROR:"))
+    )
+    failed_repositories = 0
+    summary_seen = False
+    for line in output.splitlines():
+        stripped = line.strip()
+        if _SUMMARY_OK_RE.match(stripped):
+            summary_seen = True
+        elif match := _SUMMARY_ERRORS_RE.match(stripped):
+            summary_seen = True
+            failed_repositories += int(match["errors"])
+        elif match := _SUMMARY_UNAVAILABLE_RE.match(stripped):
+            summary_seen = True
+            failed_repositories += int(match["unavailable"]) + int(match["stale"])
+    stale = failed_repositories > 0 or bool(diagnostics)
+    if exit_status == 0 or summary_seen:
+        # The summary line means apk got as far as loading the indexes it has.
+        return UpdateOutcome(ok=True, stale=stale, warnings=diagnostics)
+    error = diagnostics[0] if diagnostics else f"exit status {exit_status}"
+    return UpdateOutcome(ok=False, stale=stale, warnings=diagnostics, error=error)
+
+
+def parse_simulation(output: str) -> Simulation:
+    """Parse ``apk upgrade --simulate`` into pending updates (installed -> candidate)."""
+    pending: list[PendingUpdate] = []
+    removals: list[str] = []
+    downgrades: list[str] = []
+    for line in output.splitlines():
+        match = _STEP_RE.match(line.strip())
+        if not match:
+            continue
+        action, name, versions = match["action"], match["name"], match["versions"]
+        if action == "Purging":
+            removals.append(name)
+            continue
+        if action == "Reinstalling":
+            continue
+        old, arrow, new = versions.partition(" -> ")
+        if action == "Installing" or not arrow:
+            pending.append(PendingUpdate(name=name, installed=None, candidate=versions.strip()))
+            continue
+        if action == "Downgrading":
+            downgrades.append(name)
+        pending.append(PendingUpdate(name=name, installed=old.strip(), candidate=new.strip()))
+    return Simulation(
+        pending=tuple(pending), removals=tuple(removals), downgrades=tuple(downgrades)
+    )
+
+
+def kernel_release_of_package(package: str) -> str | None:
+    """``linux-lts-6.6.32-r0`` -> ``6.6.32-0-lts`` (what ``uname -r`` prints once it runs)."""
+    match = _KERNEL_PACKAGE_RE.match(package.strip())
+    if not match:
+        return None
+    return f"{match['version']}-{match['release']}-{match['flavour']}"
+
+
+def parse_kernel_check(output: str) -> bool | None:
+    """Whether a reboot is needed: the running kernel differs from the installed one.
+
+    The first line is ``uname -r`` (e.g. ``6.6.31-0-lts``); the others are
+    installed kernel packages (``linux-lts-6.6.32-r0``). None when no installed
+    kernel package of the running flavour is found (containers, custom kernels).
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return None
+    running = lines[0]
+    flavour = running.rsplit("-", 1)[-1]
+    for package in lines[1:]:
+        release = kernel_release_of_package(package)
+        if release is not None and release.rsplit("-", 1)[-1] == flavour:
+            return release != running
+    return None

@@ -1,0 +1,112 @@
+"""The lab's simulated shell: answer a driver's real command from a ``SimHost``.
+
+Commands arrive exactly as a real sshd would receive them, including the
+become wrapper the transport adds (``sudo -n -u <user> -- sh -c '<cmd>'``).
+The facts command is answered here; everything else goes to the host
+family's simulator module (``patchtui.lab.sim.<module>.handle``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+import time
+from types import ModuleType
+
+from patchtui.drivers.facts import FACTS_COMMAND
+from patchtui.drivers.parsers.facts import END_SECTION, SECTION_PREFIX
+from patchtui.lab.sim import ShellResult
+from patchtui.lab.state import SimHost
+
+_SIM_MODULE_OF_FAMILY = {"apt": "apt", "apk": "apk", "dnf": "dnf", "yum": "dnf", "zypper": "zypper"}
+
+# Binaries `command -v` finds per family; RHEL 8+ ships yum as an alias of dnf.
+_MANAGER_BINARIES = {
+    "apt": ("apt-get",),
+    "dnf": ("dnf", "yum"),
+    "yum": ("yum",),
+    "zypper": ("zypper",),
+    "apk": ("apk",),
+}
+
+_FACTS_COMMAND = FACTS_COMMAND.strip()
+_sim_modules: dict[str, ModuleType | None] = {}
+
+
+def unwrap_become(command: str) -> str:
+    """Strip ``sudo [opts] -- sh -c '<cmd>'`` wrappers; return the inner command."""
+    current = command.strip()
+    for _ in range(4):  # bounded: a wrapper inside a wrapper is possible, a loop is not
+        if not current.startswith("sudo "):
+            return current
+        try:
+            words = shlex.split(current)
+        except ValueError:
+            return current
+        if "--" not in words:
+            return current
+        rest = words[words.index("--") + 1 :]
+        if len(rest) != 3 or rest[0] not in ("sh", "/bin/sh") or rest[1] != "-c":
+            return current
+        current = rest[2].strip()
+    return current
+
+
+def execute(host: SimHost, command: str) -> ShellResult:
+    """Run ``command`` on the simulated ``host`` and return what the real tool would print."""
+    inner = unwrap_become(command)
+    if inner == _FACTS_COMMAND:
+        return ShellResult(stdout=render_facts(host))
+    module = _sim_module(host.family)
+    if module is not None:
+        result: ShellResult | None = module.handle(host, inner)
+        if result is not None:
+            return result
+    program = inner.split(maxsplit=1)[0] if inner.split() else inner
+    return ShellResult(stderr=f"sh: 1: {program}: not found\n", exit_status=127)
+
+
+def _sim_module(family: str) -> ModuleType | None:
+    """The simulator for ``family``, imported once; None if it is not written (yet)."""
+    name = _SIM_MODULE_OF_FAMILY.get(family)
+    if name is None:
+        return None
+    if name not in _sim_modules:
+        module_name = f"patchtui.lab.sim.{name}"
+        try:
+            _sim_modules[name] = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            _sim_modules[name] = None
+    return _sim_modules[name]
+
+
+def render_os_release(host: SimHost) -> str:
+    fields = [
+        ("PRETTY_NAME", host.pretty_name),
+        ("NAME", host.pretty_name.split(" ")[0] if host.pretty_name else host.os_id),
+        ("ID", host.os_id),
+        ("ID_LIKE", host.id_like),
+        ("VERSION_ID", host.os_version),
+        ("VERSION_CODENAME", host.version_codename),
+    ]
+    return "".join(f'{key}="{value}"\n' for key, value in fields if value)
+
+
+def render_facts(host: SimHost, now: float | None = None) -> str:
+    """The facts command's output for ``host``, section by section."""
+    uptime = max(0.0, (time.time() if now is None else now) - host.booted_at)
+    binaries = _MANAGER_BINARIES.get(host.family, ())
+    parts = [
+        f"{SECTION_PREFIX}os-release\n",
+        render_os_release(host),
+        f"{SECTION_PREFIX}kernel\n{host.kernel}\n",
+        f"{SECTION_PREFIX}uptime\n{uptime:.2f} {uptime * 1.9:.2f}\n",
+        f"{SECTION_PREFIX}boot-id\n{host.boot_id}\n",
+        f"{SECTION_PREFIX}hostname\n{host.hostname}\n",
+        f"{SECTION_PREFIX}managers\n",
+        "".join(f"{binary}\n" for binary in binaries),
+        f"{SECTION_PREFIX}{END_SECTION}\n",
+    ]
+    return "".join(parts)
