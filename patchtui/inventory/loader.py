@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -679,13 +679,3 @@ def load_inventory(path: str | Path) -> Inventory:
     except OSError as exc:
         raise InventoryError(f"cannot read inventory: {exc.strerror}", where=source) from None
     return parse_inventory(text, source, base_dir=file_path.resolve().parent)
-
-
-def layer_keys() -> Mapping[str, tuple[str, ...]]:
-    """The keys each section accepts, for help texts and docs."""
-    return {
-        "top level": TOP_LEVEL_KEYS,
-        "defaults": LAYER_KEYS,
-        "group": LAYER_KEYS,
-        "host": HOST_KEYS,
-    }

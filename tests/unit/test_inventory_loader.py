@@ -16,9 +16,9 @@ FIXTURES = REPO_ROOT / "tests" / "data" / "inventories"
 SOURCE = "inv.yaml"
 
 
-def parse(text: str, **kwargs: object) -> Inventory:
+def parse(text: str, base_dir: Path | None = None) -> Inventory:
     """Parse ``text`` as written in the test; its first line is line 1."""
-    return parse_inventory(dedent(text.removeprefix("\n")), SOURCE, **kwargs)  # type: ignore[arg-type]
+    return parse_inventory(dedent(text.removeprefix("\n")), SOURCE, base_dir=base_dir)
 
 
 def error_of(text: str) -> InventoryError:
