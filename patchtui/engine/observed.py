@@ -25,6 +25,15 @@ class ObservedSession:
         self._emit = emit
         self.transcript: deque[str] = deque(maxlen=TRANSCRIPT_LINES)
 
+    @property
+    def inner(self) -> RemoteSession:
+        """The unobserved session: for chatty polling whose raw output is not for people."""
+        return self._inner
+
+    def record(self, stream: str, line: str) -> None:
+        """Show a line in the host's output and transcript as if the host printed it."""
+        self._record(stream, line)
+
     def _record(self, stream: str, line: str) -> None:
         prefix = {"cmd": "$ ", "stderr": "! "}.get(stream, "")
         self.transcript.append(prefix + line)

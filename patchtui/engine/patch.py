@@ -1,0 +1,606 @@
+"""Patch runs: scan, apply, verify, reboot — host by host, in canary and waves.
+
+The install runs detached on the host (patchtui.transport.detached), so a lost
+connection never kills a package transaction half-way; such a host is
+``interrupted`` until patchtui reconnects and reads the real exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from patchtui.drivers.base import (
+    Driver,
+    Facts,
+    PackageChange,
+    PackageTarget,
+    PendingUpdate,
+    ScanResult,
+    Selection,
+)
+from patchtui.drivers.facts import collect_facts
+from patchtui.drivers.registry import driver_for
+from patchtui.engine.events import (
+    EventSink,
+    HostFinished,
+    HostScanned,
+    HostState,
+    HostStateChanged,
+    RunFinished,
+    RunHalted,
+    RunStarted,
+    RunSummary,
+    WaveStarted,
+)
+from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
+from patchtui.engine.observed import ObservedSession
+from patchtui.engine.reboot import reboot_and_wait, reconnect
+from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
+from patchtui.engine.scan import scan_to_record
+from patchtui.inventory.model import Host
+from patchtui.transport.base import RemoteSession, TransportError
+from patchtui.transport.detached import DetachedJob, JobLost, job_id_for
+
+if TYPE_CHECKING:
+    from patchtui.store.db import Store
+
+REBOOT_POLICIES = ("if-needed", "never", "always")
+FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchOptions:
+    selection: Selection = dataclasses.field(default_factory=Selection)
+    canary: int = 0
+    batch: Amount | None = None
+    max_failures: Amount | None = None
+    reboot: str = "if-needed"
+    pre: str | None = None
+    post: str | None = None
+    dry_run: bool = False
+    reboot_time_limit: float = 600.0
+    install_time_limit: float = 3600.0
+    reconnect_time_limit: float = 300.0
+    poll_interval: float = 1.0
+
+    def describe(self) -> dict[str, object]:
+        """JSON-safe record of the options for the run history."""
+        selection = self.selection
+        return {
+            "security_only": selection.security_only,
+            "packages": list(selection.packages),
+            "exclude": list(selection.exclude),
+            "dist_upgrade": selection.dist_upgrade,
+            "versions": dict(selection.versions),
+            "canary": self.canary,
+            "batch": str(self.batch) if self.batch else None,
+            "max_failures": str(self.max_failures) if self.max_failures else None,
+            "reboot": self.reboot,
+            "pre": self.pre,
+            "post": self.post,
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclasses.dataclass
+class HostPatchOutcome:
+    host: str
+    result: str
+    """ok, ok-reboot-required, partial, failed, interrupted, skipped, unreachable, planned."""
+    state: HostState
+    error_kind: str | None = None
+    error: str | None = None
+    changes: list[PackageChange] = dataclasses.field(default_factory=list)
+    before: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    """Installed version of every targeted package before the run: what rollback restores."""
+    planned: list[PackageChange] = dataclasses.field(default_factory=list)
+    rebooted: bool = False
+    reboot_required: bool | None = None
+    scan: ScanResult | None = None
+    duration: float = 0.0
+
+
+class HostFailure(Exception):
+    """Ends one host's work with a given result and reason."""
+
+    def __init__(self, result: str, kind: str, message: str) -> None:
+        self.result = result
+        self.kind = kind
+        self.message = message
+        super().__init__(message)
+
+
+def _state_for(result: str) -> HostState:
+    return {
+        "ok": HostState.OK,
+        "ok-reboot-required": HostState.OK,
+        "planned": HostState.OK,
+        "skipped": HostState.SKIPPED,
+        "interrupted": HostState.INTERRUPTED,
+        "unreachable": HostState.UNREACHABLE,
+    }.get(result, HostState.FAILED)
+
+
+class PatchJob:
+    """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
+
+    operation = "patch"
+
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        *,
+        connector: Connector,
+        emit: EventSink,
+        options: PatchOptions,
+        store: Store | None = None,
+        extra_options: Mapping[str, object] | None = None,
+    ) -> None:
+        if options.reboot not in REBOOT_POLICIES:
+            raise ValueError(f"reboot policy must be one of {REBOOT_POLICIES}")
+        self.hosts = list(hosts)
+        self.connector = connector
+        self.emit = emit
+        self.options = options
+        self.store = store
+        self.extra_options = dict(extra_options or {})
+        self.run_id = new_run_id()
+        self.plan: RolloutPlan = plan_rollout(
+            self.hosts,
+            canary=options.canary,
+            batch=options.batch,
+            max_failures=options.max_failures,
+        )
+        self.outcomes: dict[str, HostPatchOutcome] = {}
+        self.failures = 0
+        self.halt_reason: str | None = None
+        self._stopping = False
+        self._aborted = False
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
+
+    # Control from a front end -------------------------------------------------
+
+    def cancel(self) -> None:
+        """First call: start no more hosts. Second: stop waiting for running ones.
+
+        Package transactions already running on hosts are never killed: they
+        finish there, and their hosts are reported ``interrupted``.
+        """
+        if self._stopping:
+            self._aborted = True
+            for task in self._tasks:
+                task.cancel()
+        self._stopping = True
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    # The run -----------------------------------------------------------------
+
+    async def run(self) -> RunSummary:
+        started = time.monotonic()
+        names = tuple(host.name for host in self.hosts)
+        options = {**self.options.describe(), **self.extra_options}
+        options["waves"] = [[host.name for host in wave] for wave in self.plan.waves]
+        if self.store is not None:
+            self.run_id = self.store.start_run(self.operation, names, options)
+        self.emit(
+            RunStarted(run_id=self.run_id, operation=self.operation, hosts=names, options=options)
+        )
+        for host in self.hosts:
+            self._state(host.name, HostState.QUEUED)
+        for index, wave in enumerate(self.plan.waves):
+            if self.halt_reason is not None or self._stopping:
+                break
+            self.emit(
+                WaveStarted(
+                    run_id=self.run_id,
+                    index=index,
+                    label=self.plan.wave_label(index),
+                    hosts=tuple(host.name for host in wave),
+                )
+            )
+            self._tasks = [
+                asyncio.create_task(self._guarded(host, canary=index < self.plan.canary_count))
+                for host in wave
+            ]
+            results = await asyncio.gather(*self._tasks, return_exceptions=True)
+            for host, result in zip(wave, results, strict=True):
+                if not isinstance(result, HostPatchOutcome):
+                    self._record(
+                        host, HostPatchOutcome(host.name, "interrupted", HostState.INTERRUPTED)
+                    )
+        skipped = [host for host in self.hosts if host.name not in self.outcomes]
+        reason = self.halt_reason or ("run cancelled" if self._stopping else None)
+        if skipped and self.halt_reason is not None:
+            self.emit(
+                RunHalted(
+                    run_id=self.run_id,
+                    reason=self.halt_reason,
+                    skipped=tuple(host.name for host in skipped),
+                )
+            )
+        for host in skipped:
+            self._record(
+                host,
+                HostPatchOutcome(
+                    host.name, "skipped", HostState.SKIPPED, error_kind="halted", error=reason
+                ),
+            )
+        summary = self._summary(time.monotonic() - started)
+        if self._stopping:
+            outcome = "interrupted"
+        elif self.halt_reason is not None:
+            outcome = "halted"
+        elif all(
+            o.result in {"ok", "ok-reboot-required", "planned"} for o in self.outcomes.values()
+        ):
+            outcome = "ok"
+        else:
+            outcome = "failed"
+        if self.store is not None:
+            self.store.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
+        self.emit(
+            RunFinished(
+                run_id=self.run_id, operation=self.operation, outcome=outcome, summary=summary
+            )
+        )
+        return summary
+
+    def _summary(self, duration: float) -> RunSummary:
+        results: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            results[outcome.result] = results.get(outcome.result, 0) + 1
+        scans = [o.scan for o in self.outcomes.values() if o.scan is not None]
+        base = summarize(
+            (o.state for o in self.outcomes.values()),
+            pending=sum(len(scan.pending) for scan in scans),
+            security=sum(scan.security_count for scan in scans),
+            reboot_required=sum(1 for o in self.outcomes.values() if o.reboot_required),
+            stale=sum(1 for scan in scans if scan.metadata_stale),
+            duration=duration,
+        )
+        return dataclasses.replace(
+            base,
+            results=results,
+            waves=len(self.plan.waves),
+            halted=self.halt_reason is not None,
+            halt_reason=self.halt_reason,
+        )
+
+    def _state(self, host: str, state: HostState, detail: str = "") -> None:
+        self.emit(HostStateChanged(run_id=self.run_id, host=host, state=state, detail=detail))
+
+    async def _guarded(self, host: Host, *, canary: bool) -> HostPatchOutcome:
+        started = time.monotonic()
+        holder: list[RemoteSession] = []
+        try:
+            await self._resume.wait()
+            async with self.connector.slot():
+                await self._resume.wait()
+                if self._stopping or self.halt_reason is not None:
+                    reason = self.halt_reason or "run cancelled"
+                    outcome = HostPatchOutcome(
+                        host.name, "skipped", HostState.SKIPPED, error_kind="halted", error=reason
+                    )
+                else:
+                    outcome = await self._patch_host(host, holder)
+        except asyncio.CancelledError:
+            outcome = HostPatchOutcome(
+                host.name,
+                "interrupted",
+                HostState.INTERRUPTED,
+                error_kind="cancelled",
+                error="stopped waiting; a running package transaction continues on the host",
+            )
+        except HostFailure as failure:
+            outcome = HostPatchOutcome(
+                host.name,
+                failure.result,
+                _state_for(failure.result),
+                error_kind=failure.kind,
+                error=failure.message,
+            )
+        except Exception as error:  # one host never sinks the run
+            state, kind, message = classify_error(error)
+            result = "unreachable" if state is HostState.UNREACHABLE else "failed"
+            outcome = HostPatchOutcome(host.name, result, state, error_kind=kind, error=message)
+        finally:
+            for session in holder:
+                await _close_quietly(session)
+        outcome.duration = round(time.monotonic() - started, 3)
+        self._record(host, outcome)
+        if outcome.result in FAILURE_RESULTS:
+            self.failures += 1
+            if canary:
+                self.halt_reason = self.halt_reason or f"canary host {host.name} {outcome.result}"
+            elif self.failures > self.plan.max_failures:
+                self.halt_reason = self.halt_reason or (
+                    f"failure threshold reached: {self.failures} failed, "
+                    f"{self.plan.max_failures} allowed"
+                )
+        return outcome
+
+    async def _connect(self, host: Host, holder: list[RemoteSession]) -> ObservedSession:
+        inner = await self.connector.connect(host)
+        session = ObservedSession(inner, run_id=self.run_id, host=host.name, emit=self.emit)
+        holder.append(session)
+        return session
+
+    async def _patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
+        self._state(host.name, HostState.CONNECTING)
+        session = await self._connect(host, holder)
+        self._state(host.name, HostState.SCANNING)
+        facts = await collect_facts(session)
+        family = host.package_manager or facts.package_manager
+        if family is None:
+            raise HostFailure("failed", "unsupported", "no supported package manager found")
+        driver = driver_for(family)
+
+        if self.options.pre:
+            await self._hook(session, host, "pre", self.options.pre, skip_on_failure=True)
+
+        scan = await driver.scan(session, refresh=True)
+        self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=scan))
+        self._store_scan(host, facts, scan)
+        selection = self._selection_for(host)
+        chosen, _excluded = selection.choose(scan.pending)
+        targets = selection.targets(chosen)
+        before: dict[str, str | None] = {update.name: update.installed for update in chosen}
+        outcome = HostPatchOutcome(host.name, "ok", HostState.OK, before=before, scan=scan)
+
+        if self.options.dry_run:
+            outcome.result = "planned"
+            outcome.planned = await self._dry_run(session, driver, targets, selection, chosen)
+            outcome.reboot_required = scan.reboot_required
+            return outcome
+
+        if targets:
+            self._state(host.name, HostState.PATCHING, f"{len(targets)} packages")
+            session = await self._install(host, session, holder, driver, targets, selection)
+            after = await driver.scan(session, refresh=False)
+            outcome.scan = after
+            outcome.changes = await self._changes(session, driver, before)
+            still_pending = {u.name for u in after.pending} & {t.name for t in targets}
+            if still_pending:
+                outcome.result = "partial" if outcome.changes else "failed"
+                outcome.error_kind = "not-upgraded"
+                outcome.error = "still pending after install: " + ", ".join(sorted(still_pending))
+        else:
+            after = scan
+
+        outcome.reboot_required = after.reboot_required
+        wants_reboot = self.options.reboot == "always" or (
+            self.options.reboot == "if-needed" and bool(after.reboot_required)
+        )
+        if wants_reboot and outcome.result in {"ok", "partial"}:
+            self._state(host.name, HostState.REBOOTING)
+            session = await self._reboot(host, session, holder)
+            outcome.rebooted = True
+            facts = await collect_facts(session)
+            after = await driver.scan(session, refresh=False)
+            outcome.scan = after
+            outcome.reboot_required = after.reboot_required
+            self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
+        self._store_scan(host, facts, after)
+        if outcome.result == "ok" and outcome.reboot_required:
+            outcome.result = "ok-reboot-required"
+
+        if self.options.post:
+            await self._hook(session, host, "post", self.options.post, skip_on_failure=False)
+        return outcome
+
+    def _selection_for(self, host: Host) -> Selection:
+        holds = host.vars.get("holds")
+        if isinstance(holds, list) and holds:
+            selection = self.options.selection
+            return dataclasses.replace(
+                selection, exclude=tuple(selection.exclude) + tuple(str(h) for h in holds)
+            )
+        return self.options.selection
+
+    async def _hook(
+        self, session: RemoteSession, host: Host, name: str, command: str, *, skip_on_failure: bool
+    ) -> None:
+        result = await session.run(command, privileged=True, timeout=600)
+        if result.ok:
+            return
+        last = (result.stderr or result.stdout).strip().splitlines()
+        detail = f"{name} command exited {result.exit_status}" + (f": {last[-1]}" if last else "")
+        if skip_on_failure:
+            raise HostFailure("skipped", f"{name}-check", detail)
+        raise HostFailure("failed", f"{name}-check", detail)
+
+    async def _dry_run(
+        self,
+        session: RemoteSession,
+        driver: Driver,
+        targets: Sequence[PackageTarget],
+        selection: Selection,
+        chosen: Sequence[PendingUpdate],
+    ) -> list[PackageChange]:
+        if not targets:
+            return []
+        result = await session.run(driver.dry_run_command(targets, selection), privileged=True)
+        if result.exit_status is None:
+            raise TransportError("disconnected", "connection lost during the dry-run")
+        if not result.ok:
+            kind, message = driver.classify_failure(
+                result.exit_status, (result.stdout + result.stderr).splitlines()
+            )
+            raise HostFailure("failed", kind, f"dry-run: {message}")
+        planned = driver.parse_dry_run(result.stdout)
+        return planned or [PackageChange(u.name, u.installed, u.candidate) for u in chosen]
+
+    async def _install(
+        self,
+        host: Host,
+        session: ObservedSession,
+        holder: list[RemoteSession],
+        driver: Driver,
+        targets: Sequence[PackageTarget],
+        selection: Selection,
+    ) -> ObservedSession:
+        """Run the install detached; survive dropped connections. Returns the live session."""
+        command = driver.apply_command(targets, selection)
+        current = session
+
+        def show(line: str) -> None:
+            current.record("stdout", line)
+
+        job = DetachedJob(
+            job_id_for(self.run_id, host.name, "apply"),
+            command,
+            poll_interval=self.options.poll_interval,
+            on_line=show,
+        )
+        # The operator sees the real install command; the wrapper and the
+        # once-a-second polls go over the unobserved session.
+        session.record("cmd", f"{command}  [detached]")
+        await job.start(session.inner)
+        deadline = time.monotonic() + self.options.install_time_limit
+        while True:
+            try:
+                status = await job.wait(
+                    current.inner, time_limit=max(1.0, deadline - time.monotonic())
+                )
+                break
+            except TransportError as error:
+                if error.kind not in {"disconnected", "timeout", "unreachable"}:
+                    raise
+                # The transaction goes on detached; never call this success until we read it.
+                self._state(
+                    host.name,
+                    HostState.INTERRUPTED,
+                    "connection lost during install; reconnecting to learn the outcome",
+                )
+                try:
+                    fresh = await reconnect(
+                        host,
+                        self.connector,
+                        deadline=min(
+                            deadline, time.monotonic() + self.options.reconnect_time_limit
+                        ),
+                    )
+                except TransportError as lost:
+                    raise HostFailure(
+                        "interrupted",
+                        "disconnected",
+                        f"connection lost during install, outcome unknown: {lost.message}",
+                    ) from None
+                current = ObservedSession(fresh, run_id=self.run_id, host=host.name, emit=self.emit)
+                holder.append(current)
+                self._state(host.name, HostState.PATCHING, "reconnected; following the install")
+            except JobLost as lost:
+                repair = driver.repair_command()
+                hint = f"; repair with `{repair}`" if repair else ""
+                raise HostFailure("failed", "job-lost", f"{lost}{hint}") from None
+        if status != 0:
+            kind, message = driver.classify_failure(status, job.log)
+            if kind == "dpkg-interrupted" and (repair := driver.repair_command()):
+                repaired = await current.run(repair, privileged=True, timeout=1800)
+                message += f"; ran `{repair}` (exit {repaired.exit_status}) — check the host"
+            raise HostFailure("failed", kind, message)
+        return current
+
+    async def _changes(
+        self, session: RemoteSession, driver: Driver, before: Mapping[str, str | None]
+    ) -> list[PackageChange]:
+        if not before:
+            return []
+        result = await session.run(driver.installed_versions_command(sorted(before)))
+        if result.exit_status is None:
+            raise TransportError("disconnected", "connection lost while verifying")
+        installed = driver.parse_installed_versions(result.stdout)
+        return [
+            PackageChange(name, old, installed.get(name))
+            for name, old in sorted(before.items())
+            if installed.get(name) != old
+        ]
+
+    async def _reboot(
+        self, host: Host, session: RemoteSession, holder: list[RemoteSession]
+    ) -> ObservedSession:
+        try:
+            fresh = await reboot_and_wait(
+                host,
+                session,
+                self.connector,
+                time_limit=self.options.reboot_time_limit,
+                on_progress=lambda text: self._state(host.name, HostState.REBOOTING, text),
+            )
+        except TransportError as error:
+            raise HostFailure(
+                "failed", "reboot", f"host did not return after reboot: {error.message}"
+            ) from None
+        observed = ObservedSession(fresh, run_id=self.run_id, host=host.name, emit=self.emit)
+        holder.append(observed)
+        return observed
+
+    def _store_scan(self, host: Host, facts: Facts, scan: ScanResult) -> None:
+        if self.store is None:
+            return
+        record = scan_to_record(facts, scan)
+        record["last_scan"] = time.time()
+        self.store.update_hosts({host.name: record})
+
+    def _record(self, host: Host, outcome: HostPatchOutcome) -> None:
+        self.outcomes[host.name] = outcome
+        if self.store is not None:
+            now = time.time()
+            result: dict[str, object] = {
+                "status": outcome.result,
+                "state": outcome.state.value,
+                "error_kind": outcome.error_kind,
+                "error": outcome.error,
+                "duration": outcome.duration,
+                "finished": now,
+                "changes": [dataclasses.asdict(change) for change in outcome.changes],
+                "planned": [dataclasses.asdict(change) for change in outcome.planned],
+                "before": dict(outcome.before),
+                "rebooted": outcome.rebooted,
+                "reboot_required": outcome.reboot_required,
+                "dry_run": self.options.dry_run,
+            }
+            self.store.record_host_result(self.run_id, host.name, result)
+            hot: dict[str, object] = {
+                "last_state": outcome.state.value,
+                "last_error": outcome.error,
+            }
+            if outcome.changes and not self.options.dry_run:
+                hot["last_patch"] = now
+            self.store.update_hosts({host.name: hot})
+        self.emit(
+            HostFinished(
+                run_id=self.run_id,
+                host=host.name,
+                state=outcome.state,
+                error_kind=outcome.error_kind,
+                error=outcome.error,
+                duration=outcome.duration,
+                result=outcome.result,
+                changes=tuple(outcome.changes or outcome.planned),
+            )
+        )
+
+
+async def _close_quietly(session: RemoteSession) -> None:
+    try:
+        async with asyncio.timeout(5):
+            await session.close()
+    except (Exception, asyncio.CancelledError):  # closing is best effort
+        pass
