@@ -371,7 +371,9 @@ class PatchJob:
 
         if targets:
             self._state(host.name, HostState.PATCHING, f"{len(targets)} packages")
-            session = await self._install(host, session, holder, driver, targets, selection)
+            session = await self._install(
+                host, session, holder, driver, driver.apply_command(targets, selection)
+            )
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
             outcome.changes = await self._changes(session, driver, before)
@@ -452,11 +454,9 @@ class PatchJob:
         session: ObservedSession,
         holder: list[RemoteSession],
         driver: Driver,
-        targets: Sequence[PackageTarget],
-        selection: Selection,
+        command: str,
     ) -> ObservedSession:
-        """Run the install detached; survive dropped connections. Returns the live session."""
-        command = driver.apply_command(targets, selection)
+        """Run an install command detached, surviving dropped connections; returns the session."""
         current = session
 
         def show(line: str) -> None:

@@ -68,7 +68,8 @@ def pick_canaries(hosts: Sequence[Host], count: int) -> list[Host]:
     if count <= 0:
         return []
     labelled = [host for host in hosts if str(host.labels.get("canary", "")).lower() == "true"]
-    rest = [host for host in hosts if host not in labelled]
+    labelled_names = {host.name for host in labelled}
+    rest = [host for host in hosts if host.name not in labelled_names]
     return (labelled + rest)[:count]
 
 
@@ -102,7 +103,8 @@ def plan_rollout(
     """Canary wave (if any), then waves of ``batch`` hosts (all at once when None)."""
     total = len(hosts)
     canaries = pick_canaries(hosts, canary)
-    rest = [host for host in hosts if host not in canaries]
+    canary_names = {host.name for host in canaries}
+    rest = [host for host in hosts if host.name not in canary_names]
     size = batch.of(total, at_least=1) if batch is not None else max(1, len(rest))
     waves: list[tuple[Host, ...]] = []
     canary_waves = _cluster_waves(canaries, len(canaries)) if canaries else []

@@ -1,0 +1,130 @@
+"""Rollback: put back the package versions a patch run recorded before it changed them.
+
+Same rollout machinery as a patch run (events, detached install, reconnect,
+verification); only what each host installs differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from patchtui.drivers.base import PackageChange, PackageTarget
+from patchtui.drivers.facts import collect_facts
+from patchtui.drivers.registry import driver_for
+from patchtui.engine.events import EventSink, HostScanned, HostState
+from patchtui.engine.hostwork import Connector
+from patchtui.engine.patch import HostFailure, HostPatchOutcome, PatchJob, PatchOptions
+from patchtui.inventory.model import Host
+from patchtui.transport.base import RemoteSession
+
+if TYPE_CHECKING:
+    from patchtui.store.db import Store
+
+
+def rollback_targets(
+    changes: Sequence[Mapping[str, object]],
+) -> tuple[list[PackageTarget], list[str]]:
+    """(versions to restore, names that were newly installed and have nothing to restore)."""
+    targets: list[PackageTarget] = []
+    new_installs: list[str] = []
+    for change in changes:
+        name = str(change["name"])
+        before = change.get("before")
+        if before is None:
+            new_installs.append(name)
+        else:
+            targets.append(PackageTarget(name, str(before)))
+    return targets, new_installs
+
+
+class RollbackJob(PatchJob):
+    operation = "rollback"
+
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        *,
+        source_run: str,
+        changes_by_host: Mapping[str, Sequence[Mapping[str, object]]],
+        connector: Connector,
+        emit: EventSink,
+        options: PatchOptions,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__(
+            hosts,
+            connector=connector,
+            emit=emit,
+            options=options,
+            store=store,
+            extra_options={"rollback_of": source_run},
+        )
+        self.source_run = source_run
+        self.changes_by_host = changes_by_host
+
+    async def _patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
+        targets, new_installs = rollback_targets(self.changes_by_host.get(host.name, ()))
+        if not targets:
+            detail = "nothing to roll back"
+            if new_installs:
+                detail += f" (newly installed, left in place: {', '.join(new_installs)})"
+            return HostPatchOutcome(host.name, "skipped", HostState.SKIPPED, error=detail)
+        self._state(host.name, HostState.CONNECTING)
+        session = await self._connect(host, holder)
+        facts = await collect_facts(session)
+        family = host.package_manager or facts.package_manager
+        if family is None:
+            raise HostFailure("failed", "unsupported", "no supported package manager found")
+        driver = driver_for(family)
+        wanted = {target.name: target.version for target in targets}
+        result = await session.run(driver.installed_versions_command(sorted(wanted)))
+        current = driver.parse_installed_versions(result.stdout)
+        outcome = HostPatchOutcome(host.name, "ok", HostState.OK, before=dict(current.items()))
+        to_restore = [t for t in targets if current.get(t.name) != t.version]
+        if not to_restore:
+            outcome.error = "already at the recorded versions"
+            return outcome
+        if self.options.dry_run:
+            outcome.result = "planned"
+            outcome.planned = [
+                PackageChange(t.name, current.get(t.name), t.version) for t in to_restore
+            ]
+            return outcome
+        self._state(host.name, HostState.PATCHING, f"restoring {len(to_restore)} packages")
+        session = await self._install(
+            host, session, holder, driver, driver.downgrade_command(to_restore)
+        )
+        outcome.changes = await self._changes(
+            session, driver, {t.name: current.get(t.name) for t in to_restore}
+        )
+        after = await driver.scan(session, refresh=False)
+        outcome.scan = after
+        outcome.reboot_required = after.reboot_required
+        self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
+        self._store_scan(host, facts, after)
+        verify = await session.run(driver.installed_versions_command(sorted(wanted)))
+        restored = driver.parse_installed_versions(verify.stdout)
+        wrong = [t.name for t in to_restore if restored.get(t.name) != t.version]
+        if wrong:
+            outcome.result = "partial" if outcome.changes else "failed"
+            outcome.error_kind = "not-restored"
+            outcome.error = "not at the recorded version: " + ", ".join(wrong)
+        elif new_installs:
+            outcome.error = f"newly installed, left in place: {', '.join(new_installs)}"
+        return outcome
+
+
+def changes_from_results(
+    results: Sequence[Mapping[str, object]],
+) -> dict[str, list[dict[str, object]]]:
+    """host -> recorded changes, from a run's stored host results."""
+    by_host: dict[str, list[dict[str, object]]] = {}
+    for result in results:
+        changes = result.get("changes") or []
+        if isinstance(changes, list) and changes:
+            by_host[str(result["host"])] = [dict(change) for change in changes]
+    return by_host
+
+
+__all__ = ["RollbackJob", "changes_from_results", "rollback_targets"]
