@@ -40,6 +40,20 @@ class SimPackage:
         return None if newest.version == self.installed else newest
 
 
+@dataclass
+class SimJob:
+    """A detached job (patchtui.transport.detached) running on a simulated host."""
+
+    job_id: str
+    command: str
+    pid: int
+    started_at: float
+    finishes_at: float
+    """When its status file appears; until then it is 'running'."""
+    log: list[str] = field(default_factory=list)
+    exit_status: int = 0
+
+
 FAULTS: tuple[str, ...] = (
     "auth-refused",
     "no-answer",
@@ -74,3 +88,5 @@ class SimHost:
     metadata_refreshed: bool = False
     down_until: float = 0.0
     """While time.time() < down_until the host is 'rebooting' and refuses connections."""
+    jobs: dict[str, SimJob] = field(default_factory=dict)
+    next_pid: int = 4000

@@ -15,3 +15,5 @@ class ShellResult:
     stdout: str = ""
     stderr: str = ""
     exit_status: int = 0
+    drop_connection: bool = False
+    """The lab server drops the SSH connection instead of answering (fault simulation)."""
