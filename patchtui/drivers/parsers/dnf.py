@@ -1,0 +1,341 @@
+"""Pure parsers for dnf, yum and rpm output (RHEL/CentOS/Rocky/Alma/Fedora).
+
+Everything here takes text (and sometimes an exit status) and returns data;
+nothing runs a command. The formats are those of dnf 4, yum 3 (CentOS 7) and
+dnf 5 where it differs; see tests/data/dnf and tests/data/yum for captured
+examples of each.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KNOWN_ARCHES: frozenset[str] = frozenset(
+    {
+        "noarch",
+        "x86_64",
+        "i386",
+        "i486",
+        "i586",
+        "i686",
+        "aarch64",
+        "armv7hl",
+        "armhfp",
+        "ppc64",
+        "ppc64le",
+        "s390",
+        "s390x",
+        "riscv64",
+        "src",
+    }
+)
+"""Architectures rpm-based distributions build for; used to tell a NEVRA from other text."""
+
+# A printed EVR: optional epoch, a version, a dash, a release. dnf prints the
+# epoch only when it is not zero ("1:3.0.7-25.el9"); yum 3 does the same.
+_EVR_RE = re.compile(r"^(?:\d+:)?[^\s:-][^\s:]*-[^\s-]+$")
+
+_LOCK_MARKERS: tuple[str, ...] = (
+    "another app is currently holding the yum lock",
+    "existing lock /var/run/yum.pid",
+    "waiting for process with pid",
+    "there was a problem with acquiring or releasing of locks",
+    "can't create transaction lock",
+)
+
+_RPM_SEVERITIES: dict[str, str] = {
+    "critical": "critical",
+    "important": "important",
+    "moderate": "moderate",
+    "low": "low",
+}
+
+
+def normalise_severity(raw: str | None) -> str:
+    """Map an OS severity word to one of patchtui.drivers.base.SEVERITIES."""
+    if not raw:
+        return "unknown"
+    return _RPM_SEVERITIES.get(raw.strip().lower(), "unknown")
+
+
+def is_lock_message(text: str) -> bool:
+    """True if dnf/yum/rpm output says another process holds the package lock."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _LOCK_MARKERS)
+
+
+@dataclass(frozen=True)
+class CheckUpdateEntry:
+    """One row of ``dnf/yum check-update``."""
+
+    name: str
+    arch: str
+    version: str
+    """The candidate EVR as printed: ``1:3.0.7-25.el9`` (epoch only when not zero)."""
+    repository: str
+    obsoleting: bool = False
+    """True for a row from the "Obsoleting Packages" section: a new package
+    that replaces an installed one of another name."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.arch}"
+
+
+def split_name_arch(token: str) -> tuple[str, str] | None:
+    """``openssl-libs.x86_64`` -> (``openssl-libs``, ``x86_64``); None if not that shape."""
+    name, dot, arch = token.rpartition(".")
+    if not dot or not name or not re.fullmatch(r"[A-Za-z0-9_]+", arch):
+        return None
+    return name, arch
+
+
+def _row_from_tokens(tokens: list[str]) -> tuple[str, str, str, str] | None:
+    """(name, arch, evr, repo) from the three fields of a check-update row, or None."""
+    if len(tokens) != 3:
+        return None
+    name_arch = split_name_arch(tokens[0])
+    if name_arch is None or not _EVR_RE.match(tokens[1]):
+        return None
+    return name_arch[0], name_arch[1], tokens[1], tokens[2]
+
+
+def parse_check_update(text: str) -> list[CheckUpdateEntry]:
+    """Parse the stdout of ``dnf check-update`` / ``yum check-update``.
+
+    Rows are ``name.arch  evr  repo``. A name too long for its column is
+    printed alone and the rest of the row follows on indented lines (yum 3
+    and dnf 4 both do it), so fields are gathered until there are three.
+    In the "Obsoleting Packages" section each new package is followed by
+    the indented, installed package it obsoletes; those indented rows (and
+    yum 3's unindented ``installed`` ones) are not updates. dnf lists every
+    obsoleting version in ascending order, so the last one wins, and a
+    package already in the upgrade list keeps its upgrade row.
+    Header and plugin chatter is ignored.
+    """
+    upgrades: dict[str, CheckUpdateEntry] = {}
+    obsoleting: dict[str, CheckUpdateEntry] = {}
+    in_obsoletes = False
+    pending: list[str] = []
+    pending_indented = False
+
+    def finish(tokens: list[str], indented: bool) -> None:
+        row = _row_from_tokens(tokens)
+        if row is None:
+            return
+        name, arch, evr, repo = row
+        if in_obsoletes:
+            # The obsoleted side is the installed package: indented under its
+            # replacement (dnf, yum) or in repo "installed"/"@System" (yum 3).
+            if indented or repo == "installed" or repo.startswith("@"):
+                return
+            entry = CheckUpdateEntry(name, arch, evr, repo, obsoleting=True)
+            obsoleting[entry.key] = entry
+        elif not indented:
+            entry = CheckUpdateEntry(name, arch, evr, repo)
+            upgrades[entry.key] = entry
+
+    for raw in text.splitlines():
+        if not raw.strip():
+            continue
+        if raw.strip().lower().startswith("obsoleting packages"):
+            pending = []
+            in_obsoletes = True
+            continue
+        indented = raw[:1].isspace()
+        tokens = raw.split()
+        if pending and indented:
+            # Continuation of a row whose name filled the first column.
+            pending.extend(tokens)
+            if len(pending) >= 3:
+                finish(pending, pending_indented)
+                pending = []
+            continue
+        pending = []
+        if indented and not in_obsoletes:
+            continue  # e.g. " * base: mirror..." or a wrapped "Loaded plugins" line
+        if len(tokens) < 3 and split_name_arch(tokens[0]) is not None:
+            pending, pending_indented = tokens, indented
+            continue
+        finish(tokens, indented)
+
+    merged = list(upgrades.values())
+    merged.extend(entry for key, entry in obsoleting.items() if key not in upgrades)
+    return merged
+
+
+@dataclass(frozen=True)
+class Nevra:
+    name: str
+    epoch: int
+    version: str
+    release: str
+    arch: str
+
+    @property
+    def evr(self) -> str:
+        """EVR printed the way dnf prints it: epoch only when not zero."""
+        prefix = f"{self.epoch}:" if self.epoch else ""
+        return f"{prefix}{self.version}-{self.release}"
+
+
+def parse_nevra(token: str) -> Nevra | None:
+    """Split ``openssl-1:3.0.7-25.el9_3.x86_64`` (epoch optional) into its parts."""
+    body, dot, arch = token.rpartition(".")
+    if not dot or arch not in KNOWN_ARCHES:
+        return None
+    parts = body.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    name, version, release = parts
+    epoch = 0
+    if ":" in version:
+        epoch_text, _, version = version.partition(":")
+        if not epoch_text.isdigit() or not version:
+            return None
+        epoch = int(epoch_text)
+    if not version[0].isalnum():
+        return None
+    return Nevra(name, epoch, version, release, arch)
+
+
+@dataclass(frozen=True)
+class UpdateinfoEntry:
+    """One row of ``dnf updateinfo list`` (or yum 3's ``updateinfo list``)."""
+
+    advisory: str
+    """RHSA-2024:1234, FEDORA-2024-..., ALSA-..., or a CVE id with ``--with-cve``/``cves``."""
+    kind: str
+    """security, bugfix, enhancement, newpackage, ... (lower case)."""
+    severity: str | None
+    """Normalised (one of SEVERITIES) for security rows; None otherwise."""
+    package: Nevra
+
+    @property
+    def is_cve(self) -> bool:
+        return self.advisory.upper().startswith("CVE-")
+
+
+def parse_updateinfo_list(text: str) -> list[UpdateinfoEntry]:
+    """Parse ``updateinfo list`` rows.
+
+    dnf 4 and yum 3: ``ADVISORY  Important/Sec.  name-[epoch:]ver-rel.arch``
+    (non-security rows say ``bugfix``/``enhancement``). dnf 5 prints
+    ``ADVISORY  security  Important  nevra  YYYY-MM-DD HH:MM:SS``, so the
+    package column is found by shape, not by position.
+    """
+    entries: list[UpdateinfoEntry] = []
+    for raw in text.splitlines():
+        tokens = raw.split()
+        if len(tokens) < 3:
+            continue
+        package_index = next(
+            (i for i in range(len(tokens) - 1, 0, -1) if parse_nevra(tokens[i]) is not None),
+            None,
+        )
+        if package_index is None or package_index < 2:
+            continue
+        package = parse_nevra(tokens[package_index])
+        assert package is not None
+        advisory = tokens[0]
+        if "-" not in advisory or not any(ch.isdigit() for ch in advisory):
+            continue
+        middle = tokens[1:package_index]
+        kind = middle[0].lower()
+        severity: str | None = None
+        sec_token = next((t for t in middle if t.lower().endswith("/sec.")), None)
+        if sec_token is not None:
+            kind = "security"
+            severity = normalise_severity(sec_token[: -len("/Sec.")])
+        elif kind == "security":
+            severity = normalise_severity(middle[1] if len(middle) > 1 else None)
+        entries.append(UpdateinfoEntry(advisory, kind, severity, package))
+    return entries
+
+
+def parse_rpm_query(text: str) -> dict[str, str]:
+    """Parse ``rpm -q --qf '%{NAME}.%{ARCH} <evr>\\n' ...`` into {name.arch: evr}.
+
+    "package X is not installed" lines are skipped. With several installed
+    versions (kernels) the newest wins.
+    """
+    installed: dict[str, str] = {}
+    for raw in text.splitlines():
+        tokens = raw.split()
+        if len(tokens) != 2 or split_name_arch(tokens[0]) is None:
+            continue
+        key, evr = tokens
+        if key not in installed or rpm_evr_compare(evr, installed[key]) > 0:
+            installed[key] = evr
+    return installed
+
+
+def needs_restarting_verdict(exit_status: int, output: str) -> bool | None:
+    """Read ``needs-restarting -r``: exit 1 = reboot needed, 0 = not, else unknown.
+
+    ``dnf needs-restarting`` also exits 1 for an unknown command, so the text
+    breaks the tie when the plugin is missing.
+    """
+    lowered = output.lower()
+    if exit_status == 0:
+        return False
+    if exit_status == 1 and "no such command" not in lowered and "no such option" not in lowered:
+        return True
+    return None
+
+
+def _split_segments(text: str) -> list[str]:
+    return re.findall(r"[0-9]+|[A-Za-z]+|~|\^", text)
+
+
+def rpm_version_compare(left: str, right: str) -> int:
+    """rpmvercmp: compare two version (or release) strings; -1, 0 or 1."""
+    if left == right:
+        return 0
+    a, b = _split_segments(left), _split_segments(right)
+    while a or b:
+        a_head, b_head = (a[0] if a else None), (b[0] if b else None)
+        # '~' sorts before anything, even the end of the string.
+        if "~" in (a_head, b_head):
+            if a_head != b_head:
+                return -1 if a_head == "~" else 1
+            a, b = a[1:], b[1:]
+            continue
+        # '^' sorts after the end of the string but before any other segment.
+        if "^" in (a_head, b_head):
+            if a_head == b_head:
+                a, b = a[1:], b[1:]
+                continue
+            if a_head is None or b_head is None:
+                return 1 if a_head == "^" else -1
+            return -1 if a_head == "^" else 1
+        if a_head is None or b_head is None:
+            return 1 if a_head is not None else -1
+        a, b = a[1:], b[1:]
+        if a_head.isdigit() != b_head.isdigit():
+            return 1 if a_head.isdigit() else -1
+        if a_head.isdigit():
+            a_head, b_head = a_head.lstrip("0") or "0", b_head.lstrip("0") or "0"
+            if len(a_head) != len(b_head):
+                return 1 if len(a_head) > len(b_head) else -1
+        if a_head != b_head:
+            return 1 if a_head > b_head else -1
+    return 0
+
+
+def rpm_evr_compare(left: str, right: str) -> int:
+    """Compare two ``[epoch:]version-release`` strings the way rpm does."""
+
+    def split(evr: str) -> tuple[int, str, str]:
+        epoch_text, colon, rest = evr.partition(":")
+        if not colon:
+            epoch_text, rest = "0", evr
+        version, _, release = rest.partition("-")
+        return int(epoch_text) if epoch_text.isdigit() else 0, version, release
+
+    le, lv, lr = split(left)
+    re_, rv, rr = split(right)
+    if le != re_:
+        return 1 if le > re_ else -1
+    return rpm_version_compare(lv, rv) or rpm_version_compare(lr, rr)

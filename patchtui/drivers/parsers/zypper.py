@@ -1,0 +1,232 @@
+"""Pure parsers for zypper output (openSUSE, SLES).
+
+The driver asks zypper for XML (``--xmlout``) where zypper offers it: the
+table layout changes with the terminal width and zypper version, the XML
+does not. ``info -t patch`` has no structured form, so its text is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+
+from patchtui.drivers.parsers.dnf import normalise_severity
+
+# zypper's exit codes (zypper(8), "EXIT CODES").
+EXIT_OK = 0
+EXIT_ERR_ZYPP = 4
+EXIT_ZYPP_LOCKED = 7
+EXIT_INF_UPDATE_NEEDED = 100
+EXIT_INF_SEC_UPDATE_NEEDED = 101
+EXIT_INF_REBOOT_NEEDED = 102
+EXIT_INF_RESTART_NEEDED = 103
+EXIT_INF_CAP_NOT_FOUND = 104
+EXIT_INF_REPOS_SKIPPED = 106
+
+INFORMATIONAL_EXITS: frozenset[int] = frozenset(
+    {
+        EXIT_OK,
+        EXIT_INF_UPDATE_NEEDED,
+        EXIT_INF_SEC_UPDATE_NEEDED,
+        EXIT_INF_REBOOT_NEEDED,
+        EXIT_INF_RESTART_NEEDED,
+    }
+)
+"""Exit codes after which zypper's output is complete and trustworthy."""
+
+_LOCK_MARKER = "system management is locked by the application"
+
+
+def is_lock_message(text: str) -> bool:
+    """True if zypper says another process holds the zypp lock."""
+    return _LOCK_MARKER in text.lower()
+
+
+def exit_meaning(code: int | None) -> str:
+    """Short label for a zypper exit code, for warnings and error messages."""
+    return {
+        None: "outcome unknown",
+        EXIT_OK: "ok",
+        EXIT_ERR_ZYPP: "libzypp error",
+        EXIT_ZYPP_LOCKED: "zypp locked",
+        EXIT_INF_UPDATE_NEEDED: "updates needed",
+        EXIT_INF_SEC_UPDATE_NEEDED: "security updates needed",
+        EXIT_INF_REBOOT_NEEDED: "reboot needed",
+        EXIT_INF_RESTART_NEEDED: "zypper restart needed",
+        EXIT_INF_CAP_NOT_FOUND: "capability not found",
+        EXIT_INF_REPOS_SKIPPED: "repositories skipped",
+    }.get(code, f"exit {code}")
+
+
+def normalise_zypper_severity(raw: str | None) -> str:
+    """zypper spells critical/important/moderate/low; 'unspecified' -> unknown."""
+    return normalise_severity(raw)
+
+
+@dataclass(frozen=True)
+class ZypperMessage:
+    type: str
+    """info, warning or error."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ZypperUpdate:
+    """A package update from ``zypper --xmlout list-updates``."""
+
+    name: str
+    arch: str
+    edition: str
+    """Candidate version (``[epoch:]version-release``)."""
+    edition_old: str | None
+    """Installed version."""
+    repository: str | None
+    """Repository alias."""
+
+
+@dataclass(frozen=True)
+class ZypperPatch:
+    """A patch from ``zypper --xmlout list-patches``."""
+
+    name: str
+    category: str
+    severity: str | None
+    """As zypper spells it (important, moderate, ...)."""
+    status: str | None
+    """needed, applied, not-needed; None where zypper does not say."""
+    summary: str
+    restart: bool
+    """True where the patch asks for a reboot."""
+    cves: tuple[str, ...]
+    repository: str | None
+
+
+@dataclass(frozen=True)
+class ZypperStream:
+    """Everything in one ``--xmlout`` document."""
+
+    updates: tuple[ZypperUpdate, ...]
+    patches: tuple[ZypperPatch, ...]
+    messages: tuple[ZypperMessage, ...]
+
+    def texts(self, message_type: str) -> list[str]:
+        return [m.text for m in self.messages if m.type == message_type]
+
+
+def parse_xml_stream(text: str) -> ZypperStream:
+    """Parse the ``<stream>`` that ``zypper --xmlout`` prints.
+
+    Raises ValueError when the text is not zypper XML (zypper missing, a
+    shell error, output cut off by a dropped connection).
+    """
+    start = text.find("<?xml")
+    if start < 0:
+        start = text.find("<stream")
+    if start < 0:
+        raise ValueError("no zypper XML in the output")
+    try:
+        root = ElementTree.fromstring(text[start:])
+    except ElementTree.ParseError as error:
+        raise ValueError(f"malformed zypper XML: {error}") from error
+
+    messages = tuple(
+        ZypperMessage(node.get("type", "info"), (node.text or "").strip())
+        for node in root.iter("message")
+    )
+    updates: list[ZypperUpdate] = []
+    patches: list[ZypperPatch] = []
+    for node in root.iter("update"):
+        source = node.find("source")
+        alias = source.get("alias") if source is not None else None
+        kind = node.get("kind", "package")
+        if kind == "package":
+            updates.append(
+                ZypperUpdate(
+                    name=node.get("name", ""),
+                    arch=node.get("arch", ""),
+                    edition=node.get("edition", ""),
+                    edition_old=node.get("edition-old"),
+                    repository=alias,
+                )
+            )
+        elif kind == "patch":
+            cves = tuple(
+                issue.get("id", "")
+                for issue in node.iter("issue")
+                if issue.get("type") == "cve" and issue.get("id")
+            )
+            patches.append(
+                ZypperPatch(
+                    name=node.get("name", ""),
+                    category=node.get("category", ""),
+                    severity=node.get("severity"),
+                    status=node.get("status"),
+                    summary=(node.findtext("summary") or "").strip(),
+                    restart=node.get("restart") == "true",
+                    cves=cves,
+                    repository=alias,
+                )
+            )
+    return ZypperStream(tuple(updates), tuple(patches), messages)
+
+
+@dataclass(frozen=True)
+class PatchPackage:
+    """A package a patch updates: ``name.arch < version`` under Conflicts."""
+
+    name: str
+    arch: str | None
+    version: str
+
+
+_CONFLICT_RE = re.compile(r"^\s+(?P<what>\S+)\s+<=?\s+(?P<version>\S+)\s*$")
+
+
+def parse_patch_info(text: str) -> dict[str, tuple[PatchPackage, ...]]:
+    """Parse ``zypper info -t patch NAME...`` into {patch name: packages it updates}.
+
+    Each block starts "Information for patch NAME:"; the packages are the
+    indented lines under "Conflicts : [N]" (source packages are skipped).
+    """
+    result: dict[str, list[PatchPackage]] = {}
+    current: str | None = None
+    in_conflicts = False
+    for raw in text.splitlines():
+        header = re.match(r"^Information for patch (\S+?):\s*$", raw)
+        if header:
+            current = header.group(1)
+            result.setdefault(current, [])
+            in_conflicts = False
+            continue
+        if current is None:
+            continue
+        if re.match(r"^Conflicts\s*:", raw):
+            in_conflicts = True
+            continue
+        if not in_conflicts:
+            continue
+        match = _CONFLICT_RE.match(raw)
+        if match is None:
+            # The first unindented field after Conflicts ends the list.
+            in_conflicts = False
+            continue
+        what = match.group("what")
+        if what.startswith("srcpackage:"):
+            continue
+        name, dot, arch = what.rpartition(".")
+        if not dot:
+            name, arch = what, ""
+        if arch == "src":
+            continue
+        result[current].append(PatchPackage(name, arch or None, match.group("version")))
+    return {patch: tuple(packages) for patch, packages in result.items()}
+
+
+def needs_rebooting_verdict(exit_status: int) -> bool | None:
+    """``zypper needs-rebooting``: 102 = reboot needed, 0 = not, anything else unknown."""
+    if exit_status == EXIT_INF_REBOOT_NEEDED:
+        return True
+    if exit_status == EXIT_OK:
+        return False
+    return None
