@@ -25,7 +25,7 @@ import base64
 import contextlib
 import getpass
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ class SshSession:
         *,
         jump_connections: Sequence[asyncssh.SSHClientConnection] = (),
         become_password: str | None = None,
-        on_close: Any = None,
+        on_close: Callable[[SshSession], None] | None = None,
     ) -> None:
         self.host = host
         self._conn = connection
@@ -540,8 +540,9 @@ class SshConnector:
             options["client_keys"] = client_keys
         if not self._use_agent:
             options["agent_path"] = None
-        if tunnel is not None:
-            options["tunnel"] = tunnel
+        # Always explicit: left unset, asyncssh would open a config ProxyJump
+        # itself, with the config's known_hosts settings instead of ours.
+        options["tunnel"] = tunnel
         try:
             return await asyncssh.connect(address, **options)
         except asyncio.CancelledError:
@@ -558,6 +559,18 @@ def _transport_error(
         return exc
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return _host_key_error(exc, label, verifier, own_known_hosts)
+    on_file = [entry for entry in verifier.matched if entry.marker is None]
+    if isinstance(exc, asyncssh.KeyExchangeFailed) and on_file and verifier.offered_key is None:
+        # asyncssh only negotiates the key types on file for a known host, so
+        # a host that now has only another type fails key exchange: that is
+        # a changed key, not a generic error.
+        types = ", ".join(sorted({entry.key_type for entry in on_file}))
+        return TransportError(
+            "hostkey-changed",
+            f"{label}: HOST KEY CHANGED for {verifier.name}: server offers no {types} key "
+            f"as recorded at {on_file[0].location}; refusing to connect. "
+            "If the change is expected, remove that line.",
+        )
     if isinstance(exc, asyncssh.PermissionDenied):
         return TransportError("auth", f"{label}: authentication failed: {_one_line(exc)}")
     if isinstance(exc, asyncssh.DisconnectError):  # ConnectionLost included

@@ -15,6 +15,7 @@ authorized client key, and answers a handful of commands:
 ``badutf8``                 prints bytes that are not valid UTF-8
 ``drop``                    prints a line, then aborts the whole connection
 ``whoami``                  prints the login user
+``freeze``                  prints a line, then stops reading from the client
 ==========================  ====================================================
 
 ``sudo -n -u USER -- sh -c CMD`` is unwrapped (and recorded as received), so
@@ -92,6 +93,7 @@ class SshTestServer:
         self.stats = ServerStats()
         self.port = 0
         self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._frozen: list[asyncssh.SSHServerConnection] = []
 
     @classmethod
     async def start(
@@ -132,6 +134,8 @@ class SshTestServer:
         return f"[{name}]:{self.port} {key_type} {self.host_key_base64}"
 
     async def stop(self) -> None:
+        for conn in self._frozen:
+            conn.abort()
         if self._acceptor is not None:
             self._acceptor.close()
             await self._acceptor.wait_closed()
@@ -187,6 +191,16 @@ class SshTestServer:
             out.write(b"first\nno newline at end")
         elif name == "badutf8":
             out.write(b"caf\xc3\xa9 \xff\xfe end\n")
+        elif name == "freeze":
+            out.write(b"frozen\n")
+            await out.drain()
+            conn = process.channel.get_connection()
+            self._frozen.append(conn)
+            # A hung host: the socket stays open but nothing is read or
+            # answered, keepalives included. asyncssh has no public handle
+            # for this, hence the private transport.
+            conn._transport.pause_reading()  # type: ignore[attr-defined]
+            await asyncio.sleep(3600)
         elif name == "drop":
             out.write(b"before drop\n")
             await out.drain()

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
@@ -172,6 +173,24 @@ async def test_dropped_connection_returns_unknown_outcome(
     assert not session.is_connected
 
 
+async def test_keepalive_detects_a_host_that_stops_answering(
+    transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
+) -> None:
+    host = trusting_host(transport_server, tmp_path)
+    session = await connect(
+        transport_connector, host, keepalive_interval=0.2, keepalive_count_max=2
+    )
+    started = time.monotonic()
+
+    # No command timeout: only the keepalive can end this.
+    result = await asyncio.wait_for(session.run("freeze"), 5)
+
+    assert result.outcome_unknown
+    assert result.stdout == "frozen\n"
+    assert time.monotonic() - started < 2
+    assert not session.is_connected
+
+
 async def test_command_timeout_raises_and_session_stays_usable(
     transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
 ) -> None:
@@ -307,6 +326,31 @@ async def test_changed_host_key_is_refused_even_with_accept_new(
     assert known.read_bytes() == before
     assert not paths.own_known_hosts_path().exists()
     assert transport_server.stats.commands == []
+
+
+async def test_host_that_now_offers_another_key_type_is_refused_as_changed(
+    transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
+) -> None:
+    old_key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
+    known = tmp_path / "lab_known_hosts"
+    known.write_text(
+        f"[{LOOPBACK}]:{transport_server.port} "
+        + old_key.export_public_key("openssh").decode().split()[0]
+        + " "
+        + old_key.export_public_key("openssh").decode().split()[1]
+        + "\n"
+    )
+    host = replace(
+        trusting_host(transport_server, tmp_path, host_key_policy="accept-new"),
+        known_hosts=str(known),
+    )
+
+    with pytest.raises(TransportError) as caught:
+        await connect(transport_connector, host)
+
+    assert caught.value.kind == "hostkey-changed"
+    assert f"{known}:1" in caught.value.message
+    assert not paths.own_known_hosts_path().exists()
 
 
 async def test_own_known_hosts_can_be_overridden(
