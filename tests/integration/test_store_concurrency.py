@@ -1,0 +1,74 @@
+"""Two processes write the same database at once: no corruption, both runs complete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from patchtui.store import Store, check_db
+
+HOSTS_PER_RUN = 150
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+from patchtui.store import Store
+
+db_path, name, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+store = Store.open(db_path, batch_size=3, batch_seconds=0.01, command=f"writer {name}")
+deadline = time.monotonic() + 20
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.005)
+hosts = [f"{name}-{index:03d}" for index in range({count})]
+run_id = store.start_run("scan", hosts + ["shared"], {"writer": name})
+for host in hosts + ["shared"]:
+    store.append_transcript(run_id, host, [f"scanning {host}"])
+    store.record_host_result(run_id, host, {"status": "ok", "writer": name})
+    store.update_hosts({host: {"last_scan": time.time(), "writer": name}})
+store.finish_run(run_id, "ok", {"ok": len(hosts) + 1})
+store.close()
+print(run_id, flush=True)
+""".replace("{count}", str(HOSTS_PER_RUN))
+
+
+def test_two_writers_at_once(tmp_path: Path) -> None:
+    db_path = tmp_path / "patchtui.json"
+    go = tmp_path / "go"
+    Store.open(db_path).close()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(db_path), name, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alpha", "beta")
+    ]
+    time.sleep(0.3)  # let both import and open before starting together
+    go.touch()
+    run_ids = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        run_ids.append(out.strip())
+
+    raw = json.loads(db_path.read_text())
+    names = [doc["name"] for doc in raw["hosts"].values()]
+    assert len(names) == len(set(names)) == 2 * HOSTS_PER_RUN + 1  # no lost or duplicate hosts
+    assert sorted(doc["run_id"] for doc in raw["runs"].values()) == sorted(run_ids)
+    with Store.open(db_path) as store:
+        for run_id, name in zip(run_ids, ("alpha", "beta"), strict=True):
+            run = store.run(run_id)
+            assert run is not None and run["status"] == "ok"
+            results = store.host_results(run_id)
+            assert len(results) == HOSTS_PER_RUN + 1
+            assert {result["writer"] for result in results} == {name}
+        assert store.host("shared") is not None
+        first, second = (store.run(run_id) for run_id in run_ids)
+        assert first and second
+        # They really ran at the same time (else this test proves nothing).
+        assert first["started"] < second["finished"] and second["started"] < first["finished"]
+    assert check_db(db_path) == []
