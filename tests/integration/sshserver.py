@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
+from asyncssh.connection import SSHConnection
 
 LOOPBACK = "127.0.0.1"
 
@@ -93,7 +94,7 @@ class SshTestServer:
         self.stats = ServerStats()
         self.port = 0
         self._acceptor: asyncssh.SSHAcceptor | None = None
-        self._frozen: list[asyncssh.SSHServerConnection] = []
+        self._frozen: list[SSHConnection] = []
 
     @classmethod
     async def start(
@@ -199,7 +200,9 @@ class SshTestServer:
             # A hung host: the socket stays open but nothing is read or
             # answered, keepalives included. asyncssh has no public handle
             # for this, hence the private transport.
-            conn._transport.pause_reading()  # type: ignore[attr-defined]
+            transport = conn._transport
+            assert transport is not None
+            transport.pause_reading()
             await asyncio.sleep(3600)
         elif name == "drop":
             out.write(b"before drop\n")
