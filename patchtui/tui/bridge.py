@@ -1,0 +1,163 @@
+"""From engine events to the console: record now, draw later.
+
+The engine calls ``EventBridge`` (its ``EventSink``) for every event, output
+lines included: hundreds per second on a big fleet. Posting a Textual message
+per line would flood the message pump, so the bridge only records: a bounded
+deque of output lines per host, the latest state and scan per host, and a set
+of hosts that changed. The app's timer (about 10 Hz) takes the dirty set and
+redraws just those hosts inside ``app.batch_update()``.
+
+The bridge is called on the UI's event loop (the scan runs in a Textual async
+worker), so it needs no locks; it must never block.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from patchtui.engine.events import (
+    Event,
+    HostFinished,
+    HostOutput,
+    HostScanned,
+    HostState,
+    HostStateChanged,
+    RunFinished,
+    RunStarted,
+    RunSummary,
+)
+from patchtui.textsafe import strip_control
+
+SCROLLBACK_LINES = 2_000
+"""Output lines kept per host: enough to read a failed upgrade, bounded for 1,000 hosts."""
+
+STREAM_PREFIX = {"cmd": "$ ", "stderr": "! "}
+"""How a line's stream is shown: the same prefixes as the stored transcript."""
+
+
+@dataclass
+class HostLive:
+    """The latest of each kind of event for one host during this session."""
+
+    state: HostState | None = None
+    detail: str = ""
+    scanned: HostScanned | None = None
+    finished: HostFinished | None = None
+
+
+@dataclass
+class RunProgress:
+    """The run in progress (or the last one), for the status line."""
+
+    run_id: str
+    operation: str
+    total: int
+    finished: int = 0
+    states: dict[str, HostState] = field(default_factory=dict)
+    outcome: str | None = None
+    summary: RunSummary | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is None
+
+    def count(self, state: HostState) -> int:
+        return sum(1 for each in self.states.values() if each == state)
+
+
+class EventBridge:
+    """The engine's event sink for the console: cheap to call, drained by a timer."""
+
+    def __init__(self, *, scrollback: int = SCROLLBACK_LINES) -> None:
+        self.scrollback = scrollback
+        self.live: dict[str, HostLive] = {}
+        self.run: RunProgress | None = None
+        self._lines: dict[str, deque[str]] = {}
+        self._line_counts: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._run_dirty = False
+
+    # ------------------------------------------------------------ recording
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, HostOutput):
+            prefix = STREAM_PREFIX.get(event.stream, "")
+            self._append(event.host, prefix + strip_control(event.line))
+        elif isinstance(event, HostStateChanged):
+            live = self._live(event.host)
+            live.state, live.detail = event.state, event.detail
+            if self.run is not None and self.run.run_id == event.run_id:
+                self.run.states[event.host] = event.state
+                self._run_dirty = True
+            self._dirty.add(event.host)
+        elif isinstance(event, HostScanned):
+            self._live(event.host).scanned = event
+            self._dirty.add(event.host)
+        elif isinstance(event, HostFinished):
+            live = self._live(event.host)
+            live.state, live.finished = event.state, event
+            live.detail = event.error or ""
+            if self.run is not None and self.run.run_id == event.run_id:
+                self.run.states[event.host] = event.state
+                self.run.finished += 1
+                self._run_dirty = True
+            if event.error:
+                kind = f"{event.error_kind}: " if event.error_kind else ""
+                self._append(event.host, f"[patchtui] {event.state.value}: {kind}{event.error}")
+            self._dirty.add(event.host)
+        elif isinstance(event, RunStarted):
+            self.run = RunProgress(
+                run_id=event.run_id, operation=event.operation, total=len(event.hosts)
+            )
+            self._run_dirty = True
+            for host in event.hosts:
+                # A fresh run replaces what the previous one found out about the host.
+                self.live[host] = HostLive()
+                self._append(host, f"--- {event.operation} {event.run_id} ---")
+        elif (
+            isinstance(event, RunFinished)
+            and self.run is not None
+            and self.run.run_id == event.run_id
+        ):
+            self.run.outcome = event.outcome
+            self.run.summary = event.summary
+            self._run_dirty = True
+
+    def _live(self, host: str) -> HostLive:
+        live = self.live.get(host)
+        if live is None:
+            live = self.live[host] = HostLive()
+        return live
+
+    def _append(self, host: str, line: str) -> None:
+        lines = self._lines.get(host)
+        if lines is None:
+            lines = self._lines[host] = deque(maxlen=self.scrollback)
+        lines.append(line)
+        self._line_counts[host] = self._line_counts.get(host, 0) + 1
+        self._dirty.add(host)
+
+    # ------------------------------------------------------------ draining
+
+    def take_dirty(self) -> tuple[set[str], bool]:
+        """Hosts changed since the last call, and whether the run status changed."""
+        dirty, self._dirty = self._dirty, set()
+        run_dirty, self._run_dirty = self._run_dirty, False
+        return dirty, run_dirty
+
+    def lines(self, host: str) -> list[str]:
+        """The host's kept output, oldest first (at most ``scrollback`` lines)."""
+        return list(self._lines.get(host, ()))
+
+    def line_count(self, host: str) -> int:
+        """Lines ever received for ``host``: lets a pane append only what is new."""
+        return self._line_counts.get(host, 0)
+
+    def lines_since(self, host: str, seen: int) -> list[str]:
+        """Lines received after the first ``seen``; as many as are still kept."""
+        new = self.line_count(host) - seen
+        if new <= 0:
+            return []
+        kept = self._lines.get(host, deque())
+        return list(kept)[-new:] if new < len(kept) else list(kept)

@@ -1,0 +1,259 @@
+"""What the console knows about each host, and how it is shown: pure, no Textual.
+
+``HostRow`` gathers the inventory entry, the store's last known state and the
+live events of a run into one record; the formatting and filter functions here
+turn it into table text. Keeping this free of widgets lets the tests check the
+rules (what ``3/12`` means, which hosts a filter keeps, the sort order)
+without starting an app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from patchtui.drivers.base import SEVERITIES, Facts, ScanResult
+from patchtui.engine.events import HostState
+from patchtui.inventory.model import Host
+
+ACTIVE_STATES = frozenset(
+    {
+        HostState.QUEUED,
+        HostState.CONNECTING,
+        HostState.SCANNING,
+        HostState.PATCHING,
+        HostState.REBOOTING,
+    }
+)
+
+STATE_ORDER: dict[HostState, int] = {
+    # Most in need of attention first when sorting by state.
+    HostState.FAILED: 0,
+    HostState.UNREACHABLE: 1,
+    HostState.INTERRUPTED: 2,
+    HostState.PATCHING: 3,
+    HostState.REBOOTING: 4,
+    HostState.SCANNING: 5,
+    HostState.CONNECTING: 6,
+    HostState.QUEUED: 7,
+    HostState.SKIPPED: 8,
+    HostState.OK: 9,
+    HostState.IDLE: 10,
+}
+
+STATE_VARIABLES: dict[HostState, str] = {
+    # Variables every Textual theme defines (so built-in themes colour states too); the
+    # text-* variants are tuned by Textual for contrast against the theme's background.
+    HostState.IDLE: "foreground-muted",
+    HostState.QUEUED: "text-secondary",
+    HostState.CONNECTING: "text-accent",
+    HostState.SCANNING: "text-accent",
+    HostState.PATCHING: "text-warning",
+    HostState.REBOOTING: "text-warning",
+    HostState.OK: "text-success",
+    HostState.FAILED: "text-error",
+    HostState.UNREACHABLE: "text-error",
+    HostState.INTERRUPTED: "text-warning",
+    HostState.SKIPPED: "foreground-muted",
+}
+
+SEVERITY_VARIABLES: dict[str, str] = {
+    "critical": "text-error",
+    "important": "text-warning",
+    "moderate": "text-accent",
+    "low": "foreground-muted",
+    "unknown": "foreground-muted",
+}
+
+
+@dataclass
+class HostRow:
+    """One host as the console shows it; changed in place as events arrive."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    address: str = ""
+    state: HostState = HostState.IDLE
+    detail: str = ""
+    os: str = ""
+    pending: int | None = None
+    security: int | None = None
+    security_supported: bool = True
+    reboot_required: bool | None = None
+    metadata_stale: bool = False
+    last_scan: float | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    facts: dict[str, Any] | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_host(cls, host: Host) -> HostRow:
+        return cls(
+            name=host.name,
+            groups=host.groups,
+            labels=dict(host.labels),
+            address=f"{host.address}:{host.port}",
+        )
+
+    def apply_store_record(self, record: Mapping[str, Any]) -> None:
+        """Fill in what the store remembers from earlier runs (``ScanJob`` writes it)."""
+        state = _parse_state(record.get("last_state"))
+        if state is not None:
+            self.state = state
+        self.error = _optional_str(record.get("last_error"))
+        self.error_kind = _optional_str(record.get("last_error_kind"))
+        last_scan = record.get("last_scan")
+        if isinstance(last_scan, int | float):
+            self.last_scan = float(last_scan)
+        facts = record.get("facts")
+        if isinstance(facts, Mapping):
+            self._set_facts(dict(facts))
+        if "pending_count" in record or "pending" in record:
+            pending = record.get("pending")
+            self.updates = [dict(item) for item in pending or [] if isinstance(item, Mapping)]
+            count = record.get("pending_count")
+            self.pending = int(count) if isinstance(count, int) else len(self.updates)
+            security = record.get("security_count")
+            self.security = int(security) if isinstance(security, int) else None
+            self.security_supported = bool(record.get("security_supported", True))
+            reboot = record.get("reboot_required")
+            self.reboot_required = reboot if isinstance(reboot, bool) else None
+            self.metadata_stale = bool(record.get("metadata_stale", False))
+            self.warnings = [str(each) for each in record.get("warnings") or []]
+
+    def apply_scan(self, facts: Facts, scan: ScanResult) -> None:
+        self._set_facts(dataclasses.asdict(facts))
+        self.updates = [dataclasses.asdict(update) for update in scan.pending]
+        self.pending = len(scan.pending)
+        self.security = scan.security_count
+        self.security_supported = scan.security_supported
+        self.reboot_required = scan.reboot_required
+        self.metadata_stale = scan.metadata_stale
+        self.warnings = list(scan.warnings)
+
+    def _set_facts(self, facts: dict[str, Any]) -> None:
+        self.facts = facts
+        os_id = str(facts.get("os_id") or "")
+        version = str(facts.get("os_version") or "")
+        self.os = f"{os_id} {version}".strip()
+
+
+def _parse_state(value: object) -> HostState | None:
+    try:
+        return HostState(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def format_pending(row: HostRow) -> str:
+    """``security/total``; ``-/total`` where the OS does not classify updates (apk)."""
+    if row.pending is None:
+        return ""
+    if not row.security_supported or row.security is None:
+        return f"-/{row.pending}"
+    return f"{row.security}/{row.pending}"
+
+
+def format_reboot(row: HostRow) -> str:
+    if row.pending is None and row.reboot_required is None:
+        return ""
+    return {True: "yes", False: "no", None: "?"}[row.reboot_required]
+
+
+def format_age(timestamp: float | None, now: float) -> str:
+    """A short relative time ("12s ago", "3h ago"); exact dates belong in the detail view."""
+    if timestamp is None:
+        return "never"
+    seconds = max(0.0, now - timestamp)
+    if seconds < 60:
+        return f"{int(seconds)}s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h ago"
+    return f"{int(seconds // 86400)}d ago"
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def format_state(row: HostRow) -> str:
+    return row.state.value
+
+
+def normalise_severity(update: Mapping[str, Any]) -> str:
+    severity = update.get("severity")
+    if isinstance(severity, str) and severity in SEVERITIES:
+        return severity
+    return "unknown" if update.get("security") else ""
+
+
+# ---------------------------------------------------------------- sorting
+
+SORT_COLUMNS: tuple[str, ...] = ("name", "groups", "os", "state", "pending", "reboot", "last_scan")
+
+
+def sort_key(row: HostRow, column: str) -> tuple[Any, ...]:
+    """Key for ordering rows by ``column``; ties fall back to the host name."""
+    if column == "groups":
+        return (",".join(row.groups), row.name)
+    if column == "os":
+        return (row.os == "", row.os, row.name)
+    if column == "state":
+        return (STATE_ORDER.get(row.state, 99), row.name)
+    if column == "pending":
+        # Most security updates first, then most updates; unknown counts last.
+        security = row.security if row.security_supported and row.security is not None else -1
+        pending = row.pending if row.pending is not None else -1
+        return (-security, -pending, row.name)
+    if column == "reboot":
+        order = {True: 0, None: 1, False: 2}
+        return (order[row.reboot_required], row.name)
+    if column == "last_scan":
+        return (-(row.last_scan or 0.0), row.name)
+    return (row.name,)
+
+
+# ---------------------------------------------------------------- filtering
+
+
+def matches(row: HostRow, query: str) -> bool:
+    """Does ``row`` match every whitespace-separated term of ``query``?
+
+    A term ``key=value`` matches a label exactly (case-insensitive); any other
+    term is a case-insensitive substring of the name, a group, a label value,
+    the state or the OS. An empty query matches everything.
+    """
+    for term in query.lower().split():
+        if "=" in term:
+            key, _, value = term.partition("=")
+            labels = {k.lower(): str(v).lower() for k, v in row.labels.items()}
+            if labels.get(key) != value:
+                return False
+            continue
+        haystack: Sequence[str] = (
+            row.name,
+            *row.groups,
+            *(str(value) for value in row.labels.values()),
+            row.state.value,
+            row.os,
+        )
+        if not any(term in text.lower() for text in haystack):
+            return False
+    return True

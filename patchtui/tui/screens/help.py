@@ -1,0 +1,64 @@
+"""The ``?`` screen: every key of the console, in one list built from the bindings."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("enter", "Open the highlighted host (facts, pending updates) or run"),
+    ("↑ ↓ PgUp PgDn", "Move in the table; the output pane follows the highlighted host"),
+    ("click header", "Sort by that column (again: reverse)"),
+    ("escape", "Clear the filter, close a screen"),
+    ("ctrl+p", "Command palette: themes, scan, history, keys"),
+)
+
+
+def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
+    """(keys, description) for each binding that has a description."""
+    rows: list[tuple[str, str]] = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            continue
+        description = binding.tooltip or binding.description
+        if not description:
+            continue
+        keys = binding.key_display or binding.key.replace("question_mark", "?")
+        keys = keys.replace("slash", "/").replace(",", " ")
+        rows.append((keys, description))
+    return rows
+
+
+def help_rows() -> list[tuple[str, str]]:
+    from patchtui.tui.app import PatchtuiApp
+    from patchtui.tui.screens.hosts import HostsScreen
+
+    return [
+        *binding_rows(list(HostsScreen.BINDINGS)),
+        *binding_rows(list(PatchtuiApp.BINDINGS)),
+        *EXTRA_KEYS,
+    ]
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; any of escape, q or ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(Content("patchtui keys"), id="help-title")
+            yield DataTable(id="help-keys", show_header=False, cursor_type="none")
+            yield Static(Content("escape, q or ? closes this"), id="help-hint")
+
+    def on_mount(self) -> None:
+        table: DataTable[Text] = self.query_one("#help-keys", DataTable)
+        table.add_column("key", key="key")
+        table.add_column("what", key="what")
+        for keys, description in help_rows():
+            table.add_row(Text(keys, style="bold", end=""), Text(description, end=""))

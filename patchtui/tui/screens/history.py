@@ -1,0 +1,198 @@
+"""Past runs from the store, newest first; one run's per-host results and transcripts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Log, Static
+
+from patchtui.engine.events import HostState
+from patchtui.textsafe import strip_control
+from patchtui.tui.hostview import STATE_VARIABLES, format_time
+from patchtui.tui.storeview import (
+    ConsoleStore,
+    host_result_records,
+    run_host_count,
+    run_outcome,
+    run_records,
+    summary_of,
+    transcript_lines,
+)
+from patchtui.tui.widgets.colours import plain, styled, theme_style
+
+OUTCOME_VARIABLES = {
+    "ok": "text-success",
+    "failed": "text-error",
+    "interrupted": "text-warning",
+    "halted": "text-warning",
+    "running": "text-accent",
+}
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) else ""
+
+
+def _duration(value: object) -> str:
+    return f"{value:.1f}s" if isinstance(value, int | float) else ""
+
+
+class HistoryScreen(Screen[None]):
+    """Every run the store remembers; Enter opens one."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, store: ConsoleStore) -> None:
+        super().__init__()
+        self.store = store
+        self.runs: dict[str, Mapping[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static(Content("Runs, newest first · enter: open"), classes="section-title")
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "history"
+        table: DataTable[Text] = self.query_one("#runs", DataTable)
+        for key, label in (
+            ("started", "started"),
+            ("operation", "operation"),
+            ("outcome", "outcome"),
+            ("hosts", "hosts"),
+            ("ok", "ok"),
+            ("failed", "failed"),
+            ("unreachable", "unreachable"),
+            ("pending", "pending"),
+            ("security", "security"),
+            ("duration", "duration"),
+            ("run_id", "run id"),
+        ):
+            table.add_column(label, key=key)
+        self.action_reload()
+        table.focus()
+
+    def action_reload(self) -> None:
+        table: DataTable[Text] = self.query_one("#runs", DataTable)
+        table.clear()
+        variables = self.app.theme_variables
+        self.runs = {}
+        for run in run_records(self.store):
+            run_id = str(run["run_id"])
+            self.runs[run_id] = run
+            summary = summary_of(run)
+            outcome = run_outcome(run)
+            outcome_colour = OUTCOME_VARIABLES.get(outcome, "foreground")
+            started = run.get("started")
+            table.add_row(
+                plain(format_time(started) if isinstance(started, int | float) else ""),
+                plain(str(run.get("operation", ""))),
+                styled(outcome, theme_style(variables, outcome_colour)),
+                plain(_count(run_host_count(run))),
+                plain(_count(summary.get("ok"))),
+                plain(_count(summary.get("failed"))),
+                plain(_count(summary.get("unreachable"))),
+                plain(_count(summary.get("pending"))),
+                plain(_count(summary.get("security"))),
+                plain(_duration(summary.get("duration"))),
+                plain(run_id),
+                key=run_id,
+            )
+        if not self.runs:
+            self.notify("No runs in the database yet.")
+
+    @on(DataTable.RowSelected, "#runs")
+    def _open_run(self, event: DataTable.RowSelected) -> None:
+        run_id = str(event.row_key.value)
+        if run_id in self.runs:
+            self.app.push_screen(RunScreen(self.store, self.runs[run_id]))
+
+
+class RunScreen(Screen[None]):
+    """One run: each host's result, and the highlighted host's transcript."""
+
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, store: ConsoleStore, run: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.store = store
+        self.run = run
+        self.run_id = str(run["run_id"])
+        self.transcript_host: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static(id="run-summary", classes="summary")
+        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Log(id="transcript", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id}"
+        run, summary = self.run, summary_of(self.run)
+        started = run.get("started")
+        text = (
+            f"{run.get('operation', '')} {run_outcome(run)}"
+            f" · started {format_time(started) if isinstance(started, int | float) else '?'}"
+        )
+        if summary:
+            text += (
+                f" · {summary.get('ok', 0)}/{summary.get('hosts', 0)} ok"
+                f" · {summary.get('pending', 0)} pending ({summary.get('security', 0)} security)"
+            )
+        self.query_one("#run-summary", Static).update(Content(text))
+        table: DataTable[Text] = self.query_one("#results", DataTable)
+        for key, label in (
+            ("host", "host"),
+            ("status", "status"),
+            ("pending", "pending"),
+            ("security", "security"),
+            ("reboot", "reboot"),
+            ("duration", "duration"),
+            ("error", "error"),
+        ):
+            table.add_column(label, key=key)
+        variables = self.app.theme_variables
+        for host, result in sorted(host_result_records(self.store, self.run_id).items()):
+            status = str(result.get("status", ""))
+            try:
+                colour = STATE_VARIABLES[HostState(status)]
+            except ValueError:
+                colour = "foreground"
+            reboot = result.get("reboot_required")
+            error = result.get("error")
+            kind = result.get("error_kind")
+            table.add_row(
+                plain(host),
+                styled(status, theme_style(variables, colour)),
+                plain(_count(result.get("pending_count"))),
+                plain(_count(result.get("security_count"))),
+                plain({True: "yes", False: "no"}.get(reboot, "") if reboot is not None else ""),
+                plain(_duration(result.get("duration"))),
+                plain(strip_control(f"{kind}: {error}" if kind and error else str(error or ""))),
+                key=host,
+            )
+        table.focus()
+
+    @on(DataTable.RowHighlighted, "#results")
+    def _show_transcript(self, event: DataTable.RowHighlighted) -> None:
+        host = str(event.row_key.value)
+        if host == self.transcript_host:
+            return
+        self.transcript_host = host
+        log = self.query_one("#transcript", Log)
+        log.clear()
+        log.border_title = Content(f"transcript: {host}")
+        lines = transcript_lines(self.store, self.run_id, host)
+        log.write_lines([strip_control(line) for line in lines] or ["(no output recorded)"])

@@ -1,0 +1,248 @@
+"""The main screen: the hosts table, a filter, the run status and the output pane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Log, Static
+
+from patchtui.engine.events import HostState
+from patchtui.tui.bridge import SCROLLBACK_LINES, RunProgress
+from patchtui.tui.hostview import SORT_COLUMNS, matches
+from patchtui.tui.widgets.host_table import HostTable
+
+if TYPE_CHECKING:
+    from patchtui.tui.app import PatchtuiApp
+
+
+class HostsScreen(Screen[None]):
+    """Hosts, their live state, and what the highlighted host prints."""
+
+    BINDINGS = [
+        Binding("s", "scan", "Scan", tooltip="Scan the selected hosts (all shown if none)"),
+        Binding("c", "cancel", "Cancel", tooltip="Cancel the running scan"),
+        Binding("space", "toggle_select", "Select", tooltip="Select or unselect this host"),
+        Binding("a", "select_all", "Select all", tooltip="Select (or unselect) all shown hosts"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name, group, label, state, OS"),
+        Binding("o", "sort_next", "Sort", tooltip="Sort by the next column (again: reverse)"),
+        Binding("O", "sort_reverse", "Reverse", show=False),
+        Binding("d", "details", "Details", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: set[str] = set()
+        self.filter_text = ""
+        self.output_host: str | None = None
+        self._output_seen = 0
+
+    @property
+    def patchtui(self) -> PatchtuiApp:
+        from patchtui.tui.app import PatchtuiApp
+
+        assert isinstance(self.app, PatchtuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Input(placeholder="filter: name, group, label=value, state, OS", id="filter")
+        yield HostTable(clock=self.patchtui.clock, id="hosts")
+        yield Static(id="run-status")
+        yield Log(max_lines=SCROLLBACK_LINES, highlight=False, id="output")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(HostTable)
+        table.show_rows(self.patchtui.rows.values(), self.selected)
+        table.sort_rows(self.patchtui.rows)
+        self.query_one("#output", Log).border_title = Content("output")
+        self.update_run_status(None)
+        table.focus()
+
+    # ------------------------------------------------------------ redraw from the bridge
+
+    def refresh_hosts(self, names: set[str]) -> None:
+        """Redraw the given hosts' cells and, if it is one of them, the output pane."""
+        table = self.query_one(HostTable)
+        changed = False
+        for name in names:
+            row = self.patchtui.rows.get(name)
+            if row is not None:
+                changed |= table.update_row(row, name in self.selected)
+        if changed and table.sort_column != "name":
+            table.sort_rows(self.patchtui.rows)
+        if self.output_host is not None and self.output_host in names:
+            self._append_output()
+
+    def refresh_all(self) -> None:
+        """Redraw every visible row (theme change, ages ticking)."""
+        self.refresh_hosts(set(self.query_one(HostTable).visible_hosts))
+
+    def update_run_status(self, run: RunProgress | None) -> None:
+        status = self.query_one("#run-status", Static)
+        if run is None:
+            hosts = len(self.patchtui.rows)
+            status.update(Content(f"{hosts} hosts · no scan yet this session · s: scan"))
+            return
+        counts = ", ".join(
+            f"{run.count(state)} {state.value}"
+            for state in (
+                HostState.OK,
+                HostState.FAILED,
+                HostState.UNREACHABLE,
+                HostState.INTERRUPTED,
+                HostState.SKIPPED,
+            )
+            if run.count(state)
+        )
+        if run.running:
+            text = f"{run.operation} running: {run.finished}/{run.total} done"
+            text += f" ({counts})" if counts else ""
+            text += " · c: cancel"
+        else:
+            text = f"{run.operation} {run.outcome}: {run.finished}/{run.total} done"
+            text += f" ({counts})" if counts else ""
+            if run.summary is not None:
+                summary = run.summary
+                text += (
+                    f" · {summary.pending} pending ({summary.security} security)"
+                    f" · {summary.reboot_required} need a reboot · {summary.duration:.1f}s"
+                )
+        status.set_class(run.running, "-running")
+        status.update(Content(text))
+
+    # ------------------------------------------------------------ output pane
+
+    @on(DataTable.RowHighlighted, "#hosts")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        host = None if event.row_key.value is None else str(event.row_key.value)
+        if host != self.output_host:
+            self.show_output(host)
+
+    def show_output(self, host: str | None) -> None:
+        log = self.query_one("#output", Log)
+        log.clear()
+        self.output_host = host
+        self._output_seen = 0
+        log.border_title = Content(f"output: {host}" if host else "output")
+        if host is not None:
+            self._append_output()
+
+    def _append_output(self) -> None:
+        assert self.output_host is not None
+        bridge = self.patchtui.bridge
+        lines = bridge.lines_since(self.output_host, self._output_seen)
+        self._output_seen = bridge.line_count(self.output_host)
+        if lines:
+            # Already stripped of control sequences by the bridge; Log never reads markup.
+            self.query_one("#output", Log).write_lines(lines)
+
+    # ------------------------------------------------------------ selection
+
+    def action_toggle_select(self) -> None:
+        table = self.query_one(HostTable)
+        host = table.highlighted_host
+        if host is None:
+            return
+        self.selected ^= {host}
+        table.update_row(self.patchtui.rows[host], host in self.selected)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_select_all(self) -> None:
+        table = self.query_one(HostTable)
+        visible = set(table.visible_hosts)
+        if visible <= self.selected:
+            self.selected -= visible
+        else:
+            self.selected |= visible
+        for name in visible:
+            table.update_row(self.patchtui.rows[name], name in self.selected)
+
+    def scan_targets(self) -> list[str]:
+        """Selected hosts, or every host the filter shows when none are selected."""
+        visible = self.query_one(HostTable).visible_hosts
+        chosen = [name for name in self.patchtui.rows if name in self.selected]
+        return chosen or [name for name in self.patchtui.rows if name in set(visible)]
+
+    # ------------------------------------------------------------ actions
+
+    def action_scan(self) -> None:
+        targets = self.scan_targets()
+        if not targets:
+            self.notify("No hosts to scan: the filter hides them all.", severity="warning")
+            return
+        self.patchtui.start_scan(targets)
+
+    def action_cancel(self) -> None:
+        self.patchtui.cancel_run()
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.add_class("-shown")
+        filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.value:
+            filter_input.value = ""
+        elif filter_input.has_class("-shown"):
+            filter_input.remove_class("-shown")
+            self.query_one(HostTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(HostTable).focus()
+
+    def apply_filter(self, text: str) -> None:
+        self.filter_text = text
+        rows = self.patchtui.rows
+        table = self.query_one(HostTable)
+        table.show_rows((row for row in rows.values() if matches(row, text)), self.selected)
+        table.sort_rows(rows)
+        if table.highlighted_host != self.output_host:
+            self.show_output(table.highlighted_host)
+        self.sub_title_for_filter(table)
+
+    def sub_title_for_filter(self, table: HostTable) -> None:
+        shown, total = table.row_count, len(self.patchtui.rows)
+        suffix = f" · {shown}/{total} shown" if self.filter_text else ""
+        self.sub_title = f"{self.patchtui.inventory_label}{suffix}"
+
+    def action_sort_next(self) -> None:
+        table = self.query_one(HostTable)
+        index = SORT_COLUMNS.index(table.sort_column) if table.sort_column in SORT_COLUMNS else 0
+        table.set_sort(SORT_COLUMNS[(index + 1) % len(SORT_COLUMNS)], self.patchtui.rows)
+
+    def action_sort_reverse(self) -> None:
+        table = self.query_one(HostTable)
+        table.set_sort(table.sort_column, self.patchtui.rows)
+
+    @on(DataTable.HeaderSelected, "#hosts")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        if column in SORT_COLUMNS:
+            self.query_one(HostTable).set_sort(column, self.patchtui.rows)
+
+    @on(DataTable.RowSelected, "#hosts")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.patchtui.open_details(str(event.row_key.value))
+
+    def action_details(self) -> None:
+        host = self.query_one(HostTable).highlighted_host
+        if host is not None:
+            self.patchtui.open_details(host)
+
+
+__all__ = ["HostsScreen"]

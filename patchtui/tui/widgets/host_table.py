@@ -1,0 +1,169 @@
+"""The hosts table: one row per host keyed by name, cells updated in place.
+
+Rows are added once (and removed or re-added only when the filter changes);
+a redraw compares each cell with what is on screen and calls ``update_cell``
+only for those that differ, so a 1,000-host run repaints a handful of cells
+per tick instead of the whole table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from patchtui.engine.events import HostState
+from patchtui.tui.hostview import (
+    STATE_VARIABLES,
+    HostRow,
+    format_age,
+    format_pending,
+    format_reboot,
+    sort_key,
+)
+from patchtui.tui.widgets.colours import plain, styled, theme_style
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("sel", " "),
+    ("name", "host"),
+    ("groups", "groups"),
+    ("os", "OS"),
+    ("state", "state"),
+    ("pending", "sec/pending"),
+    ("reboot", "reboot"),
+    ("last_scan", "last scan"),
+)
+SELECTED_MARK = "●"
+
+
+class HostTable(DataTable[Text]):
+    """DataTable of HostRows; the screen owns the rows, this draws them."""
+
+    def __init__(self, *, clock: Callable[[], float], **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self._shown: dict[str, dict[str, Text]] = {}
+        """What each visible row's cells show now, to skip unchanged updates."""
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(Text(label + "  "), key=key)
+        self._label_sort_column()
+
+    # ------------------------------------------------------------ cells
+
+    def render_cells(self, row: HostRow, selected: bool) -> dict[str, Text]:
+        variables = self.app.theme_variables
+        state_style = theme_style(
+            variables,
+            STATE_VARIABLES.get(row.state, "foreground"),
+            bold=row.state in (HostState.FAILED, HostState.UNREACHABLE),
+        )
+        pending = format_pending(row)
+        pending_style = (
+            theme_style(variables, "text-warning")
+            if row.security and row.security_supported
+            else theme_style(variables, "foreground")
+        )
+        reboot = format_reboot(row)
+        mark = SELECTED_MARK if selected else " "
+        return {
+            "sel": styled(mark, theme_style(variables, "text-accent")),
+            "name": plain(row.name),
+            "groups": plain(",".join(row.groups)),
+            "os": plain(row.os),
+            "state": styled(row.state.value, state_style),
+            "pending": styled(pending, pending_style),
+            "reboot": styled(
+                reboot, theme_style(variables, "text-warning" if reboot == "yes" else "foreground")
+            ),
+            "last_scan": plain(format_age(row.last_scan, self.clock())),
+        }
+
+    def show_rows(self, rows: Iterable[HostRow], selected: set[str]) -> None:
+        """Make exactly ``rows`` visible (filter changes), keeping the rest of the table."""
+        wanted = {row.name: row for row in rows}
+        for name in list(self._shown):
+            if name not in wanted:
+                self.remove_row(name)
+                del self._shown[name]
+        for name, row in wanted.items():
+            if name not in self._shown:
+                cells = self.render_cells(row, name in selected)
+                self.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
+                self._shown[name] = cells
+
+    def update_row(self, row: HostRow, selected: bool) -> bool:
+        """Redraw the cells of ``row`` that changed; True if any did."""
+        shown = self._shown.get(row.name)
+        if shown is None:
+            return False  # filtered out: drawn when it becomes visible again
+        changed = False
+        for key, cell in self.render_cells(row, selected).items():
+            if not _same(cell, shown.get(key)):
+                try:
+                    self.update_cell(row.name, key, cell)
+                except RowDoesNotExist:
+                    return changed
+                shown[key] = cell
+                changed = True
+        return changed
+
+    @property
+    def visible_hosts(self) -> list[str]:
+        """Visible host names in display order."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    # ------------------------------------------------------------ sorting
+
+    def sort_rows(self, rows: Mapping[str, HostRow]) -> None:
+        """Re-sort by the current column, keeping the cursor on the same host."""
+        current = self.highlighted_host
+        column = self.sort_column
+        self.sort(
+            "name",
+            key=lambda name: sort_key(rows[name.plain], column),
+            reverse=self.sort_reverse,
+        )
+        if current is not None and current in self._shown:
+            self.move_cursor(row=self.get_row_index(current), animate=False, scroll=True)
+
+    def set_sort(self, column: str, rows: Mapping[str, HostRow]) -> None:
+        """Sort by ``column``; choosing the current column again reverses the order."""
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        self._label_sort_column()
+        self.sort_rows(rows)
+
+    def _label_sort_column(self) -> None:
+        for key, label in COLUMNS:
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is None:
+                continue
+            # Every label keeps room for the arrow so column widths never jump;
+            # the caller re-sorts next, which redraws the header.
+            arrow = "  "
+            if key == self.sort_column:
+                arrow = " ▼" if self.sort_reverse else " ▲"
+            column.label = Text(label + arrow)
+
+    @property
+    def highlighted_host(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:  # cursor outside the table while rows are being replaced
+            return None
+        return None if row_key.value is None else str(row_key.value)
+
+
+def _same(new: Text, old: Text | None) -> bool:
+    # Text.__eq__ ignores the base style, and a theme change alters only that.
+    return old is not None and new.plain == old.plain and new.style == old.style
