@@ -103,6 +103,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.set_defaults(handler=_scan)
 
+    patch = commands.add_parser(
+        "patch",
+        help="install updates with canary, waves, failure threshold and reboots",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    _add_selection(patch)
+    _add_db(patch)
+    _add_concurrency(patch)
+    what = patch.add_argument_group("what to install")
+    what.add_argument("--security-only", action="store_true", help="only security updates")
+    what.add_argument(
+        "--packages", action="append", metavar="A,B", help="only these packages (globs allowed)"
+    )
+    what.add_argument(
+        "--exclude", action="append", metavar="GLOB", help="never install these (repeatable)"
+    )
+    what.add_argument(
+        "--dist-upgrade",
+        action="store_true",
+        help="apt: allow new dependencies and removals (dist-upgrade instead of upgrade)",
+    )
+    rollout = patch.add_argument_group("rollout")
+    rollout.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
+    rollout.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
+    rollout.add_argument(
+        "--max-failures",
+        metavar="N|N%",
+        help="failures allowed before the run halts (default 0: the first failure halts)",
+    )
+    _add_run_controls(patch)
+    patch.add_argument("--pre", metavar="CMD", help="run on each host first; failure skips it")
+    patch.add_argument("--post", metavar="CMD", help="run on each host after patching")
+    patch.set_defaults(handler=_patch)
+
+    rollback = commands.add_parser(
+        "rollback",
+        help="restore the package versions a patch run replaced",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    _add_selection(rollback)
+    _add_db(rollback)
+    _add_concurrency(rollback)
+    rollback.add_argument("--run", required=True, metavar="RUN_ID", help="the patch run to undo")
+    _add_run_controls(rollback)
+    rollback.set_defaults(handler=_rollback)
+
     lab = commands.add_parser(
         "lab",
         help="serve a fleet of simulated hosts on loopback (for demos, tests, benchmarks)",
@@ -135,6 +183,39 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--json", action="store_true", help="one JSON object per line")
         action.set_defaults(handler=_db)
     return parser
+
+
+def _add_run_controls(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reboot",
+        choices=("if-needed", "never", "always"),
+        default="if-needed",
+        help="reboot policy (default if-needed); a reboot is proven by a new boot_id",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would change")
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "-K", "--ask-become-pass", action="store_true", help="ask once for the sudo password"
+    )
+    parser.add_argument(
+        "--become-password-fd",
+        type=int,
+        metavar="FD",
+        help="read the sudo password from this file descriptor (never from argv)",
+    )
+
+
+def _patch(args: argparse.Namespace) -> int:
+    from patchtui.headless.patch_command import run_patch_command
+
+    return run_patch_command(args)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from patchtui.headless.patch_command import run_rollback_command
+
+    return run_rollback_command(args)
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -186,6 +186,10 @@ class PatchJob:
         self._resume.set()
 
     @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
     def paused(self) -> bool:
         return not self._resume.is_set()
 

@@ -14,7 +14,9 @@ from patchtui.engine.events import (
     HostScanned,
     HostStateChanged,
     RunFinished,
+    RunHalted,
     RunStarted,
+    WaveStarted,
 )
 from patchtui.textsafe import strip_control
 
@@ -65,6 +67,9 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
             "error": event.error,
             "duration": event.duration,
         }
+        if event.result is not None:
+            result["result"] = event.result
+            result["changes"] = [dataclasses.asdict(change) for change in event.changes]
         scanned = scans.get(event.host)
         if scanned is not None:
             facts, scan = scanned.facts, scanned.scan
@@ -83,6 +88,15 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
                 updates=[dataclasses.asdict(update) for update in scan.pending],
             )
         return result
+    if isinstance(event, WaveStarted):
+        return {
+            "type": "wave_started",
+            "index": event.index,
+            "label": event.label,
+            "hosts": list(event.hosts),
+        }
+    if isinstance(event, RunHalted):
+        return {"type": "run_halted", "reason": event.reason, "skipped": list(event.skipped)}
     if isinstance(event, RunFinished):
         return {
             "type": "summary",

@@ -52,7 +52,7 @@ class ScanPrinter:
             return
         if self.progress:
             sys.stderr.write("\r\x1b[K")
-        rows = []
+        rows: list[list[object]] = []
         for name in sorted(self.finished):
             finished = self.finished[name]
             scanned = self.scans.get(name)

@@ -1,0 +1,255 @@
+"""``patchtui patch`` and ``patchtui rollback``: safe rollouts from cron, CI or a shell."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from patchtui.drivers.base import Selection, check_package_name
+from patchtui.engine.events import (
+    Event,
+    HostFinished,
+    HostScanned,
+    RunFinished,
+    RunHalted,
+    RunSummary,
+    WaveStarted,
+)
+from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.rollback import RollbackJob, changes_from_results
+from patchtui.engine.rollout import Amount
+from patchtui.errors import ConfigError
+from patchtui.exit_codes import ExitCode
+from patchtui.headless.common import open_store, run_interruptible, selected_hosts
+from patchtui.headless.output import emit_json, event_to_json, render_table
+from patchtui.inventory.model import Host
+from patchtui.textsafe import strip_control
+
+if TYPE_CHECKING:
+    from patchtui.transport.ssh import SshConnector
+
+OK_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
+
+
+class PatchPrinter:
+    """Events -> JSON lines, or one line per finished host and a final table."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.scans: dict[str, HostScanned] = {}
+        self.finished: dict[str, HostFinished] = {}
+        self.finish: RunFinished | None = None
+        self.wave = ""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, HostScanned):
+            self.scans[event.host] = event
+        elif isinstance(event, HostFinished):
+            self.finished[event.host] = event
+        elif isinstance(event, RunFinished):
+            self.finish = event
+        if self.as_json:
+            line = event_to_json(event, self.scans)
+            if line is not None:
+                emit_json(line)
+            return
+        if isinstance(event, WaveStarted):
+            self.wave = event.label
+            print(f"== {event.label}: {len(event.hosts)} hosts", flush=True)
+        elif isinstance(event, HostFinished):
+            print(f"   {event.host}: {describe_result(event)}", flush=True)
+        elif isinstance(event, RunHalted):
+            print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
+
+    def print_report(self) -> None:
+        if self.as_json:
+            return
+        rows: list[list[object]] = []
+        for name in sorted(self.finished):
+            event = self.finished[name]
+            changes = ", ".join(
+                f"{c.name} {c.before or '-'} -> {c.after or '-'}" for c in event.changes[:3]
+            )
+            if len(event.changes) > 3:
+                changes += f", +{len(event.changes) - 3} more"
+            rows.append([name, event.result or event.state.value, changes, _error(event)])
+        print(render_table(["HOST", "RESULT", "CHANGES", "NOTE"], rows))
+        if self.finish is not None:
+            print(patch_summary_line(self.finish))
+
+
+def _error(event: HostFinished) -> str:
+    if not event.error:
+        return ""
+    return f"{event.error_kind}: {event.error}" if event.error_kind else event.error
+
+
+def describe_result(event: HostFinished) -> str:
+    text = event.result or event.state.value
+    if event.changes:
+        verb = "would change" if event.result == "planned" else "changed"
+        text += f", {verb} {len(event.changes)} packages"
+    if event.error:
+        text += f" ({_error(event)})"
+    return strip_control(text)
+
+
+def patch_summary_line(finish: RunFinished) -> str:
+    summary = finish.summary
+    results = ", ".join(f"{count} {name}" for name, count in sorted(summary.results.items()))
+    line = (
+        f"{finish.operation} {finish.outcome}: {summary.hosts} hosts "
+        f"in {summary.waves} waves: {results}"
+    )
+    if summary.halted:
+        line += f" | HALTED: {summary.halt_reason}"
+    return line + f" | {summary.duration:.1f}s"
+
+
+def run_exit_code(finish: RunFinished | None, summary: RunSummary) -> ExitCode:
+    if finish is None or finish.outcome == "interrupted":
+        return ExitCode.INTERRUPTED
+    ok = sum(count for result, count in summary.results.items() if result in OK_RESULTS)
+    return ExitCode.OK if ok == summary.hosts and not summary.halted else ExitCode.HOST_FAILURES
+
+
+def _split_list(values: list[str] | None) -> tuple[str, ...]:
+    items: list[str] = []
+    for value in values or []:
+        items.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(items)
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection:
+    packages = _split_list(args.packages)
+    for name in packages:
+        # Globs are allowed in --packages; anything else must look like a package name.
+        try:
+            check_package_name(name.replace("*", "x").replace("?", "x"))
+        except ValueError as error:
+            raise ConfigError(f"--packages: {error}") from None
+    return Selection(
+        security_only=args.security_only,
+        packages=packages,
+        exclude=_split_list(args.exclude),
+        dist_upgrade=args.dist_upgrade,
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> PatchOptions:
+    return PatchOptions(
+        selection=selection_from_args(args),
+        canary=args.canary,
+        batch=Amount.parse(args.batch, flag="--batch") if args.batch else None,
+        max_failures=(
+            Amount.parse(args.max_failures, flag="--max-failures") if args.max_failures else None
+        ),
+        reboot=args.reboot,
+        pre=args.pre,
+        post=args.post,
+        dry_run=args.dry_run,
+    )
+
+
+def become_password(args: argparse.Namespace) -> str | None:
+    """Asked once, kept in memory only: never in argv, environment, DB or logs."""
+    if args.become_password_fd is not None:
+        with os.fdopen(args.become_password_fd, "r", closefd=True) as source:
+            return source.readline().rstrip("\n")
+    if args.ask_become_pass:
+        if not sys.stdin.isatty():
+            raise ConfigError("--ask-become-pass needs a terminal; use --become-password-fd N")
+        return getpass.getpass("BECOME password: ")
+    return None
+
+
+def confirm(args: argparse.Namespace, hosts: list[Host], verb: str) -> None:
+    if args.yes or args.dry_run:
+        return
+    prod = sum(1 for host in hosts if host.labels.get("env") == "prod")
+    question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)? [y/N] "
+    if not sys.stdin.isatty():
+        raise ConfigError(f"refusing to {verb.lower()} without --yes: no terminal to confirm on")
+    answer = input(question).strip().lower()
+    if answer not in {"y", "yes"}:
+        raise ConfigError("not confirmed; nothing was changed")
+
+
+def _interrupt_notice(job: PatchJob) -> None:
+    first = not job.stopping
+    job.cancel()
+    if first:
+        sys.stderr.write(
+            "\npatchtui: interrupted: no new hosts will start; running installs finish "
+            "(Ctrl+C again to stop waiting)\n"
+        )
+    else:
+        sys.stderr.write(
+            "\npatchtui: no longer waiting; installs already running go on on the hosts\n"
+        )
+
+
+def _run_job(job: PatchJob, printer: PatchPrinter, connector: SshConnector) -> int:
+    async def main() -> RunSummary:
+        try:
+            return await job.run()
+        finally:
+            await connector.close_all()
+
+    summary = run_interruptible(main, lambda: _interrupt_notice(job))
+    printer.print_report()
+    return int(run_exit_code(printer.finish, summary))
+
+
+def _connector(args: argparse.Namespace, password: str | None) -> SshConnector:
+    from patchtui.transport.ssh import SshConnector
+
+    return SshConnector(concurrency=args.concurrency, become_password=password)
+
+
+def run_patch_command(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    _, hosts = selected_hosts(args)
+    confirm(args, hosts, "Patch")
+    password = become_password(args)
+    store = open_store(args)
+    try:
+        printer = PatchPrinter(as_json=args.json)
+        connector = _connector(args, password)
+        job = PatchJob(hosts, connector=connector, emit=printer, options=options, store=store)
+        return _run_job(job, printer, connector)
+    finally:
+        store.close()
+
+
+def run_rollback_command(args: argparse.Namespace) -> int:
+    _, selected = selected_hosts(args)
+    store = open_store(args)
+    try:
+        run = store.run(args.run)
+        if run is None:
+            raise ConfigError(f"no run {args.run!r} in the database (see 'patchtui history')")
+        changes = changes_from_results(store.host_results(args.run))
+        hosts = [host for host in selected if host.name in changes]
+        if not hosts:
+            raise ConfigError(f"run {args.run} changed no package on the selected hosts")
+        confirm(args, hosts, "Roll back")
+        password = become_password(args)
+        printer = PatchPrinter(as_json=args.json)
+        connector = _connector(args, password)
+        options = PatchOptions(dry_run=args.dry_run, reboot=args.reboot)
+        job = RollbackJob(
+            hosts,
+            source_run=args.run,
+            changes_by_host=changes,
+            connector=connector,
+            emit=printer,
+            options=options,
+            store=store,
+        )
+        return _run_job(job, printer, connector)
+    finally:
+        store.close()
