@@ -288,6 +288,13 @@ class Store:
             self._remove_stray_temps()
             self.recovered_runs = self._interrupt_dead_runs(txn)
             txn.commit()
+            self._remember(txn)
+
+    def _remember(self, txn: _Transaction) -> None:
+        """Keep what the transaction read or wrote as the read snapshot: no second parse."""
+        key = _stat_key(self.path)
+        if key is not None:
+            self._snapshot, self._snapshot_key = txn.main_storage.read() or {}, key
 
     def _remove_stray_temps(self) -> None:
         # Safe only under the lock: writers create temp files only while holding it.
@@ -345,6 +352,7 @@ class Store:
                 )
             yield txn
             txn.commit()
+            self._remember(txn)
 
     # ------------------------------------------------------------------ writes
 
