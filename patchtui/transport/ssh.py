@@ -24,6 +24,7 @@ import asyncio
 import base64
 import contextlib
 import getpass
+import secrets
 import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -184,6 +185,7 @@ class SshSession:
         # Reserved for password sudo (``sudo -S -p <marker>`` with the
         # password on stdin); see _become_wrap. Never logged or shown.
         self._become_password = become_password
+        self._sudo_marker = f"[patchtui-sudo-{secrets.token_hex(6)}]"
         self._on_close = on_close
         self._closed = False
         peer = connection.get_extra_info("peername")
@@ -202,13 +204,19 @@ class SshSession:
     def _become_wrap(self, command: str) -> tuple[str, str]:
         """The privileged form of ``command`` and any stdin that must precede the input.
 
-        Today only passwordless sudo (``-n``: fail instead of prompting). The
-        password variant will return ``sudo -S -p <marker> ...`` and
-        ``password + "\\n"`` as the stdin prefix, and strip the marker from
-        stderr; the simulated lab shell unwraps exactly the ``-n`` form below.
+        Without a password: ``sudo -n`` (fail instead of prompting). With one:
+        ``sudo -S -p <random marker>`` and the password as the first stdin
+        line, so it never appears in argv, the environment or a log; the
+        marker is removed from stderr before anyone sees it.
         """
-        wrapped = f"sudo -n -u {shlex.quote(self.host.become_user)} -- sh -c {shlex.quote(command)}"
-        return wrapped, ""
+        user = shlex.quote(self.host.become_user)
+        if self._become_password is None:
+            return f"sudo -n -u {user} -- sh -c {shlex.quote(command)}", ""
+        prompt = shlex.quote(self._sudo_marker)
+        return (
+            f"sudo -S -p {prompt} -u {user} -- sh -c {shlex.quote(command)}",
+            self._become_password + "\n",
+        )
 
     def remote_command(self, command: str, privileged: bool) -> tuple[str, str]:
         """What is actually sent for ``command``, and the stdin prefix it needs."""
@@ -228,6 +236,8 @@ class SshSession:
         """Run ``command`` and stream its output; see ``RemoteSession.run``."""
         remote_command, stdin_prefix = self.remote_command(command, privileged)
         stdin_data = stdin_prefix + (input or "")
+        if stdin_prefix:
+            on_line = self._without_sudo_prompt(on_line)
         stdout_lines: list[str] = []
         stderr_lines: list[str] = []
         process: asyncssh.SSHClientProcess[bytes] | None = None
@@ -266,13 +276,32 @@ class SshSession:
                     pump.cancel()
                 if process is not None:
                     process.close()
+        stderr = "".join(stderr_lines)
+        if stdin_prefix:
+            stderr = stderr.replace(self._sudo_marker, "")
         return CommandResult(
             command=command,
             # None when the connection dropped before exit-status arrived.
             exit_status=process.exit_status,
             stdout="".join(stdout_lines),
-            stderr="".join(stderr_lines),
+            stderr=stderr,
         )
+
+    def _without_sudo_prompt(self, on_line: LineCallback | None) -> LineCallback | None:
+        """sudo prints its prompt (our marker) on stderr without a newline: drop it."""
+        if on_line is None:
+            return None
+        marker = self._sudo_marker
+        forward = on_line
+
+        def strip(stream: Stream, line: str) -> None:
+            if stream == "stderr" and marker in line:
+                line = line.replace(marker, "")
+                if not line:
+                    return
+            forward(stream, line)
+
+        return strip
 
     async def close(self) -> None:
         if self._closed:

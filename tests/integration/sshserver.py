@@ -19,7 +19,10 @@ authorized client key, and answers a handful of commands:
 ==========================  ====================================================
 
 ``sudo -n -u USER -- sh -c CMD`` is unwrapped (and recorded as received), so
-tests can see what the client actually sent. Anything else exits 127.
+tests can see what the client actually sent. ``sudo -S -p PROMPT -u USER -- sh
+-c CMD`` behaves like sudo with a password: it prints PROMPT on stderr, reads
+one line of stdin and compares it with ``SshTestServer.sudo_password``.
+Anything else exits 127.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ class SshTestServer:
         self.port = 0
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._frozen: list[SSHConnection] = []
+        self.sudo_password = "correct horse"
 
     @classmethod
     async def start(
@@ -147,6 +151,14 @@ class SshTestServer:
         command = process.command or ""
         self.stats.commands.append((user, command))
         try:
+            prompt = _sudo_password_prompt(command)
+            if prompt is not None:
+                process.stderr.write(prompt.encode())
+                given = (await process.stdin.readline()).decode().rstrip("\n")
+                if given != self.sudo_password:
+                    process.stderr.write(b"Sorry, try again.\nsudo: 1 incorrect password attempt\n")
+                    process.exit(1)
+                    return
             status = await self._dispatch(process, user, _unwrap_sudo(command))
         except (asyncssh.Error, OSError, BrokenPipeError):
             return
@@ -225,7 +237,20 @@ def _unwrap_sudo(command: str) -> str:
         return command
     if len(words) == 8 and words[:3] == ["sudo", "-n", "-u"] and words[4:7] == ["--", "sh", "-c"]:
         return words[7]
+    if len(words) == 10 and words[:2] == ["sudo", "-S"] and words[6:9] == ["--", "sh", "-c"]:
+        return words[9]
     return command
+
+
+def _sudo_password_prompt(command: str) -> str | None:
+    """The -p prompt of a ``sudo -S -p PROMPT ...`` command, else None."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if len(words) == 10 and words[:3] == ["sudo", "-S", "-p"]:
+        return words[3]
+    return None
 
 
 class SilentServer:

@@ -138,6 +138,41 @@ async def test_privileged_command_is_wrapped_in_sudo_for_non_root_user(
     assert result.stdout == "a b $HOME\n"  # the test server does not expand variables
 
 
+async def test_sudo_password_goes_on_stdin_never_in_argv_and_prompt_is_hidden(
+    transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
+) -> None:
+    password = transport_server.sudo_password
+    host = trusting_host(transport_server, tmp_path, become=True, become_user="root")
+    session = await transport_connector(become_password=password).connect(host)
+    seen: list[tuple[str, str]] = []
+
+    result = await session.run(
+        "lines 2", privileged=True, on_line=lambda stream, line: seen.append((stream, line))
+    )
+
+    assert result.ok
+    sent = transport_server.stats.commands[-1][1]
+    assert sent.startswith("sudo -S -p ")
+    assert password not in sent
+    assert "patchtui-sudo" not in result.stderr
+    assert result.stderr == "err 0\nerr 1\n"
+    assert ("stderr", "err 0") in seen
+    assert all("patchtui-sudo" not in line for _stream, line in seen)
+
+
+async def test_wrong_sudo_password_fails_without_echoing_it(
+    transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
+) -> None:
+    host = trusting_host(transport_server, tmp_path, become=True, become_user="root")
+    session = await transport_connector(become_password="wrong guess").connect(host)
+
+    result = await session.run("whoami", privileged=True)
+
+    assert result.exit_status == 1
+    assert "incorrect password" in result.stderr
+    assert "wrong guess" not in result.stderr + result.stdout
+
+
 async def test_no_sudo_for_root_or_without_become(
     transport_server: SshTestServer, transport_connector: ConnectorFactory, tmp_path: Path
 ) -> None:
