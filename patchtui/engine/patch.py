@@ -39,6 +39,7 @@ from patchtui.engine.events import (
 from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
 from patchtui.engine.observed import ObservedSession
 from patchtui.engine.reboot import reboot_and_wait, reconnect
+from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.engine.scan import scan_to_record
 from patchtui.inventory.model import Host
@@ -147,6 +148,7 @@ class PatchJob:
         self.emit = emit
         self.options = options
         self.store = store
+        self.recorder = Recorder(store)
         self.extra_options = dict(extra_options or {})
         self.run_id = new_run_id()
         self.plan: RolloutPlan = plan_rollout(
@@ -200,8 +202,7 @@ class PatchJob:
         names = tuple(host.name for host in self.hosts)
         options = {**self.options.describe(), **self.extra_options}
         options["waves"] = [[host.name for host in wave] for wave in self.plan.waves]
-        if self.store is not None:
-            self.run_id = self.store.start_run(self.operation, names, options)
+        self.run_id = await self.recorder.start_run(self.operation, names, options) or self.run_id
         self.emit(
             RunStarted(run_id=self.run_id, operation=self.operation, hosts=names, options=options)
         )
@@ -256,8 +257,7 @@ class PatchJob:
             outcome = "ok"
         else:
             outcome = "failed"
-        if self.store is not None:
-            self.store.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
+        await self.recorder.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
         self.emit(
             RunFinished(
                 run_id=self.run_id, operation=self.operation, outcome=outcome, summary=summary
@@ -556,15 +556,15 @@ class PatchJob:
         return observed
 
     def _store_scan(self, host: Host, facts: Facts, scan: ScanResult) -> None:
-        if self.store is None:
+        if not self.recorder.enabled:
             return
         record = scan_to_record(facts, scan)
         record["last_scan"] = time.time()
-        self.store.update_hosts({host.name: record})
+        self.recorder.update_hosts({host.name: record})
 
     def _record(self, host: Host, outcome: HostPatchOutcome) -> None:
         self.outcomes[host.name] = outcome
-        if self.store is not None:
+        if self.recorder.enabled:
             now = time.time()
             result: dict[str, object] = {
                 "status": outcome.result,
@@ -580,14 +580,14 @@ class PatchJob:
                 "reboot_required": outcome.reboot_required,
                 "dry_run": self.options.dry_run,
             }
-            self.store.record_host_result(self.run_id, host.name, result)
+            self.recorder.record_host_result(self.run_id, host.name, result)
             hot: dict[str, object] = {
                 "last_state": outcome.state.value,
                 "last_error": outcome.error,
             }
             if outcome.changes and not self.options.dry_run:
                 hot["last_patch"] = now
-            self.store.update_hosts({host.name: hot})
+            self.recorder.update_hosts({host.name: hot})
         self.emit(
             HostFinished(
                 run_id=self.run_id,

@@ -28,6 +28,7 @@ from patchtui.engine.events import (
 )
 from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
 from patchtui.engine.observed import ObservedSession
+from patchtui.engine.recorder import Recorder
 from patchtui.inventory.model import Host
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class ScanJob:
         self.connector = connector
         self.emit = emit
         self.store = store
+        self.recorder = Recorder(store)
         self.refresh = refresh
         self.options = dict(options or {})
         self.host_time_limit = host_time_limit
@@ -103,8 +105,9 @@ class ScanJob:
     async def run(self) -> RunSummary:
         started = time.monotonic()
         names = tuple(host.name for host in self.hosts)
-        if self.store is not None:
-            self.run_id = self.store.start_run(self.operation, names, self.options)
+        self.run_id = (
+            await self.recorder.start_run(self.operation, names, self.options) or self.run_id
+        )
         self.emit(
             RunStarted(
                 run_id=self.run_id, operation=self.operation, hosts=names, options=self.options
@@ -125,8 +128,7 @@ class ScanJob:
             if self._cancelled
             else ("ok" if summary.ok == summary.hosts else "failed")
         )
-        if self.store is not None:
-            self.store.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
+        await self.recorder.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
         self.emit(
             RunFinished(
                 run_id=self.run_id, operation=self.operation, outcome=outcome, summary=summary
@@ -196,7 +198,7 @@ class ScanJob:
     def _finish(
         self, host: Host, outcome: HostScanOutcome, session: ObservedSession | None
     ) -> None:
-        if self.store is not None:
+        if self.recorder.enabled:
             now = time.time()
             result: dict[str, object] = {
                 "status": outcome.state.value,
@@ -211,7 +213,7 @@ class ScanJob:
                     security_count=outcome.scan.security_count,
                     reboot_required=outcome.scan.reboot_required,
                 )
-            self.store.record_host_result(self.run_id, host.name, result)
+            self.recorder.record_host_result(self.run_id, host.name, result)
             hot: dict[str, object] = {
                 "last_state": outcome.state.value,
                 "last_error": outcome.error,
@@ -221,9 +223,9 @@ class ScanJob:
             if outcome.state is HostState.OK:
                 hot["last_scan"] = now
                 hot.update(scan_to_record(outcome.facts, outcome.scan))
-            self.store.update_hosts({host.name: hot})
+            self.recorder.update_hosts({host.name: hot})
             if session is not None and session.transcript:
-                self.store.append_transcript(self.run_id, host.name, list(session.transcript))
+                self.recorder.append_transcript(self.run_id, host.name, list(session.transcript))
         self.emit(
             HostFinished(
                 run_id=self.run_id,

@@ -306,6 +306,11 @@ class LabServer:
             if "slow" in host.faults:
                 await asyncio.sleep(self.slow_delay)
             result = self._run(host, command)
+            if result.drop_connection:
+                # Fault simulation: the link dies mid-command, no exit status is sent.
+                for conn in list(endpoint.ssh_connections):
+                    conn.abort()
+                return
             process.stdout.write(result.stdout)
             process.stderr.write(result.stderr)
             process.exit(result.exit_status)

@@ -1,0 +1,88 @@
+"""Hand store writes to one background thread so the event loop never waits on disk.
+
+A store write re-serialises a JSON file and fsyncs it; on a big fleet that is
+a noticeable pause, and in the console the event loop is also the UI's. The
+recorder queues writes, in order, on a single worker thread (one writer, so
+the store needs no thread-safety of its own) and lets the job await the
+writes that must be durable before it reports (run start and finish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from patchtui.store.db import Store
+
+
+class Recorder:
+    """Ordered, non-blocking access to a Store (or a no-op without one)."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: list[asyncio.Future[Any]] = []
+        if store is not None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="patchtui-store"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return self.store is not None
+
+    def _submit(self, call: Callable[[], Any]) -> asyncio.Future[Any] | None:
+        if self._executor is None:
+            return None
+        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
+        self._pending.append(future)
+        return future
+
+    async def start_run(
+        self, operation: str, hosts: Sequence[str], options: Mapping[str, object]
+    ) -> str | None:
+        store = self.store
+        if store is None:
+            return None
+        future = self._submit(lambda: store.start_run(operation, hosts, options))
+        assert future is not None
+        return str(await future)
+
+    def record_host_result(self, run_id: str, host: str, result: Mapping[str, object]) -> None:
+        if self.store is not None:
+            store = self.store
+            self._submit(lambda: store.record_host_result(run_id, host, result))
+
+    def update_hosts(self, updates: Mapping[str, Mapping[str, object]]) -> None:
+        if self.store is not None:
+            store = self.store
+            self._submit(lambda: store.update_hosts(updates))
+
+    def append_transcript(self, run_id: str, host: str, lines: Sequence[str]) -> None:
+        if self.store is not None:
+            store = self.store
+            self._submit(lambda: store.append_transcript(run_id, host, lines))
+
+    async def finish_run(self, run_id: str, status: str, counts: Mapping[str, object]) -> None:
+        """Durable when it returns; raises the first error any queued write hit."""
+        if self.store is None:
+            return
+        store = self.store
+        self._submit(lambda: store.finish_run(run_id, status, counts))
+        try:
+            await self.drain()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+
+    async def drain(self) -> None:
+        """Wait for every queued write; raise the first error one of them hit."""
+        pending, self._pending = self._pending, []
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
