@@ -1,10 +1,29 @@
-"""The apk driver (Alpine): refresh indexes, simulate the upgrade, compare kernels."""
+"""The apk driver (Alpine): refresh indexes, simulate the upgrade, compare kernels;
+install exact versions, query installed versions, roll back.
+
+``apk add name=version`` records the constraint in /etc/apk/world, which
+would pin the package there for good (later upgrades skip it) and turn a
+mere dependency into an explicit package. So pinned installs save the world
+file first and put it back afterwards, whatever the outcome: the installed
+versions satisfy the unpinned world, and nothing is pinned behind the
+operator's back. ``--no-interactive`` needs apk-tools >= 2.12 (Alpine 3.12).
+"""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from typing import ClassVar
 
-from patchtui.drivers.base import Driver, DriverError, ScanResult
+from patchtui.drivers.base import (
+    Driver,
+    DriverError,
+    PackageChange,
+    PackageTarget,
+    ScanResult,
+    Selection,
+    check_package_name,
+)
 from patchtui.drivers.parsers import apk as parse
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
 
@@ -13,10 +32,37 @@ UPDATE_COMMAND = "apk update"
 # lock. --no-self-upgrade keeps the plan in one transaction: otherwise apk
 # first plans only its own upgrade and would re-exec itself for the rest.
 SIMULATE_COMMAND = "apk upgrade --simulate --no-self-upgrade"
+LOCK_WAIT_SECONDS = 120
+"""apk --wait: how long an install waits for another apk to release the database lock."""
+APK_PREFIX = f"apk --no-interactive --wait {LOCK_WAIT_SECONDS}"
+WORLD_FILE = "/etc/apk/world"
+SAVED_WORLD_FILE = "/var/tmp/patchtui/apk-world.saved"
+# If the copy fails, stop: restoring a stale saved copy later would be worse.
+WORLD_SAVE = f"cp -p {WORLD_FILE} {SAVED_WORLD_FILE} || exit 1; "
+WORLD_RESTORE = f"; status=$?; cp -p {SAVED_WORLD_FILE} {WORLD_FILE}; exit $status"
+
 KERNEL_CHECK_COMMAND = (
     "uname -r; apk -v info 2>/dev/null | grep -E '^linux-(lts|virt|edge|stable|rpi[0-9]*)-[0-9]'"
     " || true"
 )
+
+
+def preserving_world(command: str) -> str:
+    """Run ``command`` (an ``apk add`` with pins) and put /etc/apk/world back afterwards."""
+    return f"{WORLD_SAVE}{command}{WORLD_RESTORE}"
+
+
+def unwrap_preserving_world(command: str) -> str | None:
+    """The ``apk add`` inside a ``preserving_world`` wrapper, or None if it is not one."""
+    if command.startswith(WORLD_SAVE) and command.endswith(WORLD_RESTORE):
+        return command[len(WORLD_SAVE) : -len(WORLD_RESTORE)]
+    return None
+
+
+def _pins(targets: Sequence[PackageTarget]) -> str:
+    return " ".join(
+        shlex.quote(t.name if t.version is None else f"{t.name}={t.version}") for t in targets
+    )
 
 
 def _require_outcome(result: CommandResult, what: str) -> int:
@@ -87,3 +133,38 @@ class ApkDriver(Driver):
             metadata_stale=stale,
             warnings=tuple(warnings),
         )
+
+    # Patching -----------------------------------------------------------------
+
+    def apply_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        if selection.is_everything:
+            return f"{APK_PREFIX} upgrade"
+        if not targets:
+            raise DriverError("failed", "nothing to install")
+        return preserving_world(f"{APK_PREFIX} add --upgrade {_pins(targets)}")
+
+    def dry_run_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        # --simulate opens the database read-only and writes no world file.
+        if selection.is_everything:
+            return "apk upgrade --simulate"
+        if not targets:
+            raise DriverError("failed", "nothing to install")
+        return f"apk add --upgrade --simulate {_pins(targets)}"
+
+    def parse_dry_run(self, stdout: str) -> list[PackageChange]:
+        return parse.parse_dry_run(stdout)
+
+    def installed_versions_command(self, names: Sequence[str]) -> str:
+        quoted = " ".join(shlex.quote(check_package_name(name)) for name in names)
+        return f"apk list -I {quoted}"
+
+    def parse_installed_versions(self, stdout: str) -> dict[str, str]:
+        return parse.parse_installed_list(stdout)
+
+    def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
+        if not targets or any(target.version is None for target in targets):
+            raise DriverError("failed", "a rollback needs an exact version for every package")
+        return preserving_world(f"{APK_PREFIX} add {_pins(targets)}")
+
+    def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+        return parse.classify_install_failure(exit_status, log)

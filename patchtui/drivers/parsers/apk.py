@@ -16,6 +16,16 @@ Formats (see tests/data/apk for real captures):
 
 * A held database lock: ``ERROR: Unable to lock database: Resource temporarily unavailable``.
 
+* ``apk list -I <names>`` prints one line per installed package::
+
+      busybox-1.36.1-r15 x86_64 {busybox} (GPL-2.0-only) [installed]
+
+  (with ``-v`` a description line follows each; names not installed print nothing).
+* A constraint no repository satisfies (``apk add foo=1.2-r0`` for a version
+  that is gone) fails before anything changes with ``ERROR: unable to select
+  packages:`` followed by ``foo-1.3-r0:`` / ``breaks: world[foo=1.2-r0]``, or
+  ``foo (no such package):`` for an unknown name.
+
 apk has no security classification: no update is ever marked security and
 there is no severity.
 """
@@ -23,9 +33,10 @@ there is no severity.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from patchtui.drivers.base import PendingUpdate
+from patchtui.drivers.base import PackageChange, PendingUpdate
 
 NO_SECURITY_WARNING = (
     "apk does not classify updates: security counts are not available on Alpine hosts"
@@ -155,3 +166,70 @@ def parse_kernel_check(output: str) -> bool | None:
         if release is not None and release.rsplit("-", 1)[-1] == flavour:
             return release != running
     return None
+
+
+_LIST_LINE_RE = re.compile(
+    r"^(?P<package>\S+) (?P<arch>\S+) \{(?P<origin>[^}]*)\} \((?P<license>[^)]*)\) \[installed\]$"
+)
+# apk versions end in -r<release>; names may contain dashes and digits
+# (py3-foo, linux-lts), so split at the last "-<digit>...-r<n>".
+_NAME_VERSION_RE = re.compile(r"^(?P<name>.+?)-(?P<version>\d[^-\s]*-r\d+)$")
+_BREAKS_WORLD_RE = re.compile(r"breaks: world\[(?P<name>[^=<>~\]]+)[=~](?P<version>[^\]]+)\]")
+_NO_SUCH_PACKAGE_RE = re.compile(r"^(?P<name>\S+) \(no such package\):")
+
+
+def split_name_version(package: str) -> tuple[str, str] | None:
+    """``py3-foo-1.2.3-r0`` -> (``py3-foo``, ``1.2.3-r0``); None if it has no apk version."""
+    match = _NAME_VERSION_RE.match(package.strip())
+    return (match["name"], match["version"]) if match else None
+
+
+def parse_installed_list(output: str) -> dict[str, str]:
+    """``apk list -I [-v] names...`` -> {name: installed version}."""
+    installed: dict[str, str] = {}
+    for line in output.splitlines():
+        match = _LIST_LINE_RE.match(line.strip())
+        if not match:
+            continue  # description lines of -v, blank lines
+        split = split_name_version(match["package"])
+        if split is not None:
+            installed[split[0]] = split[1]
+    return installed
+
+
+def parse_dry_run(output: str) -> list[PackageChange]:
+    """``apk add --simulate`` / ``apk upgrade --simulate`` -> the changes it would make."""
+    changes: list[PackageChange] = []
+    for line in output.splitlines():
+        match = _STEP_RE.match(line.strip())
+        if not match or match["action"] == "Reinstalling":
+            continue
+        action, name, versions = match["action"], match["name"], match["versions"]
+        old, arrow, new = versions.partition(" -> ")
+        if action == "Purging":
+            changes.append(PackageChange(name, versions.strip(), None))
+        elif action == "Installing" or not arrow:
+            changes.append(PackageChange(name, None, versions.strip()))
+        else:
+            changes.append(PackageChange(name, old.strip(), new.strip()))
+    return changes
+
+
+def classify_install_failure(exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+    """(kind, message) for a failed ``apk add``/``apk upgrade``: locked, unavailable, failed."""
+    if lock := find_lock_error("\n".join(log)):
+        return "locked", f"another apk holds the database lock: {lock}"
+    lines = [line.strip() for line in log]
+    if any(line.startswith("ERROR: unable to select packages") for line in lines):
+        pinned = [m for line in lines if (m := _BREAKS_WORLD_RE.search(line))]
+        unknown = [m["name"] for line in lines if (m := _NO_SUCH_PACKAGE_RE.match(line))]
+        parts = [
+            f"version {m['version']} of {m['name']} is not available from the host's repositories"
+            for m in pinned
+        ]
+        if unknown:
+            parts.append("no such package: " + ", ".join(unknown))
+        return "unavailable", "; ".join(parts) or "apk could not select the requested packages"
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    detail = errors[-1] if errors else next((line for line in reversed(lines) if line), "")
+    return "failed", f"exit status {exit_status}: {detail}"[:300]

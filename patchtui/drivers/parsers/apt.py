@@ -17,14 +17,23 @@ Formats (see tests/data/apt for real captures):
 * Debian and Ubuntu publish no severity in apt metadata, so ``severity`` is
   always None here; a *security* update is one offered by a ``-security``
   suite (``Debian-Security:12/stable-security``, ``Ubuntu:22.04/jammy-security``).
+* ``dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n'`` prints
+  one tab-separated line per known package (``openssl\t3.0.15-1~deb12u1\tii ``);
+  names it does not know go to stderr ("dpkg-query: no packages found
+  matching x") with exit status 1, the known ones still on stdout.
+* ``apt-mark showhold`` prints one held package name per line.
+* A failed install ends with ``E:`` lines; the ones patchtui tells apart are
+  the lock, a conffile prompt on a closed stdin, an interrupted dpkg and an
+  exact version the repositories no longer offer.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from patchtui.drivers.base import PendingUpdate
+from patchtui.drivers.base import PackageChange, PendingUpdate
 
 _LOCK_PATTERNS = (
     # apt >= 1.9: "E: Could not get lock <path>. It is held by process 1234 (apt-get)"
@@ -65,7 +74,7 @@ _INST_RE = re.compile(
     r"(?: \[(?P<installed>[^\]]*)\])?"
     r" \((?P<candidate>\S+)(?: (?P<origins>.*?))? \[(?P<arch>[^\]]+)\]\)"
 )
-_REMV_RE = re.compile(r"^Remv (?P<name>\S+)")
+_REMV_RE = re.compile(r"^Remv (?P<name>\S+)(?: \[(?P<installed>[^\]]*)\])?")
 _SUMMARY_RE = re.compile(
     r"^\d+ (?:upgraded|to upgrade), \d+ (?:newly installed|to newly install), "
     r"\d+ to remove and (?P<not_upgraded>\d+) not (?:upgraded|to upgrade)"
@@ -200,3 +209,102 @@ def parse_reboot_check(output: str) -> tuple[bool, tuple[str, ...]]:
         return False, ()
     # .pkgs may name a package twice (one line per trigger): keep first occurrences.
     return True, tuple(dict.fromkeys(lines[1:]))
+
+
+# Second letter of ${db:Status-Abbrev}: i = installed; W and t = installed,
+# only triggers pending. Anything else (c = config-files, U = unpacked,
+# F = half-configured, H = half-installed, n = not-installed) is not a
+# usable installed version.
+_INSTALLED_STATES = frozenset("iWt")
+
+_CONFFILE_RE = re.compile(r"(?:end of file|EOF) on stdin at conffile prompt")
+_CONFFILE_PACKAGE_RE = re.compile(r"dpkg: error processing package (?P<name>\S+) \(--configure\)")
+_INTERRUPTED_RE = re.compile(r"^E: dpkg was interrupted, you must manually run")
+_VERSION_NOT_FOUND_RE = re.compile(
+    r"^E: Version '(?P<version>[^']+)' for '(?P<name>[^']+)' was not found"
+)
+_UNKNOWN_PACKAGE_RE = re.compile(r"^E: Unable to locate package (?P<name>\S+)")
+_HELD_CHANGED_RE = re.compile(r"^E: Held packages were changed and -y was used")
+
+
+def parse_installed_versions(output: str) -> dict[str, str]:
+    """``dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'`` -> {name: version}.
+
+    Only packages whose files are in place count: a removed package whose
+    configuration files remain (``rc``) or a half-installed one is left out.
+    """
+    installed: dict[str, str] = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or not fields[0] or not fields[1]:
+            continue
+        name, version, status = fields[0], fields[1], fields[2]
+        if len(status) >= 2 and status[1] in _INSTALLED_STATES:
+            # Multi-arch packages print one line per architecture; keep the first.
+            installed.setdefault(name, version)
+    return installed
+
+
+def parse_held(output: str) -> tuple[str, ...]:
+    """``apt-mark showhold`` -> held package names (``:arch`` suffixes dropped)."""
+    names = (line.strip().split(":", 1)[0] for line in output.splitlines())
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def parse_dry_run(output: str) -> list[PackageChange]:
+    """``apt-get -s ...`` -> the changes it would make (Inst and Remv lines)."""
+    changes: list[PackageChange] = []
+    for line in output.splitlines():
+        if match := _INST_RE.match(line):
+            changes.append(
+                PackageChange(match["name"], match["installed"] or None, match["candidate"])
+            )
+        elif match := _REMV_RE.match(line):
+            changes.append(PackageChange(match["name"], match["installed"] or None, None))
+    return changes
+
+
+def classify_install_failure(exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+    """(kind, one-line message) for a failed ``apt-get install/upgrade`` from its log.
+
+    Kinds: ``locked``, ``conffile``, ``dpkg-interrupted``, ``unavailable``,
+    ``held`` and ``failed`` (with the last ``E:`` line).
+    """
+    text = "\n".join(log)
+    if lock := find_lock_error(text):
+        return "locked", f"another package manager holds the lock: {lock}"
+    lines = [line.strip() for line in log]
+    for index, line in enumerate(lines):
+        if _CONFFILE_RE.search(line):
+            package = None
+            for earlier in lines[index - 1 : index + 1] if index else [line]:
+                if found := _CONFFILE_PACKAGE_RE.search(earlier):
+                    package = found["name"]
+            where = f" of {package}" if package else ""
+            return (
+                "conffile",
+                f"dpkg stopped at a configuration file prompt{where} (no terminal to answer it)",
+            )
+    for line in lines:
+        if _INTERRUPTED_RE.match(line):
+            return (
+                "dpkg-interrupted",
+                "a previous dpkg run was interrupted: dpkg --configure -a needed",
+            )
+    missing = [m for line in lines if (m := _VERSION_NOT_FOUND_RE.match(line))]
+    if missing:
+        described = "; ".join(
+            f"version {m['version']} of {m['name']} is no longer available from the host's"
+            " repositories"
+            for m in missing
+        )
+        return "unavailable", described
+    unknown = [m["name"] for line in lines if (m := _UNKNOWN_PACKAGE_RE.match(line))]
+    if unknown:
+        return "unavailable", "no such package in the host's repositories: " + ", ".join(unknown)
+    for line in lines:
+        if _HELD_CHANGED_RE.match(line):
+            return "held", "a held package would have changed; apt refused (apt-mark showhold)"
+    errors = [line for line in lines if line.startswith("E:")]
+    detail = errors[-1] if errors else next((line for line in reversed(lines) if line), "")
+    return "failed", f"exit status {exit_status}: {detail}"[:300]
