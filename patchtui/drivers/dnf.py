@@ -8,19 +8,44 @@ A scan is five short commands, each parsed by ``patchtui.drivers.parsers.dnf``:
 4. ``updateinfo list`` for advisories and severity, and again with CVE ids
    when there is any security advisory;
 5. ``needs-restarting -r`` for the reboot flag.
+
+Patching (commands only; the engine runs the install detached):
+
+- everything: ``dnf -y upgrade`` / ``yum -y --setopt=exit_on_lock=1 update``;
+- exact versions: ``dnf -y upgrade name-[epoch:]version-release ...``, the
+  NEVR form ``dnf upgrade`` documents for "upgrade to the specified
+  versions"; yum 3 uses ``update-to``, which (unlike ``update``) always
+  installs the version given rather than the newest one;
+- dry run: ``rpm -q`` for the installed versions, then the same command with
+  ``--assumeno``. That prints the transaction table and exits 1 ("Operation
+  aborted." / yum's "Exiting on user command"); a small sh wrapper turns that
+  one outcome into exit 0, so a real error still fails the dry run;
+- rollback: ``dnf -y downgrade name-evr`` / ``yum -y downgrade``. Not ``dnf
+  history undo``: the engine passes the exact versions it recorded, which
+  stays right when other transactions ran in between, and works on yum too.
+
+The transaction output is not silenced (no ``-q``): the operator follows it
+live and a failure's last lines explain it. dnf 4 has no exit-on-lock option
+and waits for another dnf to finish; the engine's install time limit bounds
+that wait, and the scan just before the install already stops on a held lock.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Sequence
 from typing import ClassVar
 
 from patchtui.drivers.base import (
     SEVERITIES,
     Driver,
     DriverError,
+    PackageChange,
+    PackageTarget,
     PendingUpdate,
     ScanResult,
+    Selection,
 )
 from patchtui.drivers.parsers import dnf as parse
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
@@ -58,6 +83,12 @@ class _RpmFamilyDriver(Driver):
     updateinfo_command: ClassVar[str]
     updateinfo_cve_command: ClassVar[str]
     needs_restarting_command: ClassVar[str] = "needs-restarting -r"
+    install_prefix: ClassVar[str]
+    """The tool and its options for a real transaction (answers yes)."""
+    dry_run_prefix: ClassVar[str]
+    """The same for a dry run (answers no)."""
+    upgrade_all_verb: ClassVar[str]
+    upgrade_exact_verb: ClassVar[str]
 
     async def _run(
         self,
@@ -238,6 +269,78 @@ class _RpmFamilyDriver(Driver):
             )
         return verdict
 
+    # Patching ---------------------------------------------------------------
+
+    def apply_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        return f"{self.install_prefix} {self._upgrade_arguments(targets, selection)}"
+
+    def dry_run_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        names = sorted({target.name for target in targets})
+        command = f"{self.dry_run_prefix} {self._upgrade_arguments(targets, selection)}"
+        return dry_run_wrapper(rpm_query_command(names), command)
+
+    def _upgrade_arguments(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        if selection.is_everything:
+            return self.upgrade_all_verb
+        return f"{self.upgrade_exact_verb} {_specs(targets)}"
+
+    def parse_dry_run(self, stdout: str) -> list[PackageChange]:
+        return [
+            PackageChange(change.name, change.before, change.after)
+            for change in parse.parse_dry_run(stdout)
+        ]
+
+    def installed_versions_command(self, names: Sequence[str]) -> str:
+        return rpm_query_command(sorted(set(names)))
+
+    def parse_installed_versions(self, stdout: str) -> dict[str, str]:
+        return parse.parse_rpm_query_names(stdout)
+
+    def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
+        return rollback_command(f"{self.install_prefix} downgrade {_specs(targets)}")
+
+    def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+        return parse.classify_failure(exit_status, list(log), lock_exit=LOCK_EXIT)
+
+
+def _specs(targets: Sequence[PackageTarget]) -> str:
+    """``name-[epoch:]version-release`` for each target (bare name for 'the newest')."""
+    return " ".join(
+        shlex.quote(f"{t.name}-{t.version}" if t.version is not None else t.name) for t in targets
+    )
+
+
+_DRY_RUN_TAIL = (
+    " 2>&1); rc=$?; printf '%s\\n' \"$out\"; "
+    "case \"$rc:$out\" in 1:*'Operation aborted'*|1:*'Exiting on user command'*) rc=0;; esac; "
+    "exit $rc"
+)
+_DRY_RUN_RE = re.compile(
+    r"^(?P<query>rpm -q .*?); out=\$\((?P<command>.*)" + re.escape(_DRY_RUN_TAIL) + "$"
+)
+
+
+def rollback_command(command: str) -> str:
+    """``command`` after an echo of ``ROLLBACK_BANNER`` (see there why)."""
+    return f"echo {shlex.quote(parse.ROLLBACK_BANNER)}; {command}"
+
+
+def split_rollback(command: str) -> str | None:
+    """The package-manager command of a ``rollback_command``; None for others."""
+    prefix = f"echo {shlex.quote(parse.ROLLBACK_BANNER)}; "
+    return command[len(prefix) :] if command.startswith(prefix) else None
+
+
+def dry_run_wrapper(query: str, command: str) -> str:
+    """``query``, then ``command`` with its "answered no" exit 1 made 0 (all output shown)."""
+    return f"{query}; out=$({command}{_DRY_RUN_TAIL}"
+
+
+def split_dry_run(command: str) -> tuple[str, str] | None:
+    """(rpm query, dnf/yum command) of a ``dry_run_wrapper`` command; None for others."""
+    match = _DRY_RUN_RE.match(command)
+    return (match.group("query"), match.group("command")) if match else None
+
 
 def is_locked(result: CommandResult) -> bool:
     return parse.is_lock_message(_output(result))
@@ -284,6 +387,10 @@ class DnfDriver(_RpmFamilyDriver):
     check_update_command = "dnf -q check-update"
     updateinfo_command = "dnf -q updateinfo list --updates"
     updateinfo_cve_command = "dnf -q updateinfo list --updates --with-cve"
+    install_prefix = "dnf -y"
+    dry_run_prefix = "dnf --assumeno"
+    upgrade_all_verb = "upgrade"
+    upgrade_exact_verb = "upgrade"
 
 
 class YumDriver(_RpmFamilyDriver):
@@ -299,3 +406,7 @@ class YumDriver(_RpmFamilyDriver):
     check_update_command = "yum -q --setopt=exit_on_lock=1 check-update"
     updateinfo_command = "yum -q --setopt=exit_on_lock=1 updateinfo list updates"
     updateinfo_cve_command = "yum -q --setopt=exit_on_lock=1 updateinfo list cves"
+    install_prefix = "yum -y --setopt=exit_on_lock=1"
+    dry_run_prefix = "yum --assumeno --setopt=exit_on_lock=1"
+    upgrade_all_verb = "update"
+    upgrade_exact_verb = "update-to"

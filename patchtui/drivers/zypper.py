@@ -12,6 +12,8 @@ A scan runs, each parsed by ``patchtui.drivers.parsers.zypper``:
    packages each patch updates, from its Conflicts list;
 5. ``zypper --non-interactive needs-rebooting`` (exit 102 = reboot needed).
 
+Patching commands are described above ``informational_ok`` below.
+
 ``--no-refresh`` keeps the queries from refreshing again (or at all when the
 caller asked for no refresh).
 """
@@ -19,15 +21,21 @@ caller asked for no refresh).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from patchtui.drivers.base import (
     SEVERITIES,
     Driver,
     DriverError,
+    PackageChange,
+    PackageTarget,
     PendingUpdate,
     ScanResult,
+    Selection,
 )
+from patchtui.drivers.dnf import rollback_command, rpm_query_command
 from patchtui.drivers.parsers import zypper as parse
+from patchtui.drivers.parsers.dnf import parse_rpm_query_names
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
 
 REFRESH_TIMEOUT = 900.0
@@ -219,6 +227,40 @@ class ZypperDriver(Driver):
             )
         return verdict
 
+    # Patching (see the notes above informational_ok) ------------------------
+
+    def apply_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        return informational_ok(f"{_INSTALL_PREFIX} {_upgrade_arguments(targets, selection)}")
+
+    def dry_run_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
+        arguments = _upgrade_arguments(targets, selection)
+        verb, _, rest = arguments.partition(" ")
+        return informational_ok(f"{_DRY_RUN_PREFIX} {verb} --dry-run {rest}")
+
+    def parse_dry_run(self, stdout: str) -> list[PackageChange]:
+        changes = []
+        for change in parse.parse_install_summary(stdout):
+            if change.action == "remove":
+                changes.append(PackageChange(change.name, change.edition, None))
+            else:
+                changes.append(PackageChange(change.name, change.edition_old, change.edition))
+        return changes
+
+    def installed_versions_command(self, names: Sequence[str]) -> str:
+        # zypper prints editions the way rpm does (epoch only when not 0), so
+        # rpm's answer compares exactly with list-updates' edition-old.
+        return rpm_query_command(sorted(set(names)))
+
+    def parse_installed_versions(self, stdout: str) -> dict[str, str]:
+        return parse_rpm_query_names(stdout)
+
+    def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
+        command = f"{_INSTALL_PREFIX} install --oldpackage {_LICENSES} {_capabilities(targets)}"
+        return rollback_command(informational_ok(command))
+
+    def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
+        return parse.classify_failure(exit_status, list(log))
+
 
 def _lock_text(result: CommandResult) -> str:
     for line in _output(result).splitlines():
@@ -260,3 +302,46 @@ def build_pending(
         advisories=tuple(patch.name for patch in fixing),
         cves=tuple(dict.fromkeys(cve for patch in fixing for cve in patch.cves)),
     )
+
+
+# Patching -------------------------------------------------------------------------
+#
+# Package-level installs, not ``zypper patch --category security``: the scan
+# lists packages and the engine chooses packages at exact versions, while a
+# patch pulls in whatever packages it names (and updates the package stack
+# first, asking for a second run with exit 103). ``install name=version``
+# installs exactly the edition the scan saw; ``--oldpackage`` lets the same
+# command go back to an older one for a rollback. ``--no-refresh``: the scan
+# refreshed just before; the install must not move to metadata the scan never
+# saw. zypper exits 100-103 after a successful commit to say "a reboot or a
+# zypper restart is advised"; the wrapper makes those 0 so that only real
+# failures reach the engine (which learns about reboots from needs-rebooting).
+
+_INSTALL_PREFIX = "zypper --non-interactive --no-refresh"
+_DRY_RUN_PREFIX = "zypper --non-interactive --no-refresh --xmlout"
+_LICENSES = "--auto-agree-with-licenses"
+_INFORMATIONAL_TAIL = "; rc=$?; case $rc in 100|101|102|103) rc=0;; esac; exit $rc"
+
+
+def informational_ok(command: str) -> str:
+    """``command`` with zypper's informational exit codes (100-103) turned into 0."""
+    return f"{command}{_INFORMATIONAL_TAIL}"
+
+
+def split_informational(command: str) -> str | None:
+    """The zypper command inside ``informational_ok``; None for other commands."""
+    if command.endswith(_INFORMATIONAL_TAIL):
+        return command[: -len(_INFORMATIONAL_TAIL)]
+    return None
+
+
+def _capabilities(targets: Sequence[PackageTarget]) -> str:
+    return " ".join(
+        shlex.quote(f"{t.name}={t.version}" if t.version is not None else t.name) for t in targets
+    )
+
+
+def _upgrade_arguments(targets: Sequence[PackageTarget], selection: Selection) -> str:
+    if selection.is_everything:
+        return f"update {_LICENSES}"
+    return f"install {_LICENSES} {_capabilities(targets)}"

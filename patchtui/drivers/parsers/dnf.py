@@ -339,3 +339,226 @@ def rpm_evr_compare(left: str, right: str) -> int:
     if le != re_:
         return 1 if le > re_ else -1
     return rpm_version_compare(lv, rv) or rpm_version_compare(lr, rr)
+
+
+# Patching ---------------------------------------------------------------------
+
+_SIZE_UNITS: frozenset[str] = frozenset({"B", "k", "M", "G", "T", "KiB", "MiB", "GiB", "TiB"})
+"""dnf 4 and yum print sizes as ``24 k``/``4.2 M``; dnf 5 as ``480.6 KiB``."""
+
+# Section headers of a transaction table and what they do to a package. The
+# ones not listed (Reinstalling, Skipping ..., Installing module profiles)
+# change no version.
+_SECTION_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("upgrading", "upgrade"),
+    ("updating", "upgrade"),  # yum 3: "Updating:", "Updating for dependencies:"
+    ("installing", "install"),  # also "Installing dependencies:" and installonly kernels
+    ("downgrading", "downgrade"),
+    ("removing", "remove"),
+    ("erasing", "remove"),
+    ("obsoleting", "skip"),
+)
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    """One package of a dnf/yum transaction table."""
+
+    action: str
+    """upgrade, install, downgrade or remove."""
+    name: str
+    arch: str
+    version: str
+
+
+def _section_action(line: str) -> str | None:
+    """The action of a section header line ("Upgrading:"), "skip" for others, None if no header."""
+    stripped = line.strip()
+    if line[:1].isspace() or not stripped.endswith(":"):
+        return None
+    lowered = stripped.lower()
+    for prefix, action in _SECTION_ACTIONS:
+        if lowered.startswith(prefix):
+            return action
+    return "skip"
+
+
+def parse_transaction_table(text: str) -> tuple[list[TransactionRow], dict[str, str]]:
+    """Parse the table dnf/yum print before asking "Is this ok [y/N]".
+
+    Rows are `` name  arch  version  repository  size unit``; a long name or
+    version pushes the rest of its row onto indented lines, so tokens are
+    gathered until the size closes the row. dnf 5 adds `` replacing name arch
+    version ...`` under an upgrade: those give the old version, returned as
+    the second value ({name: old version}).
+    """
+    rows: list[TransactionRow] = []
+    replaced: dict[str, str] = {}
+    action: str | None = None
+    gathered: list[str] = []
+    for raw in text.splitlines():
+        if raw.strip().lower().startswith("transaction summary"):
+            break
+        header = _section_action(raw)
+        if header is not None:
+            action, gathered = header, []
+            continue
+        if action is None or not raw.strip() or raw.lstrip().startswith("="):
+            continue
+        tokens = raw.split()
+        if tokens[0] == "replacing" and len(tokens) >= 4:
+            replaced[tokens[1]] = tokens[3]
+            continue
+        if not raw[:1].isspace():
+            # An unindented line that is not a header ends the table.
+            action, gathered = None, []
+            continue
+        gathered.extend(tokens)
+        if len(gathered) >= 6 and gathered[-1] in _SIZE_UNITS:
+            if action != "skip" and gathered[1] in KNOWN_ARCHES:
+                rows.append(TransactionRow(action, gathered[0], gathered[1], gathered[2]))
+            gathered = []
+    return rows, replaced
+
+
+def parse_rpm_query_names(text: str) -> dict[str, str]:
+    """``rpm -q --qf`` lines (``name.arch evr``) as {name: evr}; the newest arch wins.
+
+    patchtui's patch interface keys packages by name; multilib twins
+    (glibc.i686 and glibc.x86_64) are upgraded together, so the newest
+    version stands for the name.
+    """
+    by_name: dict[str, str] = {}
+    for key, evr in parse_rpm_query(text).items():
+        name_arch = split_name_arch(key)
+        if name_arch is None:
+            continue
+        name = name_arch[0]
+        if name not in by_name or rpm_evr_compare(evr, by_name[name]) > 0:
+            by_name[name] = evr
+    return by_name
+
+
+def _unindented_rpm_lines(text: str) -> str:
+    """The lines of a combined output that can be ``rpm -q --qf`` rows (never indented)."""
+    return "\n".join(
+        line
+        for line in text.splitlines()
+        if line[:1] not in (" ", "\t") and len(line.split()) == 2 and is_rpm_query_row(line)
+    )
+
+
+def is_rpm_query_row(line: str) -> bool:
+    """True for ``name.arch evr`` with a known arch and an EVR-shaped version."""
+    tokens = line.split()
+    name_arch = split_name_arch(tokens[0]) if tokens else None
+    return (
+        name_arch is not None
+        and name_arch[1] in KNOWN_ARCHES
+        and len(tokens) == 2
+        and bool(_EVR_RE.match(tokens[1]))
+    )
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    name: str
+    before: str | None
+    after: str | None
+
+
+def parse_dry_run(text: str) -> list[PlannedChange]:
+    """Parse patchtui's dnf/yum dry run: ``rpm -q`` rows, then the ``--assumeno`` table.
+
+    The rpm rows give the installed version of each target (dnf 4 and yum
+    print only the new one); dnf 5's "replacing" lines are used when present.
+    """
+    installed = parse_rpm_query_names(_unindented_rpm_lines(text))
+    rows, replaced = parse_transaction_table(text)
+    changes: list[PlannedChange] = []
+    for row in rows:
+        before = replaced.get(row.name, installed.get(row.name))
+        if row.action == "remove":
+            changes.append(PlannedChange(row.name, before or row.version, None))
+        else:
+            changes.append(PlannedChange(row.name, before, row.version))
+    return changes
+
+
+# Failures -----------------------------------------------------------------------
+
+ROLLBACK_BANNER = "patchtui: restoring recorded versions (downgrade)"
+"""Echoed first by every rollback command: the operator sees what runs, and a
+failure's log says it was a downgrade (an unavailable version is then an old
+one that the repositories no longer offer)."""
+
+_UNAVAILABLE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"No match for argument:?\s+(?P<spec>\S+)", re.IGNORECASE),
+    re.compile(r"No package (?P<spec>\S+) available", re.IGNORECASE),
+    re.compile(r"Unable to find a match:?\s+(?P<spec>\S+)", re.IGNORECASE),
+    re.compile(r"No packages? to downgrade for argument:?\s+(?P<spec>\S+)", re.IGNORECASE),
+)
+
+
+def split_name_version_spec(spec: str) -> tuple[str, str | None]:
+    """``openssl-libs-1:3.0.7-24.el9`` -> (``openssl-libs``, ``1:3.0.7-24.el9``).
+
+    A spec without a ``[epoch:]version-release`` tail is returned as (spec, None).
+    """
+    parts = spec.rsplit("-", 2)
+    if len(parts) == 3 and all(parts) and parts[1].split(":", 1)[-1][:1].isdigit():
+        return parts[0], f"{parts[1]}-{parts[2]}"
+    return spec, None
+
+
+def unavailable_specs(log: str) -> list[str]:
+    """Package specs dnf/yum said they could not find, in order, without repeats."""
+    found: dict[str, None] = {}
+    for pattern in _UNAVAILABLE_PATTERNS:
+        for match in pattern.finditer(log):
+            found[match.group("spec").strip("'\".")] = None
+    return list(found)
+
+
+def last_error_line(lines: list[str]) -> str:
+    """The most telling line of a failed run: the last ``Error:``/``error:`` line, else the last."""
+    for line in reversed(lines):
+        stripped = line.strip()
+        if stripped.lower().startswith("error"):
+            return stripped
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def classify_failure(
+    exit_status: int, lines: list[str], *, lock_exit: int = 200
+) -> tuple[str, str]:
+    """(kind, message) for a failed dnf/yum install, upgrade or downgrade.
+
+    kinds: ``locked`` (another dnf/yum/rpm holds the lock), ``unavailable``
+    (a requested version is not in the host's repositories: for a rollback,
+    the old version was removed from the mirror), ``failed`` (anything else,
+    with the last error line).
+    """
+    text = "\n".join(lines)
+    if exit_status == lock_exit or is_lock_message(text):
+        holder = next((line.strip() for line in lines if is_lock_message(line)), "")
+        return "locked", f"package manager lock held by another process: {holder}"[:300]
+    specs = unavailable_specs(text)
+    if specs:
+        downgrade = ROLLBACK_BANNER in text
+        described = []
+        for spec in specs:
+            name, version = split_name_version_spec(spec)
+            if version is None:
+                described.append(f"{name} is not available from the host's repositories")
+            elif downgrade:
+                described.append(
+                    f"old version {version} of {name} is no longer available "
+                    "from the host's repositories"
+                )
+            else:
+                described.append(
+                    f"version {version} of {name} is not available from the host's repositories"
+                )
+        return "unavailable", "; ".join(described)[:300]
+    return "failed", f"exit status {exit_status}: {last_error_line(lines)}"[:300]

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
-from patchtui.drivers.parsers.dnf import normalise_severity
+from patchtui.drivers.parsers.dnf import ROLLBACK_BANNER, normalise_severity
 
 # zypper's exit codes (zypper(8), "EXIT CODES").
 EXIT_OK = 0
@@ -50,6 +50,7 @@ def exit_meaning(code: int | None) -> str:
         EXIT_OK: "ok",
         EXIT_ERR_ZYPP: "libzypp error",
         EXIT_ZYPP_LOCKED: "zypp locked",
+        8: "commit failed",
         EXIT_INF_UPDATE_NEEDED: "updates needed",
         EXIT_INF_SEC_UPDATE_NEEDED: "security updates needed",
         EXIT_INF_REBOOT_NEEDED: "reboot needed",
@@ -230,3 +231,129 @@ def needs_rebooting_verdict(exit_status: int) -> bool | None:
     if exit_status == EXIT_OK:
         return False
     return None
+
+
+# Patching ---------------------------------------------------------------------
+
+EXIT_ERR_COMMIT = 8
+
+_SUMMARY_GROUPS: dict[str, str] = {
+    "to-upgrade": "upgrade",
+    "to-downgrade": "downgrade",
+    "to-install": "install",
+    "to-remove": "remove",
+}
+
+
+@dataclass(frozen=True)
+class SummaryChange:
+    """A package in zypper's ``<install-summary>`` (``--xmlout ... --dry-run``)."""
+
+    action: str
+    """upgrade, downgrade, install or remove."""
+    name: str
+    arch: str
+    edition: str
+    edition_old: str | None
+
+
+def parse_install_summary(text: str) -> list[SummaryChange]:
+    """Package changes from the ``<install-summary>`` of a ``--xmlout`` install/update.
+
+    zypper spells the solvable's kind ``kind=`` (newer) or ``type=`` (older);
+    patches, patterns and products in the summary are left out.
+    """
+    start = text.find("<?xml")
+    if start < 0:
+        start = text.find("<stream")
+    if start < 0:
+        raise ValueError("no zypper XML in the output")
+    try:
+        root = ElementTree.fromstring(text[start:])
+    except ElementTree.ParseError as error:
+        raise ValueError(f"malformed zypper XML: {error}") from error
+    changes: list[SummaryChange] = []
+    for summary in root.iter("install-summary"):
+        for group in summary:
+            action = _SUMMARY_GROUPS.get(group.tag)
+            if action is None:
+                continue
+            for solvable in group.iter("solvable"):
+                kind = solvable.get("kind") or solvable.get("type") or "package"
+                if kind != "package":
+                    continue
+                changes.append(
+                    SummaryChange(
+                        action,
+                        solvable.get("name", ""),
+                        solvable.get("arch", ""),
+                        solvable.get("edition", ""),
+                        solvable.get("edition-old"),
+                    )
+                )
+    return changes
+
+
+_NOT_FOUND_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"No provider of '(?P<spec>[^']+)' found"),
+    re.compile(r"Package '(?P<spec>[^']+)' not found"),
+    re.compile(r"'(?P<spec>[^']+)' not found in package names"),
+)
+
+
+def _split_capability(spec: str) -> tuple[str, str | None]:
+    """``curl=7.66.0-4.17.1`` -> (``curl``, ``7.66.0-4.17.1``); a bare name -> (name, None)."""
+    name, found, version = spec.partition("=")
+    return (name.strip(), version.strip()) if found else (spec, None)
+
+
+def classify_failure(exit_status: int, lines: list[str]) -> tuple[str, str]:
+    """(kind, message) for a failed zypper install/update.
+
+    7: another process holds the zypp lock; 104: a requested name or
+    version is not in any repository (for a rollback: the old version has
+    been removed from the host's repositories); 8: the commit failed after
+    it started (some packages may be installed: the engine's version check
+    says which); anything else: the last error line.
+    """
+    text = "\n".join(lines)
+    downgrade = ROLLBACK_BANNER in text
+    if exit_status == EXIT_ZYPP_LOCKED or is_lock_message(text):
+        holder = next((line.strip() for line in lines if is_lock_message(line)), "")
+        return "locked", f"zypp lock held by another process: {holder}"[:300]
+    specs: dict[str, None] = {}
+    for pattern in _NOT_FOUND_PATTERNS:
+        for match in pattern.finditer(text):
+            specs[match.group("spec")] = None
+    if exit_status == EXIT_INF_CAP_NOT_FOUND or specs:
+        described = []
+        for spec in specs:
+            name, version = _split_capability(spec)
+            if version is None:
+                described.append(f"{name} is not available from the host's repositories")
+            elif downgrade:
+                described.append(
+                    f"old version {version} of {name} is no longer available "
+                    "from the host's repositories"
+                )
+            else:
+                described.append(
+                    f"version {version} of {name} is not available from the host's repositories"
+                )
+        message = "; ".join(described) or "a requested package was not found (exit 104)"
+        return "unavailable", message[:300]
+    last = _last_error_line(lines)
+    return "failed", f"{exit_meaning(exit_status)}: {last}"[:300]
+
+
+def _last_error_line(lines: list[str]) -> str:
+    """The line that says what went wrong: the first "Installation of ... failed" or error line."""
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("Installation of") and "failed" in stripped:
+            return stripped
+    for line in reversed(lines):
+        stripped = line.strip()
+        if stripped.lower().startswith(("error", "problem")):
+            return stripped
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
