@@ -2,8 +2,9 @@
 
 Commands arrive exactly as a real sshd would receive them, including the
 become wrapper the transport adds (``sudo -n -u <user> -- sh -c '<cmd>'``).
-The facts command is answered here; everything else goes to the host
-family's simulator module (``patchtui.lab.sim.<module>.handle``).
+The facts command is answered here, detached jobs, reboots and boot ids by
+``patchtui.lab.sim.jobs``; everything else goes to the host family's
+simulator module (``patchtui.lab.sim.<module>.handle``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from types import ModuleType
 
 from patchtui.drivers.facts import FACTS_COMMAND
 from patchtui.drivers.parsers.facts import END_SECTION, SECTION_PREFIX
-from patchtui.lab.sim import ShellResult
+from patchtui.lab.sim import ShellResult, jobs
 from patchtui.lab.state import SimHost
 
 _SIM_MODULE_OF_FAMILY = {"apt": "apt", "apk": "apk", "dnf": "dnf", "yum": "dnf", "zypper": "zypper"}
@@ -57,6 +58,11 @@ def execute(host: SimHost, command: str) -> ShellResult:
     inner = unwrap_become(command)
     if inner == _FACTS_COMMAND:
         return ShellResult(stdout=render_facts(host))
+    # Detached jobs, reboots and boot ids work alike on every family; a job's
+    # inner command comes back through execute() to the family's simulator.
+    handled = jobs.handle(host, inner, execute)
+    if handled is not None:
+        return handled
     module = _sim_module(host.family)
     if module is not None:
         result: ShellResult | None = module.handle(host, inner)

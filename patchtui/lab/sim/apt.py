@@ -3,9 +3,19 @@
 Output follows real apt-get 2.x (see tests/data/apt): ``Hit:`` lines for
 update, ``Inst``/``Conf`` lines with ``Label:Version/Suite`` origins for the
 simulation, and the real lock error with exit status 100.
+
+Installs (``upgrade``, ``dist-upgrade``, ``install --only-upgrade name=v``,
+``install --allow-downgrades name=v``, each also as ``-s``) change
+``SimPackage.installed`` only to versions in ``available``; the replaced
+version stays there, so a rollback can install it again (as it can on a real
+host while the mirror still carries it). Faults: ``dpkg-lock`` (the real lock
+error, exit 100), ``install-fails`` (dpkg fails on the second half of the
+packages after upgrading the first, exit 100).
 """
 
 from __future__ import annotations
+
+import shlex
 
 from patchtui.drivers import apt as driver
 from patchtui.lab.sim import ShellResult
@@ -31,7 +41,22 @@ def handle(host: SimHost, command: str) -> ShellResult | None:
         return ShellResult(stdout=render_simulation(host))
     if command == driver.REBOOT_CHECK_COMMAND:
         return _reboot_check(host)
+    if command == driver.HOLDS_COMMAND:
+        return ShellResult(stdout="".join(f"{name}\n" for name in sorted(held(host))))
+    if command.startswith("dpkg-query -W -f="):
+        return _dpkg_query(host, command)
+    if command.startswith(driver.APT_GET_PREFIX + " "):
+        return _apt_get(host, command[len(driver.APT_GET_PREFIX) + 1 :])
     return None
+
+
+def held(host: SimHost) -> set[str]:
+    """Names on hold (``apt-mark hold``).
+
+    SimPackage has no hold flag yet (requested from state.py's owner as
+    ``SimPackage.held``); until it exists no lab package is held.
+    """
+    return {name for name, package in host.packages.items() if getattr(package, "held", False)}
 
 
 def _is_ubuntu(host: SimHost) -> bool:
@@ -76,7 +101,10 @@ def origin_of(host: SimHost, version: SimVersion) -> str:
 
 def _pending(host: SimHost) -> list[tuple[SimPackage, SimVersion]]:
     pending = []
+    holds = held(host)
     for name in sorted(host.packages):
+        if name in holds:
+            continue  # apt keeps held packages back
         package = host.packages[name]
         candidate = package.candidate()
         if candidate is not None:
@@ -92,6 +120,9 @@ def render_simulation(host: SimHost) -> str:
         "Reading package lists...\nBuilding dependency tree...\nReading state information...\n",
         "Calculating upgrade...\n",
     ]
+    kept_back = sorted(n for n in held(host) if host.packages[n].candidate() is not None)
+    if kept_back:
+        out.append("The following packages have been kept back:\n  " + " ".join(kept_back) + "\n")
     if pending:
         out.append("The following packages will be upgraded:\n")
         out.append("  " + " ".join(package.name for package, _ in pending) + "\n")
@@ -113,3 +144,168 @@ def _reboot_check(host: SimHost) -> ShellResult:
         return ShellResult(stdout="no-reboot-required\n")
     packages = "".join(f"{name}\n" for name in host.reboot_packages)
     return ShellResult(stdout=f"reboot-required\n{packages}")
+
+
+# -- installs ----------------------------------------------------------------------
+
+_READING = "Reading package lists...\nBuilding dependency tree...\nReading state information...\n"
+_INSTALL_LOCK_STDERR = (
+    "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 2448"
+    " (unattended-upgr)\n"
+    "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend),"
+    " is another process using it?\n"
+)
+
+
+def _dpkg_query(host: SimHost, command: str) -> ShellResult:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ShellResult(
+            stderr="sh: 1: Syntax error: Unterminated quoted string\n", exit_status=2
+        )
+    out, err = [], []
+    for name in words[3:]:
+        package = host.packages.get(name)
+        if package is None:
+            err.append(f"dpkg-query: no packages found matching {name}\n")
+        else:
+            out.append(f"{name}\t{package.installed}\tii \n")
+    return ShellResult(stdout="".join(out), stderr="".join(err), exit_status=1 if err else 0)
+
+
+def _rank(package: SimPackage, version: str) -> int:
+    """Position of ``version`` among the offered ones (oldest first); -1 if not offered."""
+    for index, offered in enumerate(package.available):
+        if offered.version == version:
+            return index
+    return -1
+
+
+def _apt_get(host: SimHost, rest: str) -> ShellResult | None:
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        return None
+    simulate = words[:3] == ["-s", "-o", "Debug::NoLocking=1"]
+    if simulate:
+        words = words[3:]
+    if not words:
+        return None
+    action, args = words[0], words[1:]
+    plan: list[tuple[SimPackage, str]]
+    if action in ("upgrade", "dist-upgrade") and not args:
+        plan = [(package, version.version) for package, version in _pending(host)]
+        return _run_plan(host, plan, simulate=simulate, allow_downgrades=False)
+    if action != "install" or not args or args[0] not in ("--only-upgrade", "--allow-downgrades"):
+        return None
+    allow_downgrades = args[0] == "--allow-downgrades"
+    plan = []
+    errors: list[str] = []
+    for spec in args[1:]:
+        name, _, version = spec.partition("=")
+        package = host.packages.get(name)
+        if package is None:
+            errors.append(f"E: Unable to locate package {name}\n")
+        elif not version:
+            candidate = package.candidate()
+            if candidate is not None:
+                plan.append((package, candidate.version))
+        elif _rank(package, version) < 0:
+            errors.append(f"E: Version '{version}' for '{name}' was not found\n")
+        else:
+            plan.append((package, version))
+    if errors:
+        return ShellResult(stdout=_READING, stderr="".join(errors), exit_status=100)
+    return _run_plan(host, plan, simulate=simulate, allow_downgrades=allow_downgrades)
+
+
+def _run_plan(
+    host: SimHost, plan: list[tuple[SimPackage, str]], *, simulate: bool, allow_downgrades: bool
+) -> ShellResult:
+    if not simulate and "dpkg-lock" in host.faults:
+        return ShellResult(stderr=_INSTALL_LOCK_STDERR, exit_status=100)
+    changes = [(p, v) for p, v in plan if v != p.installed]
+    current = [p for p, v in plan if v == p.installed]
+    downgrades = [p.name for p, v in changes if _rank(p, v) < _rank(p, p.installed)]
+    upgrades = [p.name for p, v in changes if p.name not in downgrades]
+    out = [_READING]
+    out.extend(f"{p.name} is already the newest version ({p.installed}).\n" for p in current)
+    if upgrades:
+        out.append("The following packages will be upgraded:\n  " + " ".join(upgrades) + "\n")
+    if downgrades:
+        out.append("The following packages will be DOWNGRADED:\n  " + " ".join(downgrades) + "\n")
+    counts = f"{len(upgrades)} upgraded, 0 newly installed, "
+    if downgrades:
+        counts += f"{len(downgrades)} downgraded, "
+    out.append(counts + "0 to remove and 0 not upgraded.\n")
+    if downgrades and not allow_downgrades:
+        return ShellResult(
+            stdout="".join(out),
+            stderr="E: Packages were downgraded and -y was used without --allow-downgrades.\n",
+            exit_status=100,
+        )
+    if simulate:
+        for package, version in changes:
+            offered = package.available[_rank(package, version)]
+            out.append(
+                f"Inst {package.name} [{package.installed}]"
+                f" ({version} {origin_of(host, offered)} [{package.arch}])\n"
+            )
+        return ShellResult(stdout="".join(out))
+    # install-fails: the first half is upgraded, dpkg then fails (at least one fails).
+    failing = changes[len(changes) // 2 :] if "install-fails" in host.faults else []
+    done = changes[: len(changes) - len(failing)]
+    out.append(
+        f"(Reading database ... {9000 + 37 * len(host.packages)} files and directories"
+        " currently installed.)\n"
+    )
+    for package, version in done + failing[:1]:
+        deb = f"{package.name}_{version.replace(':', '%3a')}_{package.arch}.deb"
+        out.append(f"Preparing to unpack .../{deb} ...\n")
+        if failing and package is failing[0][0]:
+            return _dpkg_fails(host, done, package, deb, out)
+        if package.name in downgrades:
+            out.append(
+                f"dpkg: warning: downgrading {package.name} from {package.installed} to {version}\n"
+            )
+        out.append(f"Unpacking {package.name} ({version}) over ({package.installed}) ...\n")
+    for package, version in done:
+        out.append(f"Setting up {package.name} ({version}) ...\n")
+    _install(host, done)
+    return ShellResult(stdout="".join(out))
+
+
+def _dpkg_fails(
+    host: SimHost,
+    done: list[tuple[SimPackage, str]],
+    package: SimPackage,
+    deb: str,
+    out: list[str],
+) -> ShellResult:
+    """dpkg refuses one archive (a file conflict): it is left as it was, earlier ones upgraded."""
+    out.append(
+        f"dpkg: error processing archive /var/cache/apt/archives/{deb} (--unpack):\n"
+        f" trying to overwrite '/usr/share/doc/{package.name}/NEWS.gz',"
+        f" which is also in package {package.name}-common {package.installed}\n"
+    )
+    for earlier, version in done:
+        out.append(f"Setting up {earlier.name} ({version}) ...\n")
+    _install(host, done)
+    out.append(f"Errors were encountered while processing:\n /var/cache/apt/archives/{deb}\n")
+    return ShellResult(
+        stdout="".join(out),
+        stderr="E: Sub-process /usr/bin/dpkg returned an error code (1)\n",
+        exit_status=100,
+    )
+
+
+def _install(host: SimHost, changes: list[tuple[SimPackage, str]]) -> None:
+    """Apply ``changes``; versions that ask for a reboot flag the host like update-notifier."""
+    for package, version in changes:
+        offered = package.available[_rank(package, version)]
+        package.installed = version  # the old version stays in available: rollback can use it
+        if offered.needs_reboot:
+            host.reboot_required = True
+            if package.name not in host.reboot_packages:
+                host.reboot_packages.append(package.name)
