@@ -561,4 +561,10 @@ def classify_failure(
                     f"version {version} of {name} is not available from the host's repositories"
                 )
         return "unavailable", "; ".join(described)[:300]
-    return "failed", f"exit status {exit_status}: {last_error_line(lines)}"[:300]
+    message = f"exit status {exit_status}: {last_error_line(lines)}"
+    # rpm's own "error: ..." line (full disk, file conflict) says why the
+    # transaction failed; dnf's closing "Error: Transaction failed" does not.
+    cause = next((line.strip() for line in lines if line.startswith("error: ")), None)
+    if cause and cause not in message:
+        message += f" ({cause})"
+    return "failed", message[:300]

@@ -4,12 +4,22 @@ Answers exactly the commands ``patchtui.drivers.dnf`` sends, in the real
 tools' output format (see tests/data/dnf and tests/data/yum) and with their
 exit codes. Rendering is plain string work: the lab serves a thousand hosts
 from one process.
+
+Transactions (``upgrade``, yum's ``update``/``update-to``, ``downgrade``, with
+``-y`` or ``--assumeno``) move ``SimPackage.installed`` only to a version the
+host's repositories offer (``available``), leave every offered version in
+place so that a rollback can go back, and raise the reboot flag for versions
+marked ``needs_reboot``. Host faults: ``dpkg-lock`` answers with the tool's
+lock message; ``install-fails`` upgrades the first half of the transaction and
+then fails unpacking the next package, as a full disk does.
 """
 
 from __future__ import annotations
 
 import shlex
 
+from patchtui.drivers.dnf import split_dry_run, split_rollback
+from patchtui.drivers.parsers.dnf import ROLLBACK_BANNER
 from patchtui.lab.sim import ShellResult
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 
@@ -33,6 +43,15 @@ _NO_REBOOT_TEXT = (
 
 def handle(host: SimHost, command: str) -> ShellResult | None:
     """Answer one command for a dnf/yum host; None if it is not one of ours."""
+    rollback = split_rollback(command)
+    if rollback is not None:
+        inner = handle(host, rollback)
+        if inner is not None:
+            inner.stdout = f"{ROLLBACK_BANNER}\n{inner.stdout}"
+        return inner
+    dry_run = split_dry_run(command)
+    if dry_run is not None:
+        return _dry_run(host, *dry_run)
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -89,6 +108,8 @@ def _package_manager(host: SimHost, program: str, args: list[str]) -> ShellResul
         return _updateinfo_list(host, with_cve=with_cve)
     if words[0] == "needs-restarting":
         return _needs_restarting(host)
+    if words[0] in ("upgrade", "update", "update-to", "downgrade"):
+        return _transaction(host, program, words[0], words[1:], assume_no="--assumeno" in args)
     return None
 
 
@@ -152,3 +173,184 @@ def _needs_restarting(host: SimHost) -> ShellResult:
         listed = "".join(f"  * {name}\n" for name in names)
         return ShellResult(stdout=_NEEDS_REBOOT_TEXT.format(packages=listed), exit_status=1)
     return ShellResult(stdout=_NO_REBOOT_TEXT, exit_status=0)
+
+
+# Transactions -------------------------------------------------------------------
+
+INSTALL_FAILS_FAULT = "install-fails"
+
+
+def resolve(package: SimPackage, version_text: str | None) -> SimVersion | None:
+    """The offered version ``version_text`` names (the newest when None).
+
+    Like dnf, a version given without its epoch matches one with an epoch.
+    """
+    if not package.available:
+        return None
+    if version_text is None:
+        return package.available[-1]
+    for offered in package.available:
+        if version_text in (offered.version, offered.version.split(":", 1)[-1]):
+            return offered
+    return None
+
+
+def apply_version(host: SimHost, package: SimPackage, version: SimVersion) -> None:
+    """Install ``version`` of ``package``; a kernel-like version asks for a reboot."""
+    package.installed = version.version
+    if version.needs_reboot:
+        host.reboot_required = True
+        if package.name not in host.reboot_packages:
+            host.reboot_packages.append(package.name)
+
+
+def split_spec(host: SimHost, spec: str) -> tuple[SimPackage, str | None] | None:
+    """``name`` or ``name-[epoch:]version-release`` -> (package, version text)."""
+    if spec in host.packages:
+        return host.packages[spec], None
+    # Longest name first: "openssl-libs-1:3.0.7" must not match package "openssl".
+    for name in sorted(host.packages, key=len, reverse=True):
+        if spec.startswith(name + "-"):
+            return host.packages[name], spec[len(name) + 1 :]
+    return None
+
+
+def _plan(
+    host: SimHost, verb: str, specs: list[str]
+) -> tuple[list[tuple[SimPackage, SimVersion]], list[str]]:
+    """(changes, specs that match nothing on offer) for a transaction."""
+    if not specs:
+        return (pending(host) if verb != "downgrade" else []), []
+    changes: list[tuple[SimPackage, SimVersion]] = []
+    missing: list[str] = []
+    for spec in specs:
+        found = split_spec(host, spec)
+        version = resolve(found[0], found[1]) if found is not None else None
+        if found is None or version is None:
+            missing.append(spec)
+        elif version.version != found[0].installed:
+            changes.append((found[0], version))
+    return changes, missing
+
+
+def _size(version: SimVersion) -> str:
+    return f"{1 + len(version.version) % 7}.{len(version.repository) % 10} M"
+
+
+def _table(program: str, verb: str, changes: list[tuple[SimPackage, SimVersion]]) -> str:
+    width = max([len("Package")] + [len(p.name) for p, _ in changes]) + 1
+    rule = "=" * (width + 64) + "\n"
+    section = {
+        ("dnf", "downgrade"): "Downgrading:",
+        ("yum", "downgrade"): "Downgrading:",
+        ("yum", "update"): "Updating:",
+        ("yum", "update-to"): "Updating:",
+    }.get((program, verb), "Upgrading:")
+    lines = [
+        "Dependencies resolved.\n" if program == "dnf" else "\nDependencies Resolved\n\n",
+        rule,
+        f" {'Package':<{width}} {'Arch':<8} {'Version':<28} {'Repository':<32} Size\n",
+        rule,
+        f"{section}\n",
+    ]
+    for package, version in changes:
+        lines.append(
+            f" {package.name:<{width}} {package.arch:<8} {version.version:<28} "
+            f"{version.repository:<32} {_size(version)}\n"
+        )
+    word = "Downgrade" if verb == "downgrade" else "Upgrade"
+    plural = "Package" if len(changes) == 1 else "Packages"
+    lines += ["\nTransaction Summary\n", rule, f"{word}  {len(changes)} {plural}\n\n"]
+    return "".join(lines)
+
+
+def _nevra(package: SimPackage, version: str) -> str:
+    return f"{package.name}-{version}.{package.arch}"
+
+
+def _transaction(
+    host: SimHost, program: str, verb: str, specs: list[str], *, assume_no: bool
+) -> ShellResult:
+    if LOCK_FAULT in host.faults:
+        return _lock_result(program)
+    downgrade = verb == "downgrade"
+    changes, missing = _plan(host, verb, specs)
+    if missing:
+        if program == "yum" and not downgrade:
+            # yum 3 skips names it cannot find and goes on (exit 0).
+            notes = "".join(f"No package {spec} available.\n" for spec in missing)
+            if not changes:
+                return ShellResult(stdout=notes + "No packages marked for update\n")
+        else:
+            if program == "yum":
+                notes = "".join(f"No package {spec} available.\n" for spec in missing)
+                return ShellResult(stdout=notes, stderr="Error: Nothing to do\n", exit_status=1)
+            notes = "".join(f"No match for argument: {spec}\n" for spec in missing)
+            marked = "downgrade" if downgrade else "upgrade"
+            return ShellResult(
+                stdout=notes, stderr=f"Error: No packages marked for {marked}.\n", exit_status=1
+            )
+    else:
+        notes = ""
+    if not changes:
+        done = (
+            "Nothing to do.\nComplete!\n" if program == "dnf" else "No packages marked for update\n"
+        )
+        return ShellResult(stdout=notes + "Dependencies resolved.\n" + done)
+    table = notes + _table(program, verb, changes)
+    if assume_no:
+        if program == "yum":
+            return ShellResult(stdout=table + "Exiting on user command\n", exit_status=1)
+        return ShellResult(stdout=table + "Operation aborted.\n", exit_status=1)
+    return _run_transaction(host, program, downgrade, table, changes)
+
+
+def _run_transaction(
+    host: SimHost,
+    program: str,
+    downgrade: bool,
+    table: str,
+    changes: list[tuple[SimPackage, SimVersion]],
+) -> ShellResult:
+    total = len(changes) * 2
+    action = "Downgrading" if downgrade else ("Upgrading" if program == "dnf" else "Updating")
+    out = [
+        table,
+        "Downloading Packages:\nRunning transaction check\nTransaction check succeeded.\n"
+        "Running transaction test\nTransaction test succeeded.\nRunning transaction\n",
+    ]
+    fails = INSTALL_FAILS_FAULT in host.faults
+    # A failing disk lets the first half through: the host ends up part-patched.
+    succeed = len(changes) // 2 if fails else len(changes)
+    done: list[str] = []
+    for index, (package, version) in enumerate(changes):
+        new = _nevra(package, version.version)
+        if index >= succeed:
+            out.append(
+                f"Error unpacking rpm package {new}\n"
+                f"error: unpacking of archive failed on file /usr/share/doc/{package.name}: "
+                "cpio: write failed - No space left on device\n"
+                f"error: {new}: install failed\n\nFailed:\n  {new}\n\n"
+            )
+            return ShellResult(
+                stdout="".join(out), stderr="Error: Transaction failed\n", exit_status=1
+            )
+        old = _nevra(package, package.installed)
+        out.append(f"  {action + ' ':<17}: {new:<60} {index + 1}/{total}\n")
+        out.append(f"  {'Cleanup':<17}: {old:<60} {len(changes) + index + 1}/{total}\n")
+        apply_version(host, package, version)
+        done.append(new)
+    past = "Downgraded:" if downgrade else ("Upgraded:" if program == "dnf" else "Updated:")
+    out.append(f"\n{past}\n" + "".join(f"  {nevra}\n" for nevra in done) + "\nComplete!\n")
+    return ShellResult(stdout="".join(out))
+
+
+def _dry_run(host: SimHost, query: str, command: str) -> ShellResult:
+    """patchtui's dry-run wrapper: the rpm query, then the --assumeno run, abort = exit 0."""
+    queried = handle(host, query) or ShellResult()
+    answered = handle(host, command) or ShellResult(stderr="sh: not found\n", exit_status=127)
+    combined = answered.stdout + answered.stderr
+    status = answered.exit_status
+    if status == 1 and ("Operation aborted" in combined or "Exiting on user command" in combined):
+        status = 0
+    return ShellResult(stdout=queried.stdout + combined, exit_status=status)
