@@ -11,6 +11,8 @@ network and never blocks the loop, and its events go to the bridge, which a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 FLUSH_INTERVAL = 0.1
 """Seconds between redraws from the bridge: fast enough to feel live, cheap on 1,000 hosts."""
+RUN_STOP_TIMEOUT = 10.0
+"""Seconds a cancelled run gets to record itself as interrupted when the console closes."""
 AGE_INTERVAL = 5.0
 """Seconds between refreshes of the 'last scan' ages."""
 
@@ -85,6 +89,7 @@ class PatchtuiApp(App[int]):
         self.extra_theme_dirs = list(extra_theme_dirs)
         self.bridge = EventBridge()
         self.job: ScanJob | None = None
+        self._run_task: asyncio.Task[RunSummary] | None = None
         self.theme_errors: list[str] = []
         self._load_store_state()
 
@@ -207,11 +212,23 @@ class PatchtuiApp(App[int]):
             options={"from": "console"},
         )
         self.job = job
+        # The job runs as its own task so that cancelling the worker (the app is
+        # closing) becomes a job cancel: the job then finishes its bookkeeping and
+        # records the run as interrupted instead of leaving it "running".
+        task = self._run_task = asyncio.create_task(job.run())
         try:
-            return await job.run()
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            job.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                async with asyncio.timeout(RUN_STOP_TIMEOUT):
+                    await task
+            raise
         finally:
             self.job = None
-            await connector.close_all()
+            self._run_task = None
+            with contextlib.suppress(Exception):
+                await connector.close_all()
             self.flush_events()
 
     def cancel_run(self) -> None:
@@ -235,10 +252,26 @@ class PatchtuiApp(App[int]):
                 title="Scan finished",
             )
 
+    async def on_unmount(self) -> None:
+        # However the app closes (quit, Ctrl+C, a test ending), a run still going is
+        # cancelled and allowed to record itself before the caller closes the store.
+        await self._stop_run()
+
+    async def _stop_run(self) -> None:
+        job, task = self.job, self._run_task
+        if job is None or task is None:
+            return
+        job.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            async with asyncio.timeout(RUN_STOP_TIMEOUT):
+                await asyncio.shield(task)
+
     async def action_quit(self) -> None:
         if self.job is not None:
-            # Scans change nothing on the hosts, so abandoning them is safe.
-            self.job.cancel()
+            # Scans change nothing on the hosts, so stopping them is safe; waiting
+            # lets the run be recorded as interrupted before the store closes.
+            self.notify("Stopping the run…")
+            await self._stop_run()
         self.exit(0)
 
     # ------------------------------------------------------------ other screens

@@ -10,19 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tuihelp import FIXED_NOW
 
 from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.model import Host, Inventory
+from patchtui.lab.fleet import build_fleet
 from patchtui.lab.runner import start_lab
 from patchtui.lab.server import LabServer
 from patchtui.store.db import Store
 from patchtui.transport.ssh import SshConnector
 from patchtui.tui.app import PatchtuiApp, make_app
-
-SIZE = (140, 40)
-"""Terminal size for every Pilot test: wide enough for all columns, fixed for stable layout."""
-FIXED_NOW = 1_790_000_000.0
-"""The clock the console sees in tests, so relative ages are stable."""
 
 
 @pytest.fixture(autouse=True)
@@ -93,10 +90,25 @@ def tui_offline_app(tui_inventory: Inventory) -> Callable[..., PatchtuiApp]:
 
 
 @pytest.fixture
-async def tui_lab(tmp_path: Path) -> AsyncIterator[tuple[LabServer, Path]]:
+def tui_lab_slow() -> bool:
+    """Override with True (``@pytest.mark.parametrize("tui_lab_slow", [True])``) to delay
+    every command of every lab host, so a run is still going when a test acts on it."""
+    return False
+
+
+@pytest.fixture
+async def tui_lab(tmp_path: Path, tui_lab_slow: bool) -> AsyncIterator[tuple[LabServer, Path]]:
     """Six simulated hosts without faults behind a real SSH server on loopback."""
     inventory_path = tmp_path / "lab" / "inventory.yaml"
-    lab = await start_lab(6, seed=3, faults="none", inventory_path=inventory_path)
+    if tui_lab_slow:
+        hosts = build_fleet(6, seed=3, faults="none")
+        for host in hosts:
+            host.faults.add("slow")
+        lab = LabServer(hosts, seed=3, slow_delay=0.15)
+        await lab.start()
+        lab.write_inventory(inventory_path)
+    else:
+        lab = await start_lab(6, seed=3, faults="none", inventory_path=inventory_path)
     try:
         yield lab, inventory_path
     finally:
@@ -111,9 +123,7 @@ def tui_store(tmp_path: Path) -> Store:
 
 
 @pytest.fixture
-def tui_lab_app(
-    tui_lab: tuple[LabServer, Path], tui_store: Store
-) -> Callable[..., PatchtuiApp]:
+def tui_lab_app(tui_lab: tuple[LabServer, Path], tui_store: Store) -> Callable[..., PatchtuiApp]:
     """The console on the lab's inventory with a real SSH connector and store."""
     _, inventory_path = tui_lab
     inventory = load_inventory(inventory_path)

@@ -61,6 +61,7 @@ class HostsScreen(Screen[None]):
         table = self.query_one(HostTable)
         table.show_rows(self.patchtui.rows.values(), self.selected)
         table.sort_rows(self.patchtui.rows)
+        table.move_cursor(row=0)  # start at the top of the sorted list
         self.query_one("#output", Log).border_title = Content("output")
         self.update_run_status(None)
         table.focus()

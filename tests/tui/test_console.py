@@ -1,0 +1,230 @@
+"""Pilot tests of the console: the table, the output pane, filter, sort and selection.
+
+These need no hosts: the engine's events are fed to the bridge by hand, as the
+engine would emit them. Scans against a real lab are in test_console_lab.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Log
+from tuihelp import SIZE
+
+from patchtui.drivers.base import Facts, PendingUpdate, ScanResult
+from patchtui.engine.events import (
+    HostFinished,
+    HostOutput,
+    HostScanned,
+    HostState,
+    HostStateChanged,
+)
+from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.screens.help import HelpScreen
+from patchtui.tui.screens.hosts import HostsScreen
+from patchtui.tui.widgets.host_table import HostTable
+
+RUN = "20261127T083000Z-abcdef"
+
+
+def table_of(app: PatchtuiApp) -> HostTable:
+    return app.screen.query_one(HostTable)
+
+
+def cell(app: PatchtuiApp, host: str, column: str) -> str:
+    return table_of(app).get_cell(host, column).plain
+
+
+async def settle(pilot: Pilot[int]) -> None:
+    # Two bridge ticks: the timer runs every 0.1 s.
+    await pilot.pause(0.25)
+
+
+async def test_table_lists_the_inventory_in_order(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE):
+        table = table_of(app)
+        assert table.visible_hosts == ["db-01", "dev-[red]x[/red]", "web-01", "web-02"]
+        assert cell(app, "web-01", "groups") == "web,prod"
+        assert cell(app, "web-01", "state") == "idle"
+        assert cell(app, "web-01", "last_scan") == "never"
+        # A name that looks like markup is shown as written.
+        assert cell(app, "dev-[red]x[/red]", "name") == "dev-[red]x[/red]"
+
+
+async def test_output_pane_shows_markup_and_escapes_literally(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        host = table_of(app).highlighted_host
+        assert host == "db-01"
+        for line in ("[red]x[/red]", "\x1b[31mred\x1b[0m text", "[bold]not bold"):
+            app.bridge(HostOutput(run_id=RUN, host=host, stream="stdout", line=line))
+        app.bridge(HostOutput(run_id=RUN, host=host, stream="stderr", line="\x1b]0;title\x07oops"))
+        await settle(pilot)
+        lines = list(app.screen.query_one("#output", Log).lines)
+        assert lines == ["[red]x[/red]", "red text", "[bold]not bold", "! oops"]
+        assert not any("\x1b" in line for line in lines)
+
+
+async def test_output_pane_follows_the_highlighted_host(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.bridge(HostOutput(run_id=RUN, host="db-01", stream="cmd", line="cat /etc/os-release"))
+        app.bridge(HostOutput(run_id=RUN, host="web-02", stream="stdout", line="from web-02"))
+        await settle(pilot)
+        log = app.screen.query_one("#output", Log)
+        assert list(log.lines) == ["$ cat /etc/os-release"]
+        await pilot.press("down", "down", "down")
+        await settle(pilot)
+        assert table_of(app).highlighted_host == "web-02"
+        assert list(log.lines) == ["from web-02"]
+        # Lines arriving for another host do not leak into the pane.
+        app.bridge(HostOutput(run_id=RUN, host="db-01", stream="stdout", line="later"))
+        await settle(pilot)
+        assert list(log.lines) == ["from web-02"]
+
+
+async def test_events_update_cells_in_place(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        app.bridge(HostStateChanged(run_id=RUN, host="web-01", state=HostState.SCANNING))
+        await settle(pilot)
+        assert cell(app, "web-01", "state") == "scanning"
+        facts = Facts(
+            os_id="debian",
+            os_version="12",
+            os_name="Debian GNU/Linux 12",
+            os_like=(),
+            kernel="6.1.0",
+            uptime_seconds=100.0,
+            boot_id="b",
+            hostname="web-01",
+            package_manager="apt",
+        )
+        scan = ScanResult(
+            pending=(
+                PendingUpdate("openssl", "3.0.1", "3.0.2", security=True),
+                PendingUpdate("vim", "9.0", "9.1"),
+            ),
+            reboot_required=True,
+        )
+        app.bridge(HostScanned(run_id=RUN, host="web-01", facts=facts, scan=scan))
+        app.bridge(HostFinished(run_id=RUN, host="web-01", state=HostState.OK, at=1_789_999_940))
+        await settle(pilot)
+        assert cell(app, "web-01", "state") == "ok"
+        assert cell(app, "web-01", "os") == "debian 12"
+        assert cell(app, "web-01", "pending") == "1/2"
+        assert cell(app, "web-01", "reboot") == "yes"
+        assert cell(app, "web-01", "last_scan") == "1m ago"
+        assert table.row_count == 4  # updated in place, nothing added
+
+
+async def test_filter_as_you_type(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press("w", "e", "b")
+        assert table.visible_hosts == ["web-01", "web-02"]
+        await pilot.press("space", "0", "2")  # both terms must match
+        assert table.visible_hosts == ["web-02"]
+        app.screen.query_one("#filter", Input).value = "env=dev"
+        await pilot.pause()
+        assert table.visible_hosts == ["dev-[red]x[/red]"]
+        app.screen.query_one("#filter", Input).value = "idle db"
+        await pilot.pause()
+        assert table.visible_hosts == ["db-01"]
+        await pilot.press("escape")  # clears the filter
+        assert table.row_count == 4
+        await pilot.press("escape")  # hides it, back to the table
+        assert app.focused is table
+
+
+async def test_typing_in_the_filter_never_triggers_keys(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "s", "c", "q")
+        assert app.screen.query_one("#filter", Input).value == "scq"
+        assert app.job is None and app.is_running
+
+
+async def test_sort_by_key_and_header_click(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        app.bridge(HostFinished(run_id=RUN, host="web-02", state=HostState.FAILED, error="boom"))
+        await settle(pilot)
+        await pilot.press("o", "o", "o")  # name -> groups -> os -> state
+        assert table.sort_column == "state"
+        assert table.visible_hosts[0] == "web-02"  # failed first
+        await pilot.press("O")
+        assert table.visible_hosts[-1] == "web-02"
+        table.post_message(
+            table.HeaderSelected(table, table.columns["name"].key, 1, table.columns["name"].label)
+        )
+        await pilot.pause()
+        assert table.sort_column == "name"
+        assert table.visible_hosts == ["db-01", "dev-[red]x[/red]", "web-01", "web-02"]
+
+
+async def test_selection_decides_what_a_scan_covers(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        assert screen.scan_targets() == ["web-01", "web-02", "db-01", "dev-[red]x[/red]"]
+        await pilot.press("space")  # selects db-01 and moves down
+        await pilot.press("down", "space")  # web-01
+        assert cell(app, "db-01", "sel") == "●"
+        assert screen.scan_targets() == ["web-01", "db-01"]
+        await pilot.press("a")  # select all shown
+        assert len(screen.selected) == 4
+        await pilot.press("a")  # all were selected: unselect all
+        assert screen.selected == set()
+        await pilot.press("slash", "w", "e", "b", "enter")
+        assert screen.scan_targets() == ["web-01", "web-02"]  # none selected: all shown
+
+
+async def test_cancel_without_a_run_says_so(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert any("No run in progress" in str(n.message) for n in app._notifications)
+
+
+async def test_help_lists_the_keys(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one("#help-keys")
+        keys = [table.get_row_at(index)[0].plain for index in range(table.row_count)]
+        for key in ("s", "c", "space", "a", "/", "q", "h", "?", "enter"):
+            assert key in keys
+        await pilot.press("escape")
+        assert isinstance(app.screen, HostsScreen)
+
+
+async def test_history_without_a_store_is_a_notice(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HostsScreen)
+        assert any("no history" in str(n.message) for n in app._notifications)
