@@ -61,6 +61,11 @@ def _reboot(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "unknown"}[value]
 
 
+def _one_line(value: object) -> str:
+    """Terminal-safe and on one line: a newline in a host name must not split a table row."""
+    return strip_control(str(value)).replace("\n", " ")
+
+
 def _security_cell(host: HostCompliance) -> str:
     if host.last_scan is None:
         return "-"
@@ -126,14 +131,14 @@ _TABLE_HEADER = ("HOST", "STATUS", "MISSING", "SECURITY", "OLDEST SEC (d)", "REB
 def _render_table(report: ComplianceReport) -> str:
     rows = [
         (
-            strip_control(host.host),
+            _one_line(host.host),
             host.status,
             str(host.counts.missing),
             _security_cell(host),
             _days(host.oldest_missing_security_days),
             _reboot(host.reboot_required),
             _when(host.last_scan),
-            strip_control(_reason_codes(host)),
+            _one_line(_reason_codes(host)),
         )
         for host in report.hosts
     ]
@@ -146,12 +151,12 @@ def _render_table(report: ComplianceReport) -> str:
     lines.append("")
     lines.append(_summary_line(report))
     lines.append(
-        f"policy {strip_control(report.policy.name)} ({strip_control(report.policy.source)}); "
+        f"policy {_one_line(report.policy.name)} ({_one_line(report.policy.source)}); "
         f"data from {_when(report.data_oldest_scan)} to {_when(report.data_newest_scan)}; "
         f"generated {_when(report.generated_at)}"
     )
     for exception in report.exceptions_expired:
-        lines.append(f"expired exception: {strip_control(_exception_text(exception))}")
+        lines.append(f"expired exception: {_one_line(_exception_text(exception))}")
     return "\n".join(lines) + "\n"
 
 
