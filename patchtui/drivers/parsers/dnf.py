@@ -541,7 +541,10 @@ def classify_failure(
     """
     text = "\n".join(lines)
     if exit_status == lock_exit or is_lock_message(text):
-        holder = next((line.strip() for line in lines if is_lock_message(line)), "")
+        # The line naming the holder's pid is the one an operator acts on.
+        lock_lines = [line.strip() for line in lines if is_lock_message(line) or "lock" in line]
+        holder = next((line for line in lock_lines if "pid" in line), "")
+        holder = holder or next(iter(lock_lines), f"exit {exit_status}")
         return "locked", f"package manager lock held by another process: {holder}"[:300]
     specs = unavailable_specs(text)
     if specs:
