@@ -95,7 +95,7 @@ class SimSession:
 
 
 def targets_of(host: SimHost, driver: DnfDriver) -> list[PackageTarget]:
-    scan = asyncio.run(driver.scan(SimSession(host), refresh=False))  # type: ignore[arg-type]
+    scan = asyncio.run(driver.scan(SimSession(host), refresh=False))
     chosen, _ = CHOSEN.choose(scan.pending)
     return CHOSEN.targets(chosen)
 
@@ -227,7 +227,7 @@ def test_install_chosen_targets_then_nothing_pending(driver: DnfDriver) -> None:
     query = sim_dnf.handle(host, driver.installed_versions_command([t.name for t in targets]))
     assert query is not None
     assert driver.parse_installed_versions(query.stdout) == {t.name: t.version for t in targets}
-    after = asyncio.run(driver.scan(SimSession(host), refresh=False))  # type: ignore[arg-type]
+    after = asyncio.run(driver.scan(SimSession(host), refresh=False))
     assert after.pending == ()
     assert after.reboot_required is True  # the kernel asked for it
 
@@ -243,7 +243,7 @@ def test_downgrade_restores_and_old_versions_stay_offered() -> None:
     assert host.packages["openssl-libs"].installed == "1:3.0.7-24.el9"
     assert host.packages["bash"].installed == "5.1.8-6.el9_1"
     # Both rolled-back packages are pending again; the kernel stays patched.
-    after = asyncio.run(driver.scan(SimSession(host), refresh=False))  # type: ignore[arg-type]
+    after = asyncio.run(driver.scan(SimSession(host), refresh=False))
     assert {u.name for u in after.pending} == {"openssl-libs", "bash"}
 
 
