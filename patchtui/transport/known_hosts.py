@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fcntl
+import functools
 import hashlib
 import hmac
 import os
@@ -101,11 +102,20 @@ def _wildcard_match(pattern: str, name: str) -> bool:
     """OpenSSH wildcards are only ``*`` and ``?``; ``[`` is literal (``[host]:port``).
 
     fnmatch would read ``[127.0.0.1]`` as a character class, hence this.
+    Most lines hold plain names: compare those directly, since a fleet's
+    known_hosts is checked once per connection (1,000 x 1,000 otherwise).
     """
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == name
+    return _wildcard_regex(pattern).fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
     regex = "".join(
         ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
     )
-    return re.fullmatch(regex, name, flags=re.DOTALL) is not None
+    return re.compile(regex, flags=re.DOTALL)
 
 
 def _hashed_name_matches(hashed: str, name: str) -> bool:
@@ -188,11 +198,31 @@ def read_known_hosts_files(paths: Sequence[Path]) -> list[KnownHostEntry]:
         if resolved in seen:
             continue
         seen.add(resolved)
-        try:
-            text = resolved.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        entries.extend(parse_known_hosts(text, resolved))
+        entries.extend(_parsed_file(resolved))
+    return entries
+
+
+# path -> ((mtime_ns, size), entries): a run opens hundreds of connections and
+# each one consults the same files; re-parse only when a file changed.
+_parsed_cache: dict[Path, tuple[tuple[int, int], list[KnownHostEntry]]] = {}
+
+
+def _parsed_file(path: Path) -> list[KnownHostEntry]:
+    try:
+        stat = path.stat()
+    except OSError:
+        _parsed_cache.pop(path, None)
+        return []
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _parsed_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    entries = parse_known_hosts(text, path)
+    _parsed_cache[path] = (stamp, entries)
     return entries
 
 
