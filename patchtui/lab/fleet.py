@@ -8,7 +8,8 @@ advisory ids and severities as that OS spells them. The same seed always gives
 the same fleet (names, OS, packages, labels, faults), so tests, the demo and
 benchmarks can rely on it; only ``booted_at`` follows the wall clock.
 
-Faults: with ``faults="some"`` each scan-time fault (``SCAN_FAULTS``) goes to
+Faults: with ``faults="some"`` each fault in ``FAULTS`` (the scan-time ones in
+``SCAN_FAULTS`` and the patch-time ``install-fails`` and ``drop-during-install``) goes to
 about 1.5 % of the hosts, at least one host each once the fleet has
 ``MIN_HOSTS_FOR_FAULTS`` hosts; smaller fleets get no faults so that a tiny
 demo is all healthy. ``dpkg-lock`` only goes to apt hosts.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from patchtui.lab.state import FAULTS, SimHost, SimPackage, SimVersion
 
 SCAN_FAULTS: tuple[str, ...] = ("auth-refused", "no-answer", "slow", "dpkg-lock", "changed-hostkey")
-"""Faults the lab assigns by default; the others in FAULTS belong to patching."""
+"""Faults a scan runs into; the others in FAULTS show up only when patching."""
 
 FAULT_MODES: tuple[str, ...] = ("none", "some")
 MIN_HOSTS_FOR_FAULTS = 20
@@ -442,7 +443,7 @@ def build_fleet(
     faults: str = "some",
     address: str = "127.0.0.1",
     base_port: int = 0,
-    fault_kinds: Sequence[str] = SCAN_FAULTS,
+    fault_kinds: Sequence[str] = FAULTS,
 ) -> list[SimHost]:
     """``count`` simulated hosts, the same ones for the same arguments.
 
