@@ -83,7 +83,7 @@ class EventBridge:
     def __call__(self, event: Event) -> None:
         if isinstance(event, HostOutput):
             prefix = STREAM_PREFIX.get(event.stream, "")
-            self._append(event.host, prefix + strip_control(event.line))
+            self._append(event.host, prefix + event.line)
         elif isinstance(event, HostStateChanged):
             live = self._live(event.host)
             live.state, live.detail = event.state, event.detail
@@ -134,7 +134,8 @@ class EventBridge:
         lines = self._lines.get(host)
         if lines is None:
             lines = self._lines[host] = deque(maxlen=self.scrollback)
-        lines.append(line)
+        # Everything shown comes from hosts (output, error messages): strip it here, once.
+        lines.append(strip_control(line))
         self._line_counts[host] = self._line_counts.get(host, 0) + 1
         self._dirty.add(host)
 

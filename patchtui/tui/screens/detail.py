@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from patchtui.drivers.base import SEVERITIES
+from patchtui.textsafe import strip_control
 from patchtui.tui.hostview import (
     SEVERITY_VARIABLES,
     STATE_VARIABLES,
@@ -107,7 +108,7 @@ class HostDetailScreen(Screen[None]):
         problems.extend(row.warnings)
         if problems:
             error = self.query_one("#host-error", Static)
-            error.update(Content("\n".join(problems)))
+            error.update(Content("\n".join(strip_control(each) for each in problems)))
             error.add_class("-shown")
         self._fill_facts()
         self._fill_updates()

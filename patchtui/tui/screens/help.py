@@ -38,11 +38,13 @@ def help_rows() -> list[tuple[str, str]]:
     from patchtui.tui.app import PatchtuiApp
     from patchtui.tui.screens.hosts import HostsScreen
 
-    return [
-        *binding_rows(list(HostsScreen.BINDINGS)),
-        *binding_rows(list(PatchtuiApp.BINDINGS)),
-        *EXTRA_KEYS,
+    explained = {keys for keys, _ in EXTRA_KEYS}
+    rows = [
+        row
+        for row in binding_rows([*HostsScreen.BINDINGS, *PatchtuiApp.BINDINGS])
+        if row[0] not in explained
     ]
+    return [*rows, *EXTRA_KEYS]
 
 
 class HelpScreen(ModalScreen[None]):

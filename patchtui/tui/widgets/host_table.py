@@ -35,6 +35,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("reboot", "reboot"),
     ("last_scan", "last scan"),
 )
+FIXED_WIDTHS: dict[str, int] = {
+    # Columns whose longest value is known: fixed, so the table never jumps mid-run.
+    "sel": 1,
+    "state": len("unreachable"),
+    "pending": len("sec/pending") + 2,
+    "reboot": len("reboot") + 2,
+    "last_scan": len("last scan") + 2,
+}
 SELECTED_MARK = "●"
 
 
@@ -51,7 +59,7 @@ class HostTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(Text(label + "  "), key=key)
+            self.add_column(Text(label + "  "), key=key, width=FIXED_WIDTHS.get(key))
         self._label_sort_column()
 
     # ------------------------------------------------------------ cells
@@ -106,7 +114,8 @@ class HostTable(DataTable[Text]):
         for key, cell in self.render_cells(row, selected).items():
             if not _same(cell, shown.get(key)):
                 try:
-                    self.update_cell(row.name, key, cell)
+                    # OS and groups are learnt during a run: let those columns grow.
+                    self.update_cell(row.name, key, cell, update_width=key not in FIXED_WIDTHS)
                 except RowDoesNotExist:
                     return changed
                 shown[key] = cell
