@@ -95,6 +95,7 @@ class HostFinished(Event):
     """Patch runs: ok, ok-reboot-required, partial, failed, interrupted, skipped, unreachable."""
     changes: tuple[PackageChange, ...] = ()
     """Patch runs: what changed on the host (name, before, after)."""
+    rebooted: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

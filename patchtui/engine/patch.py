@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from patchtui.drivers.base import (
     Driver,
+    DriverError,
     Facts,
     PackageChange,
     PackageTarget,
@@ -102,16 +103,22 @@ class HostPatchOutcome:
     rebooted: bool = False
     reboot_required: bool | None = None
     scan: ScanResult | None = None
+    failed_packages: list[str] = dataclasses.field(default_factory=list)
+    """Targeted packages still pending after the install."""
     duration: float = 0.0
 
 
 class HostFailure(Exception):
     """Ends one host's work with a given result and reason."""
 
-    def __init__(self, result: str, kind: str, message: str) -> None:
+    def __init__(
+        self, result: str, kind: str, message: str, *, session: RemoteSession | None = None
+    ) -> None:
         self.result = result
         self.kind = kind
         self.message = message
+        self.session = session
+        """The live session when the failure happened (to inspect what changed)."""
         super().__init__(message)
 
 
@@ -375,14 +382,18 @@ class PatchJob:
 
         if targets:
             self._state(host.name, HostState.PATCHING, f"{len(targets)} packages")
-            session = await self._install(
-                host, session, holder, driver, driver.apply_command(targets, selection)
-            )
+            try:
+                session = await self._install(
+                    host, session, holder, driver, driver.apply_command(targets, selection)
+                )
+            except HostFailure as failure:
+                return await self._fail_with_changes(outcome, failure, driver, before)
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
             outcome.changes = await self._changes(session, driver, before)
             still_pending = {u.name for u in after.pending} & {t.name for t in targets}
             if still_pending:
+                outcome.failed_packages = sorted(still_pending)
                 outcome.result = "partial" if outcome.changes else "failed"
                 outcome.error_kind = "not-upgraded"
                 outcome.error = "still pending after install: " + ", ".join(sorted(still_pending))
@@ -518,8 +529,30 @@ class PatchJob:
             if kind == "dpkg-interrupted" and (repair := driver.repair_command()):
                 repaired = await current.run(repair, privileged=True, timeout=1800)
                 message += f"; ran `{repair}` (exit {repaired.exit_status}) — check the host"
-            raise HostFailure("failed", kind, message)
+            raise HostFailure("failed", kind, message, session=current)
         return current
+
+    async def _fail_with_changes(
+        self,
+        outcome: HostPatchOutcome,
+        failure: HostFailure,
+        driver: Driver,
+        before: Mapping[str, str | None],
+    ) -> HostPatchOutcome:
+        """A failed install may have changed some packages: record them (rollback needs
+        them) and call the host partial rather than failed."""
+        changes: list[PackageChange] = []
+        if failure.session is not None:
+            try:
+                changes = await self._changes(failure.session, driver, before)
+            except (TransportError, DriverError):
+                changes = []
+        outcome.changes = changes
+        outcome.result = "partial" if changes and failure.result == "failed" else failure.result
+        outcome.state = _state_for(outcome.result)
+        outcome.error_kind = failure.kind
+        outcome.error = failure.message
+        return outcome
 
     async def _changes(
         self, session: RemoteSession, driver: Driver, before: Mapping[str, str | None]
@@ -585,8 +618,11 @@ class PatchJob:
                 "last_state": outcome.state.value,
                 "last_error": outcome.error,
             }
-            if outcome.changes and not self.options.dry_run:
-                hot["last_patch"] = now
+            if not self.options.dry_run and outcome.result not in {"skipped", "unreachable"}:
+                hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
+                hot["last_failed"] = outcome.failed_packages
+                if outcome.changes:
+                    hot["last_patch"] = now
             self.recorder.update_hosts({host.name: hot})
         self.emit(
             HostFinished(
@@ -598,6 +634,7 @@ class PatchJob:
                 duration=outcome.duration,
                 result=outcome.result,
                 changes=tuple(outcome.changes or outcome.planned),
+                rebooted=outcome.rebooted,
             )
         )
 

@@ -92,12 +92,14 @@ class RollbackJob(PatchJob):
             ]
             return outcome
         self._state(host.name, HostState.PATCHING, f"restoring {len(to_restore)} packages")
-        session = await self._install(
-            host, session, holder, driver, driver.downgrade_command(to_restore)
-        )
-        outcome.changes = await self._changes(
-            session, driver, {t.name: current.get(t.name) for t in to_restore}
-        )
+        before = {t.name: current.get(t.name) for t in to_restore}
+        try:
+            session = await self._install(
+                host, session, holder, driver, driver.downgrade_command(to_restore)
+            )
+        except HostFailure as failure:
+            return await self._fail_with_changes(outcome, failure, driver, before)
+        outcome.changes = await self._changes(session, driver, before)
         after = await driver.scan(session, refresh=False)
         outcome.scan = after
         outcome.reboot_required = after.reboot_required

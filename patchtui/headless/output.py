@@ -70,6 +70,7 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
         if event.result is not None:
             result["result"] = event.result
             result["changes"] = [dataclasses.asdict(change) for change in event.changes]
+            result["rebooted"] = event.rebooted
         scanned = scans.get(event.host)
         if scanned is not None:
             facts, scan = scanned.facts, scanned.scan

@@ -70,11 +70,10 @@ class PatchPrinter:
         rows: list[list[object]] = []
         for name in sorted(self.finished):
             event = self.finished[name]
-            changes = ", ".join(
-                f"{c.name} {c.before or '-'} -> {c.after or '-'}" for c in event.changes[:3]
-            )
-            if len(event.changes) > 3:
-                changes += f", +{len(event.changes) - 3} more"
+            names = [change.name for change in event.changes]
+            changes = f"{len(names)}: " + ", ".join(names[:3]) if names else ""
+            if len(names) > 3:
+                changes += ", …"
             rows.append([name, event.result or event.state.value, changes, _error(event)])
         print(render_table(["HOST", "RESULT", "CHANGES", "NOTE"], rows))
         if self.finish is not None:
@@ -92,6 +91,8 @@ def describe_result(event: HostFinished) -> str:
     if event.changes:
         verb = "would change" if event.result == "planned" else "changed"
         text += f", {verb} {len(event.changes)} packages"
+    if event.rebooted:
+        text += ", rebooted"
     if event.error:
         text += f" ({_error(event)})"
     return strip_control(text)

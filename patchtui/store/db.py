@@ -122,6 +122,21 @@ def _as_dict(value: object, what: str) -> dict[str, Any]:
     return converted
 
 
+def carry_reboot_since(update: dict[str, Any], doc: Mapping[str, Any], at: float) -> None:
+    """Keep ``reboot_required_since``: when the host was first seen needing a reboot.
+
+    Compliance's "no reboot pending longer than N days" needs the start of
+    the pending reboot, not the time of the latest scan that saw it.
+    """
+    if "reboot_required" not in update:
+        return
+    if update["reboot_required"] is True:
+        since = doc.get("reboot_required_since") if doc.get("reboot_required") is True else None
+        update["reboot_required_since"] = since if isinstance(since, int | float) else at
+    else:
+        update["reboot_required_since"] = None
+
+
 def carry_first_seen(new_pending: list[Any], old_pending: object, at: float) -> None:
     """Give each pending update the earliest time its (name, candidate) was seen pending.
 
@@ -492,9 +507,13 @@ class Store:
             def merge(doc: MutableMapping[str, Any], update: dict[str, Any]) -> None:
                 if isinstance(update.get("pending"), list):
                     carry_first_seen(update["pending"], doc.get("pending"), now)
+                carry_reboot_since(update, doc, now)
                 doc.update(update)
                 doc["updated"] = now
 
+            for update in self._pending_hosts.values():
+                # Applied again by merge() for hosts already stored; for new ones it sticks.
+                carry_reboot_since(update, {}, now)
             new_docs = {
                 name: {"name": name, "first_seen": now, "updated": now, **update}
                 for name, update in self._pending_hosts.items()

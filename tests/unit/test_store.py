@@ -122,6 +122,23 @@ def test_pending_first_seen_is_kept_across_scans(db_path: Path) -> None:
         assert store.host("db1")["pending"][0]["first_seen"] == 4000.0  # type: ignore[index]
 
 
+def test_reboot_required_since_is_the_start_of_the_pending_reboot(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.update_hosts({"web1": {"reboot_required": True}})
+        store.flush()
+        since = store.host("web1")["reboot_required_since"]  # type: ignore[index]
+        assert isinstance(since, float)
+        store.update_hosts({"web1": {"reboot_required": True, "last_scan": since + 100}})
+        store.flush()
+        assert store.host("web1")["reboot_required_since"] == since  # type: ignore[index]
+        store.update_hosts({"web1": {"reboot_required": False}})
+        store.flush()
+        assert store.host("web1")["reboot_required_since"] is None  # type: ignore[index]
+        store.update_hosts({"web1": {"last_state": "ok"}})  # no reboot news: untouched
+        store.flush()
+        assert store.host("web1")["reboot_required_since"] is None  # type: ignore[index]
+
+
 class _Kind(StrEnum):
     OK = "ok"
 
