@@ -5,7 +5,7 @@ Everything here is named ``tui_*`` so it cannot clash with fixtures of other tes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +116,9 @@ async def tui_lab(tmp_path: Path, tui_lab_slow: bool) -> AsyncIterator[tuple[Lab
 
 
 @pytest.fixture
-def tui_store(tmp_path: Path) -> Store:
+def tui_store(tmp_path: Path) -> Iterator[Store]:
     store = Store.open(tmp_path / "db" / "patchtui.json", command="tui tests")
-    yield store  # type: ignore[misc]
+    yield store
     store.close()
 
 

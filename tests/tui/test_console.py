@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.pilot import Pilot
-from textual.widgets import Input, Log
+from textual.widgets import DataTable, Input, Log
+from textual.widgets.data_table import ColumnKey
 from tuihelp import SIZE
 
 from patchtui.drivers.base import Facts, PendingUpdate, ScanResult
@@ -170,9 +171,8 @@ async def test_sort_by_key_and_header_click(tui_offline_app: Callable[..., Patch
         assert table.visible_hosts[0] == "web-02"  # failed first
         await pilot.press("O")
         assert table.visible_hosts[-1] == "web-02"
-        table.post_message(
-            table.HeaderSelected(table, table.columns["name"].key, 1, table.columns["name"].label)
-        )
+        name_column = table.columns[ColumnKey("name")]
+        table.post_message(table.HeaderSelected(table, name_column.key, 1, name_column.label))
         await pilot.pause()
         assert table.sort_column == "name"
         assert table.visible_hosts == ["db-01", "dev-[red]x[/red]", "web-01", "web-02"]
@@ -211,7 +211,7 @@ async def test_help_lists_the_keys(tui_offline_app: Callable[..., PatchtuiApp]) 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one("#help-keys")
+        table = app.screen.query_one("#help-keys", DataTable)
         keys = [table.get_row_at(index)[0].plain for index in range(table.row_count)]
         for key in ("s", "c", "space", "a", "/", "q", "h", "?", "enter"):
             assert key in keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Log
 from tuihelp import SIZE, wait_until
 
@@ -79,7 +80,9 @@ async def test_detail_and_history_after_a_scan(
         updates = app.screen.query_one("#updates", DataTable)
         assert updates.row_count == app.rows[host].pending
         facts = app.screen.query_one("#facts", DataTable)
-        assert facts.get_cell("os_id", "value").plain == app.rows[host].facts["os_id"]
+        known = app.rows[host].facts
+        assert known is not None
+        assert facts.get_cell("os_id", "value").plain == known["os_id"]
         await pilot.press("escape")
         assert isinstance(app.screen, HostsScreen)
 
@@ -87,7 +90,7 @@ async def test_detail_and_history_after_a_scan(
         assert isinstance(app.screen, HistoryScreen)
         runs = app.screen.query_one("#runs", DataTable)
         assert runs.row_count == 1
-        assert runs.get_cell_at((0, 2)).plain == "ok"
+        assert runs.get_cell_at(Coordinate(0, 2)).plain == "ok"
         await pilot.press("enter")
         assert isinstance(app.screen, RunScreen)
         results = app.screen.query_one("#results", DataTable)
@@ -125,6 +128,7 @@ async def test_cancel_stops_the_run(
         await wait_until(
             pilot, lambda: app.bridge.run is not None and app.bridge.run.run_id != first_run
         )
+        assert app.bridge.run is not None
         second_run = app.bridge.run.run_id
         # Quitting mid-run stops the run and records it as interrupted.
         await pilot.press("q")
@@ -142,6 +146,7 @@ async def test_closing_mid_run_records_it_as_interrupted(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await wait_until(pilot, lambda: app.bridge.run is not None)
+        assert app.bridge.run is not None
         run_id = app.bridge.run.run_id
     # The app is gone; the run was stopped and recorded before run_test returned.
     assert [(run["run_id"], run["status"]) for run in tui_store.runs()] == [(run_id, "interrupted")]
