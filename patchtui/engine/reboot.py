@@ -15,6 +15,8 @@ from patchtui.engine.hostwork import Connector
 from patchtui.inventory.model import Host
 from patchtui.transport.base import RemoteSession, TransportError
 
+SHUTDOWN_GRACE = 3.0
+"""Seconds to wait before the first reconnect: the reboot starts 2 s after the command."""
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 # Detached and delayed so the SSH command returns cleanly before the host goes down.
 REBOOT_COMMAND = (
@@ -70,7 +72,7 @@ async def reboot_and_wait(
     await session.run(REBOOT_COMMAND, privileged=True, timeout=30)
     await session.close()
     deadline = time.monotonic() + time_limit
-    await asyncio.sleep(3)  # the reboot is delayed 2 s on the host
+    await asyncio.sleep(SHUTDOWN_GRACE)
     while True:
         fresh = await reconnect(host, connector, deadline=deadline, on_attempt=on_progress)
         try:
