@@ -1,0 +1,115 @@
+"""`patchtui patch` and `patchtui rollback` end to end: real processes, real SSH, the lab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from labhelp import LabProcess, json_lines, run_patchtui
+
+
+def test_faulty_fleet_halts_with_a_reason_and_skips_the_rest(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(40, faults="some")
+
+    result = run_patchtui(
+        "patch",
+        "-i",
+        str(lab.inventory),
+        "--db",
+        str(tmp_path / "db.json"),
+        "--canary",
+        "2",
+        "--batch",
+        "25%",
+        "--max-failures",
+        "10%",
+        "--yes",
+        "--json",
+    )
+
+    assert result.returncode == 1, result.stderr
+    lines = json_lines(result.stdout)
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    assert summary["halted"] is True and summary["halt_reason"]
+    assert summary["waves"] == 5  # canary + four waves of 25%
+    results = summary["results"]
+    assert isinstance(results, dict)
+    assert results.get("skipped", 0) > 0 and results.get("failed", 0) >= 1
+    assert summary["hosts"] == 40 == sum(results.values())
+    halted = [line for line in lines if line["type"] == "run_halted"]
+    assert len(halted) == 1 and halted[0]["reason"] == summary["halt_reason"]
+    skipped = [line for line in lines if line.get("result") == "skipped"]
+    assert all(line["error"] == summary["halt_reason"] for line in skipped)
+
+
+def test_clean_fleet_patches_ok_rescan_is_empty_and_rollback_restores(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(10, faults="none")
+    db = str(tmp_path / "db.json")
+    inventory = str(lab.inventory)
+    first_scan = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
+    pending_before = {
+        line["host"]: {u["name"]: u["installed"] for u in line["updates"]}  # type: ignore[union-attr]
+        for line in first_scan
+        if line["type"] == "host_result"
+    }
+
+    dry = run_patchtui("patch", "-i", inventory, "--db", db, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    planned = [line for line in json_lines(dry.stdout) if line.get("result") == "planned"]
+    assert planned and any(line["changes"] for line in planned)
+
+    patch = run_patchtui("patch", "-i", inventory, "--db", db, "--batch", "50%", "--yes", "--json")
+    assert patch.returncode == 0, patch.stderr
+    lines = json_lines(patch.stdout)
+    summary = lines[-1]
+    assert summary["halted"] is False and summary["ok"] == 10 and summary["waves"] == 2
+    assert any(line.get("rebooted") for line in lines if line["type"] == "host_result")
+    run_id = str(summary["run_id"])
+
+    rescan = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
+    assert rescan[-1]["ok"] == 10 and rescan[-1]["pending"] == 0
+
+    rollback = run_patchtui(
+        "rollback",
+        "-i",
+        inventory,
+        "--db",
+        db,
+        "--run",
+        run_id,
+        "--reboot",
+        "never",
+        "--yes",
+        "--json",
+    )
+    assert rollback.returncode == 0, rollback.stdout[-2000:] + rollback.stderr
+    restored = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
+    pending_after = {
+        line["host"]: {u["name"]: u["installed"] for u in line["updates"]}  # type: ignore[union-attr]
+        for line in restored
+        if line["type"] == "host_result"
+    }
+    assert pending_after == pending_before
+
+
+def test_rollback_of_an_unknown_run_is_bad_input(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(7, faults="none")
+    result = run_patchtui(
+        "rollback",
+        "-i",
+        str(lab.inventory),
+        "--db",
+        str(tmp_path / "db.json"),
+        "--run",
+        "nope",
+        "--yes",
+    )
+    assert result.returncode == 2
+    assert "no run 'nope'" in result.stderr and "Traceback" not in result.stderr
