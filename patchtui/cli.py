@@ -151,6 +151,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_controls(rollback)
     rollback.set_defaults(handler=_rollback)
 
+    history = commands.add_parser(
+        "history", help="list runs, show one run's per-host results and transcript, prune"
+    )
+    history.add_argument("action", nargs="?", choices=("prune",), help="prune old runs")
+    _add_db(history)
+    history.add_argument("--host", metavar="NAME", help="only runs that included this host")
+    history.add_argument("--run", metavar="RUN_ID", help="show one run per host")
+    history.add_argument("--last", type=_positive_int, metavar="N", help="only the newest N runs")
+    history.add_argument("--older-than", metavar="AGE", help="with prune: e.g. 90d, 12h, 2w")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.set_defaults(handler=_history)
+
+    compliance = commands.add_parser(
+        "compliance",
+        help="evaluate hosts against a compliance policy; report for auditors",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    _add_selection(compliance)
+    _add_db(compliance)
+    compliance.add_argument("--policy", metavar="FILE", help="policy YAML (default: SSM-strict)")
+    compliance.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "markdown", "html", "prometheus"),
+        default="table",
+    )
+    compliance.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="same as --format json"
+    )
+    compliance.add_argument("--output", metavar="FILE", help="write the report here (atomically)")
+    compliance.set_defaults(handler=_compliance)
+
     lab = commands.add_parser(
         "lab",
         help="serve a fleet of simulated hosts on loopback (for demos, tests, benchmarks)",
@@ -216,6 +248,18 @@ def _rollback(args: argparse.Namespace) -> int:
     from patchtui.headless.patch_command import run_rollback_command
 
     return run_rollback_command(args)
+
+
+def _history(args: argparse.Namespace) -> int:
+    from patchtui.headless.history_command import run_history_command
+
+    return run_history_command(args)
+
+
+def _compliance(args: argparse.Namespace) -> int:
+    from patchtui.headless.compliance_command import run_compliance_command
+
+    return run_compliance_command(args)
 
 
 def _scan(args: argparse.Namespace) -> int:

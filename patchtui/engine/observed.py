@@ -18,12 +18,23 @@ TRANSCRIPT_LINES = 5_000
 class ObservedSession:
     """Forwards to ``inner`` and emits HostOutput events; keeps a bounded transcript."""
 
-    def __init__(self, inner: RemoteSession, *, run_id: str, host: str, emit: EventSink) -> None:
+    def __init__(
+        self,
+        inner: RemoteSession,
+        *,
+        run_id: str,
+        host: str,
+        emit: EventSink,
+        transcript: deque[str] | None = None,
+    ) -> None:
         self._inner = inner
         self._run_id = run_id
         self._host = host
         self._emit = emit
-        self.transcript: deque[str] = deque(maxlen=TRANSCRIPT_LINES)
+        # Shared between the sessions of one host in one run (reconnects, reboots).
+        self.transcript: deque[str] = (
+            transcript if transcript is not None else deque(maxlen=TRANSCRIPT_LINES)
+        )
 
     @property
     def inner(self) -> RemoteSession:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ from patchtui.engine.events import (
     WaveStarted,
 )
 from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
-from patchtui.engine.observed import ObservedSession
+from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
@@ -172,6 +173,7 @@ class PatchJob:
         self._resume = asyncio.Event()
         self._resume.set()
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
+        self._transcripts: dict[str, deque[str]] = {}
 
     # Control from a front end -------------------------------------------------
 
@@ -346,9 +348,15 @@ class PatchJob:
                 )
         return outcome
 
+    def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
+        transcript = self._transcripts.setdefault(host.name, deque(maxlen=TRANSCRIPT_LINES))
+        return ObservedSession(
+            inner, run_id=self.run_id, host=host.name, emit=self.emit, transcript=transcript
+        )
+
     async def _connect(self, host: Host, holder: list[RemoteSession]) -> ObservedSession:
         inner = await self.connector.connect(host)
-        session = ObservedSession(inner, run_id=self.run_id, host=host.name, emit=self.emit)
+        session = self._observe(host, inner)
         holder.append(session)
         return session
 
@@ -517,7 +525,7 @@ class PatchJob:
                         "disconnected",
                         f"connection lost during install, outcome unknown: {lost.message}",
                     ) from None
-                current = ObservedSession(fresh, run_id=self.run_id, host=host.name, emit=self.emit)
+                current = self._observe(host, fresh)
                 holder.append(current)
                 self._state(host.name, HostState.PATCHING, "reconnected; following the install")
             except JobLost as lost:
@@ -584,7 +592,7 @@ class PatchJob:
             raise HostFailure(
                 "failed", "reboot", f"host did not return after reboot: {error.message}"
             ) from None
-        observed = ObservedSession(fresh, run_id=self.run_id, host=host.name, emit=self.emit)
+        observed = self._observe(host, fresh)
         holder.append(observed)
         return observed
 
@@ -624,6 +632,9 @@ class PatchJob:
                 if outcome.changes:
                     hot["last_patch"] = now
             self.recorder.update_hosts({host.name: hot})
+            transcript = self._transcripts.pop(host.name, None)
+            if transcript:
+                self.recorder.append_transcript(self.run_id, host.name, list(transcript))
         self.emit(
             HostFinished(
                 run_id=self.run_id,

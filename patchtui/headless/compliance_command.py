@@ -1,0 +1,35 @@
+"""``patchtui compliance``: evaluate the stored host state against a policy; write a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from patchtui.compliance.evaluate import evaluate_fleet
+from patchtui.compliance.policy import DEFAULT_POLICY, load_policy
+from patchtui.compliance.report import render, write_atomically
+from patchtui.exit_codes import ExitCode
+from patchtui.headless.common import db_path, open_store, selected_hosts
+
+
+def run_compliance_command(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy) if args.policy else DEFAULT_POLICY
+    _, hosts = selected_hosts(args)
+    store = open_store(args)
+    try:
+        stored = {str(doc.get("name")): doc for doc in store.hosts()}
+    finally:
+        store.close()
+    # A selected host with no stored state was never scanned: it is evaluated
+    # (as unknown), never silently left out of the report.
+    states = [stored.get(host.name, {"name": host.name}) for host in hosts]
+    report = evaluate_fleet(states, policy, time.time(), source=str(db_path(args)))
+    text = render(report, args.format)
+    if args.output:
+        write_atomically(args.output, text)
+        summary = report.summary_dict()
+        sys.stderr.write(f"compliance report written to {args.output}: {summary}\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return int(ExitCode.OK if report.all_compliant else ExitCode.NON_COMPLIANT)
