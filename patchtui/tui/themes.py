@@ -9,7 +9,6 @@ must not stop anyone from opening the console.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -75,13 +74,13 @@ def theme_from_mapping(data: object, *, source: str) -> Theme:
 
 
 def theme_dirs() -> list[Traversable]:
-    """Where theme files may be: installed package data first, then the source tree."""
-    found: list[Traversable] = []
-    with contextlib.suppress(ModuleNotFoundError, TypeError):
-        found.append(resources.files("patchtui.themes"))
-    found.append(resources.files("patchtui") / "themes")
-    found.append(Path(__file__).resolve().parents[2] / "themes")
-    return [each for each in found if each.is_dir()]
+    """Where theme files are: ``patchtui/themes``, installed as package data.
+
+    In the source tree that is a link to the top-level ``themes/`` folder, so
+    both a checkout and an installed wheel read the same files.
+    """
+    found = resources.files("patchtui") / "themes"
+    return [found] if found.is_dir() else []
 
 
 def load_themes(dirs: Iterable[Traversable] | None = None) -> tuple[list[Theme], list[str]]:

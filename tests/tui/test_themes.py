@@ -25,9 +25,11 @@ def test_bundled_themes_load_from_the_source_tree() -> None:
     assert light.dark is False
 
 
-def test_theme_dirs_include_the_repository_themes_folder() -> None:
+def test_theme_dirs_hold_the_repository_themes() -> None:
     repo_themes = Path(__file__).resolve().parents[2] / "themes"
-    assert any(Path(str(each)) == repo_themes for each in themes.theme_dirs())
+    (directory,) = themes.theme_dirs()
+    shipped = {entry.name for entry in directory.iterdir()}
+    assert shipped == {path.name for path in repo_themes.glob("*.yaml")}
 
 
 @pytest.mark.parametrize(
