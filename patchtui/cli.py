@@ -7,10 +7,13 @@ Every user error ends here as one line on stderr and a documented exit code
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from patchtui import __version__
 from patchtui.errors import PatchtuiError
@@ -214,7 +217,48 @@ def build_parser() -> argparse.ArgumentParser:
         _add_db(action)
         action.add_argument("--json", action="store_true", help="one JSON object per line")
         action.set_defaults(handler=_db)
+    for register in _command_plugins():
+        register(commands, ParserKit(epilog=epilog, formatter=formatter))
     return parser
+
+
+@dataclass(frozen=True)
+class ParserKit:
+    """What a command module needs to declare its flags the way the built-ins do."""
+
+    epilog: str
+    formatter: type[argparse.HelpFormatter]
+
+    def add_selection(self, parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+        _add_selection(parser, required=required)
+
+    def add_db(self, parser: argparse.ArgumentParser) -> None:
+        _add_db(parser)
+
+    def add_concurrency(self, parser: argparse.ArgumentParser) -> None:
+        _add_concurrency(parser)
+
+    def add_run_controls(self, parser: argparse.ArgumentParser) -> None:
+        _add_run_controls(parser)
+
+    def positive_int(self, text: str) -> int:
+        return _positive_int(text)
+
+
+def _command_plugins() -> list[Callable[[Any, ParserKit], None]]:
+    """``register`` of every ``patchtui/headless/cmd_*.py`` module, in name order.
+
+    Each such module declares one command's flags and imports its heavy parts
+    only inside the handler, so ``patchtui --help`` stays fast.
+    """
+    import patchtui.headless as headless
+
+    found = []
+    for module in sorted(pkgutil.iter_modules(headless.__path__), key=lambda m: m.name):
+        if module.name.startswith("cmd_"):
+            loaded = importlib.import_module(f"patchtui.headless.{module.name}")
+            found.append(loaded.register)
+    return found
 
 
 def _add_run_controls(parser: argparse.ArgumentParser) -> None:
