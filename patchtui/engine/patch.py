@@ -65,6 +65,8 @@ class PatchOptions:
     pre: str | None = None
     post: str | None = None
     dry_run: bool = False
+    install: bool = True
+    """False: install nothing, only scan (and reboot per the policy): the console's reboot action."""
     reboot_time_limit: float = 600.0
     install_time_limit: float = 3600.0
     reconnect_time_limit: float = 300.0
@@ -86,6 +88,7 @@ class PatchOptions:
             "pre": self.pre,
             "post": self.post,
             "dry_run": self.dry_run,
+            "install": self.install,
         }
 
 
@@ -378,6 +381,8 @@ class PatchJob:
         self._store_scan(host, facts, scan)
         selection = self._selection_for(host)
         chosen, _excluded = selection.choose(scan.pending)
+        if not self.options.install:
+            chosen = []  # a reboot-only run: the host keeps every package as it is
         targets = selection.targets(chosen)
         before: dict[str, str | None] = {update.name: update.installed for update in chosen}
         outcome = HostPatchOutcome(host.name, "ok", HostState.OK, before=before, scan=scan)
@@ -501,6 +506,7 @@ class PatchJob:
                 status = await job.wait(
                     current.inner, time_limit=max(1.0, deadline - time.monotonic())
                 )
+                await job.cleanup(current.inner)
                 break
             except TransportError as error:
                 if error.kind not in {"disconnected", "timeout", "unreachable"}:

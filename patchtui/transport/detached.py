@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 import shlex
 from collections.abc import Callable
@@ -24,6 +25,20 @@ from dataclasses import dataclass
 from patchtui.transport.base import CommandResult, RemoteSession, TransportError
 
 JOB_DIR = "/var/tmp/patchtui"
+FORWARDED_ENV = (
+    "APT_CONFIG",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+"""Variables the SSH session has that a systemd-run unit would not inherit.
+
+A job started by systemd-run gets PID 1's environment, not the session's: an
+apt proxy or an APT_CONFIG given to the session (sshd SetEnv, ~/.ssh/environment)
+would silently not apply to the install that the scan was made with."""
 STATUS_MARKER = "@@patchtui-job"
 STARTED_MARKER = "@@patchtui-started"
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
@@ -56,7 +71,9 @@ def start_command(job_id: str, command: str) -> str:
     return (
         f"umask 077; mkdir -p {JOB_DIR} && printf %s {encoded} | base64 -d > {base}.sh && "
         f"if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then "
-        f"systemd-run --unit=patchtui-{job_id} --collect --quiet sh {base}.sh; "
+        f"set --; for v in {' '.join(FORWARDED_ENV)}; do "
+        'printenv "$v" > /dev/null && set -- "$@" "--setenv=$v"; done; '
+        f'systemd-run --unit=patchtui-{job_id} --collect --quiet "$@" sh {base}.sh; '
         f"else nohup setsid sh {base}.sh > /dev/null 2>&1 < /dev/null & fi; "
         f"echo {STARTED_MARKER}"
     )
@@ -76,6 +93,12 @@ def poll_command(job_id: str, from_line: int) -> str:
         f"else s=lost; fi; echo {STATUS_MARKER} $s; "
         f"tail -n +{int(from_line)} {base}.log 2>/dev/null; true"
     )
+
+
+def cleanup_command(job_id: str) -> str:
+    """Remove a finished job's files once its status and log have been read."""
+    base = f"{JOB_DIR}/{job_id}"
+    return f"rm -f {base}.sh {base}.pid {base}.log {base}.status"
 
 
 def stop_command(job_id: str) -> str:
@@ -160,6 +183,11 @@ class DetachedJob:
             if self.on_line is not None:
                 self.on_line(line)
         return polled
+
+    async def cleanup(self, session: RemoteSession) -> None:
+        """Best effort: a leftover file only costs disk space on the host."""
+        with contextlib.suppress(TransportError):
+            await session.run(cleanup_command(self.job_id), privileged=True, timeout=30)
 
     async def wait(self, session: RemoteSession, *, time_limit: float = 3600.0) -> int:
         """Poll until the job finishes; return its exit status.

@@ -64,3 +64,20 @@ def test_job_script_runs_for_real_and_poll_reads_it(tmp_path: Path, monkeypatch)
     encoded = re.search(r"printf %s (\S+) \|", command)
     assert encoded is not None
     assert base64.b64decode(encoded.group(1)).decode() == script
+
+
+def test_systemd_branch_forwards_the_session_environment(tmp_path: Path, monkeypatch) -> None:
+    """systemd-run units get PID 1's environment: APT_CONFIG/proxies must be passed on."""
+    monkeypatch.setattr(detached, "JOB_DIR", str(tmp_path / "jobs"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorder = bin_dir / "systemd-run"
+    recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/argv\n')
+    recorder.chmod(0o755)
+    command = start_command("env-job", "true").replace("[ -d /run/systemd/system ]", "true")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_CONFIG": "/tmp/x/apt.conf", "http_proxy": "p"}
+    subprocess.run(["sh", "-c", command], env=env, check=True, timeout=10, capture_output=True)
+    argv = (tmp_path / "argv").read_text().splitlines()
+    assert "--setenv=APT_CONFIG" in argv and "--setenv=http_proxy" in argv
+    assert "--setenv=https_proxy" not in argv  # unset variables are not invented
+    assert argv[-2:] == ["sh", f"{tmp_path}/jobs/env-job.sh"]

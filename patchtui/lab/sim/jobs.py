@@ -40,6 +40,7 @@ from patchtui.transport.detached import (
     JOB_DIR,
     STARTED_MARKER,
     STATUS_MARKER,
+    cleanup_command,
     job_script,
     poll_command,
     start_command,
@@ -62,6 +63,7 @@ _START_RE = re.compile(
 _POLL_RE = re.compile(
     rf"tail -n \+(?P<from_line>\d+) {re.escape(JOB_DIR)}/(?P<job_id>[A-Za-z0-9_.-]+)\.log "
 )
+_CLEANUP_RE = re.compile(rf"^rm -f {re.escape(JOB_DIR)}/(?P<job_id>[A-Za-z0-9_.-]+)\.sh ")
 _STOP_RE = re.compile(r"^systemctl stop patchtui-(?P<job_id>[A-Za-z0-9_.-]+) 2>/dev/null")
 _APT_KERNEL_RE = re.compile(r"^linux-image-(?P<release>\d+\.\d+\.\d+-\d+-[a-z0-9]+)$")
 _UBUNTU_META_VERSION_RE = re.compile(r"^(?P<base>\d+\.\d+\.\d+)\.(?P<abi>\d+)\.\d+$")
@@ -87,6 +89,9 @@ def handle(
         job_id, from_line = match["job_id"], int(match["from_line"])
         if command == poll_command(job_id, from_line):
             return poll(host, job_id, from_line, moment)
+    if (match := _CLEANUP_RE.match(command)) and command == cleanup_command(match["job_id"]):
+        host.jobs.pop(match["job_id"], None)
+        return ShellResult()
     if (match := _STOP_RE.match(command)) and command == stop_command(match["job_id"]):
         return _stop(host, match["job_id"], moment)
     return None
