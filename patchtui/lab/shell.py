@@ -31,6 +31,7 @@ _MANAGER_BINARIES = {
 }
 
 _FACTS_COMMAND = FACTS_COMMAND.strip()
+_SHELL_SYNTAX = frozenset(";|&<>$`(){}\n")
 _sim_modules: dict[str, ModuleType | None] = {}
 
 
@@ -58,6 +59,9 @@ def execute(host: SimHost, command: str) -> ShellResult:
     inner = unwrap_become(command)
     if inner == _FACTS_COMMAND:
         return ShellResult(stdout=render_facts(host))
+    builtin = _builtin(inner)
+    if builtin is not None:
+        return builtin
     # Detached jobs, reboots and boot ids work alike on every family; a job's
     # inner command comes back through execute() to the family's simulator.
     handled = jobs.handle(host, inner, execute)
@@ -70,6 +74,31 @@ def execute(host: SimHost, command: str) -> ShellResult:
             return result
     program = inner.split(maxsplit=1)[0] if inner.split() else inner
     return ShellResult(stderr=f"sh: 1: {program}: not found\n", exit_status=127)
+
+
+def _builtin(command: str, now: float | None = None) -> ShellResult | None:
+    """The few plain shell commands ad-hoc runs and ``patchtui doctor`` send.
+
+    ``true``/``false`` (a privilege check is ``sudo -n true``), ``echo WORDS``
+    and ``date +%s`` (clock check); anything else is not simulated.
+    """
+    if command == "true":
+        return ShellResult()
+    if command == "false":
+        return ShellResult(exit_status=1)
+    if command == "date +%s":
+        return ShellResult(stdout=f"{int(time.time() if now is None else now)}\n")
+    # Only a lone echo: a compound line (the dnf driver's "echo BANNER; dnf ...")
+    # belongs to the family simulator.
+    if (command == "echo" or command.startswith("echo ")) and not _SHELL_SYNTAX & set(command):
+        try:
+            words = shlex.split(command)[1:]
+        except ValueError:
+            return ShellResult(
+                stderr="sh: 1: Syntax error: Unterminated quoted string\n", exit_status=2
+            )
+        return ShellResult(stdout=" ".join(words) + "\n")
+    return None
 
 
 def _sim_module(family: str) -> ModuleType | None:
