@@ -1,0 +1,76 @@
+"""Patch 100 and 300 lab hosts with the real `patchtui patch` and print the wall time.
+
+The lab runs in its own process. Its simulated installs take 1-3 s per host and
+kernel updates reboot (2 s down), as a fast real host would; so the figures
+show patchtui's own overhead plus that simulated work, spread over the
+concurrency. Run: python benchmarks/patch_fleet.py [--sizes 100,300] [--concurrency 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scan_fleet import start_lab
+
+
+def patch(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[str, object]]:
+    """(wall seconds, peak RSS KiB, summary line) of one `patchtui patch --yes --json`."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "patchtui.cli",
+            "patch",
+            "-i",
+            str(inventory),
+            "--json",
+            "--yes",
+            "--db",
+            str(db),
+            "--concurrency",
+            str(concurrency),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    last = ""
+    for line in process.stdout:
+        last = line
+    _pid, _status, usage = os.wait4(process.pid, 0)
+    return time.perf_counter() - started, int(usage.ru_maxrss), json.loads(last)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100,300")
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args()
+    print(f"patch benchmark: concurrency {args.concurrency}, {os.cpu_count()} CPUs")
+    print(f"{'hosts':>6} {'wall s':>8} {'hosts/s':>8} {'peak MiB':>9}  results")
+    for size in (int(each) for each in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            lab, inventory = start_lab(size, directory)
+            try:
+                wall, peak, summary = patch(inventory, directory / "db.json", args.concurrency)
+            finally:
+                lab.send_signal(signal.SIGTERM)
+                lab.wait(timeout=30)
+        results = summary.get("results")
+        print(f"{size:>6} {wall:>8.1f} {size / wall:>8.1f} {peak / 1024:>9.1f}  {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
