@@ -184,6 +184,23 @@ class DetachedJob:
                 self.on_line(line)
         return polled
 
+    async def stop(self, session: RemoteSession, *, checks: int = 5) -> bool:
+        """Stop the job (its unit, else its process group) and verify that it stopped.
+
+        Closing an SSH channel does not stop a remote command (sshd refuses
+        signals for root sessions, and without a pty nothing is hung up), so
+        patchtui stops what it started by name, then looks again.
+        """
+        await session.run(stop_command(self.job_id), privileged=True, timeout=30)
+        for _ in range(checks):
+            result = await session.run(
+                poll_command(self.job_id, self.next_line), privileged=True, timeout=30
+            )
+            if result.exit_status is not None and parse_poll(result.stdout).state != "running":
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
     async def cleanup(self, session: RemoteSession) -> None:
         """Best effort: a leftover file only costs disk space on the host."""
         with contextlib.suppress(TransportError):
