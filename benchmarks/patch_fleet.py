@@ -9,46 +9,20 @@ concurrency. Run: python benchmarks/patch_fleet.py [--sizes 100,300] [--concurre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from scan_fleet import start_lab
+from scan_fleet import measure_patchtui, start_lab
 
 
 def patch(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[str, object]]:
     """(wall seconds, peak RSS KiB, summary line) of one `patchtui patch --yes --json`."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "patchtui.cli",
-            "patch",
-            "-i",
-            str(inventory),
-            "--json",
-            "--yes",
-            "--db",
-            str(db),
-            "--concurrency",
-            str(concurrency),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    return measure_patchtui(
+        "patch", "-i", str(inventory), "--yes", "--db", str(db), "--concurrency", str(concurrency)
     )
-    assert process.stdout is not None
-    last = ""
-    for line in process.stdout:
-        last = line
-    _pid, _status, usage = os.wait4(process.pid, 0)
-    return time.perf_counter() - started, int(usage.ru_maxrss), json.loads(last)
 
 
 def main() -> int:

@@ -45,23 +45,11 @@ def start_lab(hosts: int, directory: Path) -> tuple[subprocess.Popen[str], Path]
     return lab, inventory
 
 
-def scan(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[str, object]]:
-    """(wall seconds, peak RSS in KiB, summary line) of one `patchtui scan`."""
+def measure_patchtui(*args: str) -> tuple[float, int, dict[str, object]]:
+    """(wall seconds, peak RSS in KiB, last JSON line) of one `patchtui ... --json` run."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "patchtui.cli",
-            "scan",
-            "-i",
-            str(inventory),
-            "--json",
-            "--db",
-            str(db),
-            "--concurrency",
-            str(concurrency),
-        ],
+        [sys.executable, "-m", "patchtui.cli", *args, "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -70,9 +58,16 @@ def scan(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[
     last = ""
     for line in process.stdout:
         last = line
+    # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix children).
     _pid, _status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     return wall, int(usage.ru_maxrss), json.loads(last)
+
+
+def scan(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[str, object]]:
+    return measure_patchtui(
+        "scan", "-i", str(inventory), "--db", str(db), "--concurrency", str(concurrency)
+    )
 
 
 def main() -> int:
