@@ -665,7 +665,25 @@ def parse_inventory(text: str, source: str, *, base_dir: str | Path | None = Non
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and parse the inventory file at ``path``."""
+    """Read and parse the inventory at ``path``, whatever its format.
+
+    patchtui YAML, Ansible INI/YAML/``--list`` JSON, an executable dynamic
+    inventory script, or ``sshconfig:[PATH]`` (see ``ansible.detect_format``).
+    """
+    # Imported here: ansible.py builds on this module's YAML reader.
+    from patchtui.inventory.ansible import detect_format, load_ansible
+    from patchtui.inventory.sshconfig import load_ssh_config_inventory
+
+    kind = detect_format(path)
+    if kind == "sshconfig":
+        return load_ssh_config_inventory(str(path))
+    if kind != "patchtui":
+        return load_ansible(path, kind).inventory
+    return _load_patchtui_inventory(path)
+
+
+def _load_patchtui_inventory(path: str | Path) -> Inventory:
+    """Read and parse the patchtui YAML inventory file at ``path``."""
     file_path = Path(path).expanduser()
     source = str(path)
     try:

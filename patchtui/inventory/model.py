@@ -46,6 +46,8 @@ class Inventory:
     hosts: tuple[Host, ...]
     groups: Mapping[str, tuple[str, ...]]
     """group name -> host names in it."""
+    warnings: tuple[str, ...] = ()
+    """What the loader read but patchtui does not use (one line each, shown on stderr)."""
 
     def host(self, name: str) -> Host | None:
         for host in self.hosts:
