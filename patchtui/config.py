@@ -1,0 +1,126 @@
+"""The user's config file: defaults for flags they would otherwise type every night.
+
+``config.toml`` in ``paths.config_dir()`` (``$PATCHTUI_CONFIG`` overrides the
+directory; XDG ``~/.config/patchtui`` otherwise)::
+
+    [defaults]
+    concurrency = 100             # hosts worked on at once
+    policy = "policies/prod.yaml" # compliance policy; relative to this file
+    theme = "nord"                # console theme
+    host_key_policy = "accept-new"  # for hosts whose inventory does not say
+
+A missing file means built-in defaults. Any other mistake (bad TOML, an
+unknown section or key, a wrong type) is a ``ConfigError`` naming the file
+and the key: a typo silently ignored would be a default the user thinks they
+changed. Every field of ``Config`` is None when the file does not set it, so
+each caller keeps its own built-in default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchtui import paths
+from patchtui.errors import ConfigError
+from patchtui.inventory.model import HOST_KEY_POLICIES
+
+CONFIG_FILE_NAME = "config.toml"
+_DEFAULT_KEYS = ("concurrency", "policy", "theme", "host_key_policy")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults from the config file; None means "not set, use the built-in default"."""
+
+    concurrency: int | None = None
+    policy: Path | None = None
+    """Absolute path of the compliance policy file."""
+    theme: str | None = None
+    host_key_policy: str | None = None
+    """strict or accept-new."""
+    source: Path | None = None
+    """The file these came from (None: no file)."""
+
+
+def config_path() -> Path:
+    return paths.config_dir() / CONFIG_FILE_NAME
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``path`` (default: ``config_path()``); a missing file gives ``Config()``."""
+    path = config_path() if path is None else Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file: {error}", where=str(path)) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the TOML ``text`` of the config file at ``path`` (used in messages)."""
+    where = str(path)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}", where=where) from None
+    for section in document:
+        if section != "defaults":
+            raise ConfigError(f"unknown section [{section}] (known: [defaults])", where=where)
+    defaults = document.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError("'defaults' must be a table: [defaults]", where=where)
+    for key in defaults:
+        if key not in _DEFAULT_KEYS:
+            raise ConfigError(
+                f"unknown key defaults.{key} (known: {', '.join(_DEFAULT_KEYS)})", where=where
+            )
+    return Config(
+        concurrency=_concurrency(defaults.get("concurrency"), where),
+        policy=_policy(defaults.get("policy"), path),
+        theme=_text(defaults.get("theme"), "theme", where),
+        host_key_policy=_host_key_policy(defaults.get("host_key_policy"), where),
+        source=path,
+    )
+
+
+def _concurrency(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    # bool is an int in Python; `concurrency = true` is a mistake, not 1.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(
+            f"defaults.concurrency must be a whole number of at least 1, got {value!r}",
+            where=where,
+        )
+    return value
+
+
+def _text(value: object, key: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"defaults.{key} must be a non-empty string, got {value!r}", where=where)
+    return value.strip()
+
+
+def _policy(value: object, path: Path) -> Path | None:
+    text = _text(value, "policy", str(path))
+    if text is None:
+        return None
+    policy = Path(text).expanduser()
+    # Relative to the config file, not to wherever a cron job happens to start.
+    return policy if policy.is_absolute() else (path.parent / policy).resolve()
+
+
+def _host_key_policy(value: object, where: str) -> str | None:
+    text = _text(value, "host_key_policy", where)
+    if text is not None and text not in HOST_KEY_POLICIES:
+        raise ConfigError(
+            f"defaults.host_key_policy must be one of {', '.join(HOST_KEY_POLICIES)}, got {text!r}",
+            where=where,
+        )
+    return text
