@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from patchtui import paths
+from patchtui.headless.cmd_inventory import print_warnings
 from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.model import Host, Inventory
 from patchtui.inventory.patterns import select_hosts
@@ -26,6 +27,7 @@ DEFAULT_CONCURRENCY = 50
 
 def selected_hosts(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
     inventory = load_inventory(args.inventory)
+    print_warnings(inventory)
     return inventory, select_hosts(inventory, args.limit)
 
 
