@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from patchtui.engine.events import HostState, RunSummary
 from patchtui.engine.hostwork import Connector
+from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.rollback import RollbackJob
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui import themes
 from patchtui.tui.bridge import EventBridge
@@ -34,15 +38,14 @@ from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.storeview import ConsoleStore, host_records
 
-if TYPE_CHECKING:
-    from patchtui.engine.scan import ScanJob
-
 FLUSH_INTERVAL = 0.1
 """Seconds between redraws from the bridge: fast enough to feel live, cheap on 1,000 hosts."""
 RUN_STOP_TIMEOUT = 10.0
 """Seconds a cancelled run gets to record itself as interrupted when the console closes."""
 AGE_INTERVAL = 5.0
 """Seconds between refreshes of the 'last scan' ages."""
+ELAPSED_INTERVAL = 1.0
+"""Seconds between ticks of a running run's elapsed time."""
 
 
 class ClosableConnector(Connector, Protocol):
@@ -51,8 +54,38 @@ class ClosableConnector(Connector, Protocol):
     async def close_all(self) -> None: ...
 
 
-ConnectorFactory = Callable[[], ClosableConnector]
-"""Called once per run, on the UI loop, so connections belong to that loop."""
+ConnectorFactory = Callable[..., ClosableConnector]
+"""Called once per run, on the UI loop, so connections belong to that loop.
+
+Called with no arguments, or with ``become_password=`` when the operator typed a
+sudo password for the run (``SshConnector`` takes it; it lives as long as that
+connector, which the console drops when the run ends).
+"""
+
+
+class RunnableJob(Protocol):
+    """What the console needs of a run: ScanJob, PatchJob, RollbackJob, AdhocJob."""
+
+    run_id: str
+    operation: str
+
+    async def run(self) -> RunSummary: ...
+
+    def cancel(self) -> None: ...
+
+
+JobBuilder = Callable[[ClosableConnector], RunnableJob]
+
+
+def _stop_waiting(job: RunnableJob) -> None:
+    """Cancel a run for good (the console is closing): for patch runs both steps at once.
+
+    A patch run's installs are detached jobs on the hosts: they finish there, and
+    their hosts are recorded as interrupted rather than kept waiting for.
+    """
+    job.cancel()
+    if isinstance(job, PatchJob):
+        job.cancel()
 
 
 class PatchtuiApp(App[int]):
@@ -63,7 +96,8 @@ class PatchtuiApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Quit (a running scan is cancelled)"),
-        Binding("h", "history", "History", tooltip="Past runs from the database"),
+        Binding("h", "history", "History", tooltip="Past runs from the database (b: roll back)"),
+        Binding("C", "compliance", "Compliance", tooltip="Compliance with the policy; export"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys"),
     ]
 
@@ -77,6 +111,7 @@ class PatchtuiApp(App[int]):
         clock: Callable[[], float] = time.time,
         refresh_metadata: bool = True,
         extra_theme_dirs: Iterable[Path] = (),
+        run_defaults: PatchOptions | None = None,
     ) -> None:
         super().__init__()
         self.inventory = inventory
@@ -87,8 +122,11 @@ class PatchtuiApp(App[int]):
         self.clock = clock
         self.refresh_metadata = refresh_metadata
         self.extra_theme_dirs = list(extra_theme_dirs)
+        self.run_defaults = run_defaults or PatchOptions()
+        """Options the patch form does not show (time limits, poll interval); tests shorten them."""
         self.bridge = EventBridge()
-        self.job: ScanJob | None = None
+        self.job: RunnableJob | None = None
+        self._pending_run: tuple[JobBuilder, str | None] | None = None
         self._run_task: asyncio.Task[RunSummary] | None = None
         self.theme_errors: list[str] = []
         self._load_store_state()
@@ -108,6 +146,7 @@ class PatchtuiApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_interval(FLUSH_INTERVAL, self.flush_events, name="bridge-flush")
         self.set_interval(AGE_INTERVAL, self._refresh_ages, name="ages")
+        self.set_interval(ELAPSED_INTERVAL, self._tick_elapsed, name="elapsed")
         for error in self.theme_errors:
             self.notify(error, title="Theme file skipped", severity="warning")
 
@@ -185,33 +224,157 @@ class PatchtuiApp(App[int]):
 
     @property
     def running(self) -> bool:
-        return self.job is not None
+        return self.job is not None or self._pending_run is not None
+
+    def _refuse_if_running(self) -> bool:
+        if self.running:
+            self.notify("A run is in progress: cancel it with c first.", severity="warning")
+            return True
+        return False
+
+    def _hosts(self, names: Iterable[str]) -> list[Host]:
+        return [self.hosts_by_name[name] for name in names if name in self.hosts_by_name]
 
     def start_scan(self, names: Sequence[str]) -> bool:
         """Scan ``names`` in a worker; False (with a notice) if a run is in progress."""
-        if self.running:
-            self.notify("A run is in progress: cancel it with c first.", severity="warning")
+        if self._refuse_if_running():
             return False
-        hosts = [self.hosts_by_name[name] for name in names if name in self.hosts_by_name]
+        hosts = self._hosts(names)
         self.notify(f"Scanning {len(hosts)} host{'s' if len(hosts) != 1 else ''}…")
-        self.run_scan(hosts)
+
+        def build(connector: ClosableConnector) -> RunnableJob:
+            from patchtui.engine.scan import ScanJob
+
+            return ScanJob(
+                hosts,
+                connector=connector,
+                emit=self.bridge,
+                store=self.store,  # type: ignore[arg-type]
+                refresh=self.refresh_metadata,
+                options={"from": "console"},
+            )
+
+        self._start(build)
         return True
 
-    @work(exclusive=True, group="run", exit_on_error=False)
-    async def run_scan(self, hosts: list[Host]) -> RunSummary:
-        # Imported here so the console opens without loading every driver first.
-        from patchtui.engine.scan import ScanJob
+    def start_patch(
+        self,
+        names: Sequence[str],
+        options: PatchOptions,
+        *,
+        become_password: str | None = None,
+        operation: str | None = None,
+    ) -> bool:
+        """Patch ``names`` with ``options`` (no questions asked: the flows ask first)."""
+        if self._refuse_if_running():
+            return False
+        hosts = self._hosts(names)
 
-        connector = self.connector_factory()
-        job = ScanJob(
-            hosts,
-            connector=connector,
-            emit=self.bridge,
-            store=self.store,  # type: ignore[arg-type]
-            refresh=self.refresh_metadata,
-            options={"from": "console"},
+        def build(connector: ClosableConnector) -> RunnableJob:
+            job = PatchJob(
+                hosts,
+                connector=connector,
+                emit=self.bridge,
+                options=options,
+                store=self.store,  # type: ignore[arg-type]
+                extra_options={"from": "console"},
+            )
+            if operation is not None:
+                job.operation = operation  # a reboot is a patch run that installs nothing
+            return job
+
+        self._start(build, become_password)
+        return True
+
+    def start_rollback(
+        self,
+        source_run: str,
+        changes: Mapping[str, Sequence[Mapping[str, object]]],
+        *,
+        become_password: str | None = None,
+    ) -> bool:
+        """Put back the versions ``source_run`` recorded, on the hosts it changed."""
+        if self._refuse_if_running():
+            return False
+        hosts = self._hosts(changes)
+
+        def build(connector: ClosableConnector) -> RunnableJob:
+            return RollbackJob(
+                hosts,
+                source_run=source_run,
+                changes_by_host=changes,
+                connector=connector,
+                emit=self.bridge,
+                options=self.run_defaults,
+                store=self.store,  # type: ignore[arg-type]
+            )
+
+        self._start(build, become_password)
+        return True
+
+    def start_command(self, names: Sequence[str], command: str, *, privileged: bool) -> bool:
+        """Run an ad-hoc shell command on ``names`` (``patchtui run`` in the console)."""
+        if self._refuse_if_running():
+            return False
+        hosts = self._hosts(names)
+
+        def build(connector: ClosableConnector) -> RunnableJob:
+            from patchtui.engine.adhoc import AdhocJob
+
+            return AdhocJob(
+                hosts,
+                command=command,
+                connector=connector,
+                emit=self.bridge,
+                store=self.store,  # type: ignore[arg-type]
+                privileged=privileged,
+                options={"command": command, "privileged": privileged, "from": "console"},
+            )
+
+        self._start(build)
+        return True
+
+    def _start(self, build: JobBuilder, become_password: str | None = None) -> None:
+        # Handed to the worker through an attribute it empties at once, not as a worker
+        # argument: Textual keeps a finished worker's arguments, and the password must
+        # not outlive the run's connector.
+        self._pending_run = (build, become_password)
+        self.run_job()
+
+    def _connector(self, become_password: str | None) -> ClosableConnector:
+        if become_password is None:
+            return self.connector_factory()
+        return self.connector_factory(become_password=become_password)
+
+    @property
+    def connector_takes_password(self) -> bool:
+        """Can this console's connector factory pass a sudo password on (``become_password=``)?"""
+        try:
+            parameters = inspect.signature(self.connector_factory).parameters
+        except (TypeError, ValueError):
+            return False
+        return "become_password" in parameters or any(
+            each.kind is inspect.Parameter.VAR_KEYWORD for each in parameters.values()
         )
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def run_job(self) -> RunSummary:
+        pending, self._pending_run = self._pending_run, None
+        if pending is None:
+            raise RuntimeError("no run was prepared")
+        build, password = pending
+        pending = None
+        connector = self._connector(password)
+        password = None  # the connector holds the only copy, for this run only
+        try:
+            job = build(connector)
+        except BaseException:
+            await connector.close_all()
+            raise
         self.job = job
+        self.bridge.expect_run(
+            max_failures=job.plan.max_failures if isinstance(job, PatchJob) else None
+        )
         # The job runs as its own task so that cancelling the worker (the app is
         # closing) becomes a job cancel: the job then finishes its bookkeeping and
         # records the run as interrupted instead of leaving it "running".
@@ -219,7 +382,7 @@ class PatchtuiApp(App[int]):
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            job.cancel()
+            _stop_waiting(job)
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 async with asyncio.timeout(RUN_STOP_TIMEOUT):
                     await task
@@ -229,14 +392,64 @@ class PatchtuiApp(App[int]):
             self._run_task = None
             with contextlib.suppress(Exception):
                 await connector.close_all()
+            del connector
+            self.flush_events()
+
+    def _set_control(self, control: str | None) -> None:
+        run = self.bridge.run
+        if run is not None and run.running:
+            run.control = control
+            self.bridge.mark_run_dirty()
             self.flush_events()
 
     def cancel_run(self) -> None:
-        if self.job is None:
+        """First: start no more hosts. Second (patch runs): stop waiting for running ones."""
+        job = self.job
+        if job is None:
             self.notify("No run in progress.")
             return
-        self.job.cancel()
+        if isinstance(job, PatchJob):
+            if job.stopping:
+                job.cancel()
+                self._set_control("stopped waiting")
+                self.notify(
+                    "No longer waiting: installs already running go on on the hosts.",
+                    severity="warning",
+                )
+                return
+            job.cancel()
+            self._set_control("cancelling")
+            self.notify(
+                "Cancelling: no new hosts start; running installs finish (c again: stop waiting).",
+                severity="warning",
+            )
+            return
+        job.cancel()
+        self._set_control("cancelling")
         self.notify("Cancelling: hosts not yet started are skipped.", severity="warning")
+
+    def toggle_pause(self) -> None:
+        """Pause a patch run between hosts (running ones finish), or resume it."""
+        job = self.job
+        if not isinstance(job, PatchJob):
+            self.notify("Only patch, reboot and rollback runs pause.")
+            return
+        if job.stopping:
+            self.notify("The run is being cancelled.")
+            return
+        if job.paused:
+            job.resume()
+            self._set_control(None)
+            self.notify("Resumed.")
+        else:
+            job.pause()
+            self._set_control("paused")
+            self.notify("Paused: hosts already running finish; P resumes.", severity="warning")
+
+    def _tick_elapsed(self) -> None:
+        run = self.bridge.run
+        if run is not None and run.running:
+            self.bridge.mark_run_dirty()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -246,11 +459,15 @@ class PatchtuiApp(App[int]):
             self.notify(f"The run failed: {worker.error}", title="Error", severity="error")
         elif event.state is WorkerState.SUCCESS and isinstance(worker.result, RunSummary):
             summary = worker.result
-            self.notify(
-                f"{summary.ok}/{summary.hosts} ok · {summary.pending} pending "
-                f"({summary.security} security)",
-                title="Scan finished",
-            )
+            run = self.bridge.run
+            operation = run.operation if run is not None else "run"
+            outcome = run.outcome if run is not None and run.outcome else "finished"
+            text = f"{summary.ok}/{summary.hosts} ok · {summary.pending} pending"
+            text += f" ({summary.security} security)"
+            if summary.halt_reason:
+                text += f" · halted: {summary.halt_reason}"
+            severity: SeverityLevel = "information" if outcome == "ok" else "warning"
+            self.notify(text, title=f"{operation.capitalize()} {outcome}", severity=severity)
 
     async def on_unmount(self) -> None:
         # However the app closes (quit, Ctrl+C, a test ending), a run still going is
@@ -261,20 +478,154 @@ class PatchtuiApp(App[int]):
         job, task = self.job, self._run_task
         if job is None or task is None:
             return
-        job.cancel()
+        _stop_waiting(job)
         with contextlib.suppress(Exception, asyncio.CancelledError):
             async with asyncio.timeout(RUN_STOP_TIMEOUT):
                 await asyncio.shield(task)
 
     async def action_quit(self) -> None:
         if self.job is not None:
-            # Scans change nothing on the hosts, so stopping them is safe; waiting
-            # lets the run be recorded as interrupted before the store closes.
+            # Waiting lets the run be recorded as interrupted before the store closes;
+            # package transactions already running are detached and finish on the hosts.
             self.notify("Stopping the run…")
             await self._stop_run()
         self.exit(0)
 
+    # ------------------------------------------------------------ asking first
+
+    # Each flow is a worker so it can await its modal screens in order; none of them
+    # changes a host before the operator has seen how many hosts (and how many prod).
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def open_patch(self, names: list[str]) -> None:
+        """Form -> confirmation (hosts, prod, waves) -> optional sudo password -> patch run."""
+        from patchtui.engine.rollout import plan_rollout
+        from patchtui.tui.screens.confirm import ConfirmScreen
+        from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
+
+        if self._refuse_if_running():
+            return
+        hosts = self._hosts(names)
+        request = await self.push_screen_wait(PatchModal(len(hosts), base=self.run_defaults))
+        if request is None:
+            return
+        options = request.options
+        plan = plan_rollout(
+            hosts, canary=options.canary, batch=options.batch, max_failures=options.max_failures
+        )
+        verb = "Dry-run" if options.dry_run else "Patch"
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                f"{verb}?", confirmation_lines(verb, hosts, options, plan), yes_label=verb
+            )
+        )
+        if not confirmed:
+            self.notify("Not confirmed; nothing was changed.")
+            return
+        password = await self._ask_password() if request.ask_password else None
+        if request.ask_password and password is None:
+            return
+        self.start_patch(names, options, become_password=password)
+        password = None
+
+    async def _ask_password(self) -> str | None:
+        from patchtui.tui.screens.password import PasswordScreen
+
+        if not self.connector_takes_password:
+            self.notify("This console's connections cannot take a sudo password.", severity="error")
+            return None
+        return await self.push_screen_wait(PasswordScreen())
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def open_reboot(self, names: list[str]) -> None:
+        """Confirmation -> a patch run that installs nothing and always reboots."""
+        import dataclasses
+
+        from patchtui.drivers.base import Selection
+        from patchtui.tui.screens.confirm import ConfirmScreen, hosts_line
+
+        if self._refuse_if_running():
+            return
+        hosts = self._hosts(names)
+        lines = [
+            hosts_line("Reboot", hosts),
+            "Nothing is installed: each host is scanned, rebooted, and waited for.",
+            "All at once (as many at a time as the connection limit allows).",
+        ]
+        if not await self.push_screen_wait(ConfirmScreen("Reboot?", lines, yes_label="Reboot")):
+            self.notify("Not confirmed; nothing was changed.")
+            return
+        options = dataclasses.replace(
+            self.run_defaults, selection=Selection(), install=False, reboot="always"
+        )
+        self.start_patch(names, options, operation="reboot")
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def open_rollback(self, run_id: str) -> None:
+        """Confirmation -> RollbackJob of the versions ``run_id`` recorded before changing them."""
+        from patchtui.engine.rollback import changes_from_results
+        from patchtui.tui.screens.confirm import ConfirmScreen, hosts_line
+
+        if self._refuse_if_running() or self.store is None:
+            return
+        results = self.store.host_results(run_id)
+        changes = changes_from_results(list(results or ()))
+        hosts = self._hosts(changes)
+        if not hosts:
+            self.notify(f"Run {run_id} changed no package on these hosts.", severity="warning")
+            return
+        changes = {host.name: changes[host.name] for host in hosts}
+        packages = sum(len(each) for each in changes.values())
+        lines = [
+            hosts_line("Roll back", hosts),
+            f"Restores {packages} package versions recorded by run {run_id}.",
+            "Hosts: "
+            + ", ".join(host.name for host in hosts[:8])
+            + (", …" if len(hosts) > 8 else ""),
+        ]
+        confirm = ConfirmScreen("Roll back?", lines, yes_label="Roll back")
+        if not await self.push_screen_wait(confirm):
+            self.notify("Not confirmed; nothing was changed.")
+            return
+        if self.start_rollback(run_id, changes):
+            self._back_to_hosts()
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def open_command(self, names: list[str]) -> None:
+        """Command line -> confirmation -> an ad-hoc command on the hosts."""
+        from patchtui.tui.screens.command import CommandScreen
+        from patchtui.tui.screens.confirm import ConfirmScreen, hosts_line
+
+        if self._refuse_if_running():
+            return
+        hosts = self._hosts(names)
+        request = await self.push_screen_wait(CommandScreen(len(hosts)))
+        if request is None:
+            return
+        lines = [
+            hosts_line("Run a command on", hosts),
+            f"$ {request.command}",
+            "as root (sudo)" if request.privileged else "as the login user",
+        ]
+        if not await self.push_screen_wait(ConfirmScreen("Run?", lines, yes_label="Run")):
+            self.notify("Not confirmed; nothing was run.")
+            return
+        self.start_command(names, request.command, privileged=request.privileged)
+
+    def _back_to_hosts(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HostsScreen):
+            self.pop_screen()
+
     # ------------------------------------------------------------ other screens
+
+    def action_compliance(self) -> None:
+        from patchtui.tui.screens.compliance import ComplianceScreen
+
+        if self.store is None:
+            self.notify("No database is open, so there is nothing to judge.", severity="warning")
+            return
+        if not isinstance(self.screen, ComplianceScreen):
+            self.push_screen(ComplianceScreen(self.store, list(self.rows), clock=self.clock))
 
     def open_details(self, host: str) -> None:
         from patchtui.tui.screens.detail import HostDetailScreen
@@ -301,14 +652,46 @@ class PatchtuiApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Scan", "Scan the selected hosts (all shown if none)", self._scan_cmd)
-        yield SystemCommand("Cancel run", "Cancel the running scan", self.cancel_run)
+        yield SystemCommand(
+            "Patch", "Patch the selected hosts (a form, then a confirmation)", self._patch_cmd
+        )
+        yield SystemCommand("Reboot", "Reboot the selected hosts (asks first)", self._reboot_cmd)
+        yield SystemCommand(
+            "Run command", "Run a shell command on the selected hosts", self._command_cmd
+        )
+        yield SystemCommand(
+            "Cancel run",
+            "No new hosts start (again: stop waiting for running ones)",
+            self.cancel_run,
+        )
+        yield SystemCommand("Pause / resume run", "Pause or resume a patch run", self.toggle_pause)
+        yield SystemCommand(
+            "Roll back a run", "Pick a patch run in the history, then press b", self.action_history
+        )
+        yield SystemCommand(
+            "Compliance",
+            "Hosts judged against the policy; export the report",
+            self.action_compliance,
+        )
         yield SystemCommand("History", "Past runs from the database", self.action_history)
         yield SystemCommand("Keys", "Show every key binding", self.action_help)
 
-    def _scan_cmd(self) -> None:
+    def _on_hosts(self, action: Callable[[HostsScreen], None]) -> None:
         hosts_screen = self.hosts_screen
         if hosts_screen is not None:
-            hosts_screen.action_scan()
+            action(hosts_screen)
+
+    def _scan_cmd(self) -> None:
+        self._on_hosts(HostsScreen.action_scan)
+
+    def _patch_cmd(self) -> None:
+        self._on_hosts(HostsScreen.action_patch)
+
+    def _reboot_cmd(self) -> None:
+        self._on_hosts(HostsScreen.action_reboot)
+
+    def _command_cmd(self) -> None:
+        self._on_hosts(HostsScreen.action_command)
 
 
 def make_app(
@@ -319,8 +702,13 @@ def make_app(
     store: ConsoleStore | None = None,
     clock: Callable[[], float] = time.time,
     refresh_metadata: bool = True,
+    run_defaults: PatchOptions | None = None,
 ) -> PatchtuiApp:
-    """Build the console from its services (posting's ``make_posting`` pattern)."""
+    """Build the console from its services (posting's ``make_posting`` pattern).
+
+    ``run_defaults``: the patch options the form starts from and does not show
+    (install/reboot/reconnect time limits, poll interval).
+    """
     return PatchtuiApp(
         inventory=inventory,
         hosts=hosts,
@@ -328,4 +716,5 @@ def make_app(
         store=store,
         clock=clock,
         refresh_metadata=refresh_metadata,
+        run_defaults=run_defaults,
     )

@@ -13,6 +13,7 @@ worker), so it needs no locks; it must never block.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -24,8 +25,10 @@ from patchtui.engine.events import (
     HostState,
     HostStateChanged,
     RunFinished,
+    RunHalted,
     RunStarted,
     RunSummary,
+    WaveStarted,
 )
 from patchtui.textsafe import strip_control
 
@@ -34,6 +37,9 @@ SCROLLBACK_LINES = 2_000
 
 STREAM_PREFIX = {"cmd": "$ ", "stderr": "! "}
 """How a line's stream is shown: the same prefixes as the stored transcript."""
+
+FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
+"""Host results that count against a patch run's failure threshold (as the engine counts)."""
 
 
 @dataclass
@@ -57,10 +63,29 @@ class RunProgress:
     states: dict[str, HostState] = field(default_factory=dict)
     outcome: str | None = None
     summary: RunSummary | None = None
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    wave: str | None = None
+    """Label of the wave running now (``canary``, ``wave 2/3``); None for scans."""
+    waves: int = 0
+    """Waves started so far."""
+    failures: int = 0
+    """Hosts whose result counts against the failure threshold."""
+    max_failures: int | None = None
+    """Failures the run allows before it halts (set by the console from the job's plan)."""
+    halted: str | None = None
+    """Why the run halted (failure threshold, canary), once it has."""
+    control: str | None = None
+    """What the operator asked of the run: paused, cancelling, stopped waiting (console-set)."""
 
     @property
     def running(self) -> bool:
         return self.outcome is None
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds since the run started; frozen once it finished."""
+        end = self.ended if self.ended is not None else (now or time.monotonic())
+        return max(0.0, end - self.started)
 
     def count(self, state: HostState) -> int:
         return sum(1 for each in self.states.values() if each == state)
@@ -77,6 +102,11 @@ class EventBridge:
         self._line_counts: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._run_dirty = False
+        self._next_max_failures: int | None = None
+
+    def expect_run(self, *, max_failures: int | None) -> None:
+        """The failure threshold of the run about to start (the engine's plan, not an event)."""
+        self._next_max_failures = max_failures
 
     # ------------------------------------------------------------ recording
 
@@ -101,6 +131,8 @@ class EventBridge:
             if self.run is not None and self.run.run_id == event.run_id:
                 self.run.states[event.host] = event.state
                 self.run.finished += 1
+                if event.result in FAILURE_RESULTS:
+                    self.run.failures += 1
                 self._run_dirty = True
             if event.error:
                 kind = f"{event.error_kind}: " if event.error_kind else ""
@@ -108,21 +140,37 @@ class EventBridge:
             self._dirty.add(event.host)
         elif isinstance(event, RunStarted):
             self.run = RunProgress(
-                run_id=event.run_id, operation=event.operation, total=len(event.hosts)
+                run_id=event.run_id,
+                operation=event.operation,
+                total=len(event.hosts),
+                max_failures=self._next_max_failures,
             )
+            self._next_max_failures = None
             self._run_dirty = True
             for host in event.hosts:
                 # A fresh run replaces what the previous one found out about the host.
                 self.live[host] = HostLive()
                 self._append(host, f"--- {event.operation} {event.run_id} ---")
-        elif (
-            isinstance(event, RunFinished)
-            and self.run is not None
-            and self.run.run_id == event.run_id
-        ):
+        elif self.run is None or self.run.run_id != event.run_id:
+            return
+        elif isinstance(event, WaveStarted):
+            self.run.wave = event.label
+            self.run.waves = event.index + 1
+            self._run_dirty = True
+        elif isinstance(event, RunHalted):
+            self.run.halted = event.reason
+            self._run_dirty = True
+        elif isinstance(event, RunFinished):
             self.run.outcome = event.outcome
             self.run.summary = event.summary
+            self.run.ended = time.monotonic()
+            if event.summary.halt_reason and self.run.halted is None:
+                self.run.halted = event.summary.halt_reason
             self._run_dirty = True
+
+    def mark_run_dirty(self) -> None:
+        """The console changed something the status line shows (pause, cancel, ticking time)."""
+        self._run_dirty = True
 
     def _live(self, host: str) -> HostLive:
         live = self.live.get(host)

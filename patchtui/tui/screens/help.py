@@ -15,7 +15,10 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓ PgUp PgDn", "Move in the table; the output pane follows the highlighted host"),
     ("click header", "Sort by that column (again: reverse)"),
     ("escape", "Clear the filter, close a screen"),
-    ("ctrl+p", "Command palette: themes, scan, history, keys"),
+    ("b", "In the history: roll back the highlighted patch run (asks first)"),
+    ("e", "In compliance: export the report (html, markdown, csv, json)"),
+    ("ctrl+s", "In the patch form: review (then confirm)"),
+    ("ctrl+p", "Command palette: every action above, themes"),
 )
 
 

@@ -50,6 +50,12 @@ class HistoryScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),
+        Binding(
+            "b",
+            "rollback",
+            "Roll back",
+            tooltip="History: roll back the highlighted patch run (asks first)",
+        ),
     ]
 
     def __init__(self, store: ConsoleStore) -> None:
@@ -59,7 +65,10 @@ class HistoryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
-        yield Static(Content("Runs, newest first · enter: open"), classes="section-title")
+        yield Static(
+            Content("Runs, newest first · enter: open · b: roll back a patch run"),
+            classes="section-title",
+        )
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -111,6 +120,22 @@ class HistoryScreen(Screen[None]):
             )
         if not self.runs:
             self.notify("No runs in the database yet.")
+
+    def action_rollback(self) -> None:
+        table: DataTable[Text] = self.query_one("#runs", DataTable)
+        if table.row_count == 0:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        run = self.runs.get(str(row_key.value))
+        if run is None:
+            return
+        if run.get("operation") not in {"patch", "rollback"}:
+            self.notify("Only patch (and rollback) runs change packages.", severity="warning")
+            return
+        from patchtui.tui.app import PatchtuiApp
+
+        if isinstance(self.app, PatchtuiApp):
+            self.app.open_rollback(str(run["run_id"]))
 
     @on(DataTable.RowSelected, "#runs")
     def _open_run(self, event: DataTable.RowSelected) -> None:

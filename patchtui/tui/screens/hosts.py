@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Log, Static
+from textual.widgets import DataTable, Footer, Header, Input, Log
 
-from patchtui.engine.events import HostState
 from patchtui.tui.bridge import SCROLLBACK_LINES, RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.host_table import HostTable
+from patchtui.tui.widgets.progress import RunProgressBar
 
 if TYPE_CHECKING:
     from patchtui.tui.app import PatchtuiApp
@@ -25,7 +25,22 @@ class HostsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("s", "scan", "Scan", tooltip="Scan the selected hosts (all shown if none)"),
-        Binding("c", "cancel", "Cancel", tooltip="Cancel the running scan"),
+        Binding("p", "patch", "Patch", tooltip="Patch the selected hosts (all shown if none)"),
+        Binding("R", "reboot", "Reboot", tooltip="Reboot the selected hosts (asks first)"),
+        Binding(
+            "c",
+            "cancel",
+            "Cancel",
+            tooltip="Cancel the run: no new hosts start (again: stop waiting for running ones)",
+        ),
+        Binding("P", "pause", "Pause", tooltip="Pause or resume a patch run between hosts"),
+        Binding(
+            "exclamation_mark",
+            "command",
+            "Command",
+            key_display="!",
+            tooltip="Run a shell command on the selected hosts",
+        ),
         Binding("space", "toggle_select", "Select", tooltip="Select or unselect this host"),
         Binding("a", "select_all", "Select all", tooltip="Select (or unselect) all shown hosts"),
         Binding("slash", "filter", "Filter", tooltip="Filter by name, group, label, state, OS"),
@@ -53,7 +68,7 @@ class HostsScreen(Screen[None]):
         yield Header(icon="")
         yield Input(placeholder="filter: name, group, label=value, state, OS", id="filter")
         yield HostTable(clock=self.patchtui.clock, id="hosts")
-        yield Static(id="run-status")
+        yield RunProgressBar(id="run-progress")
         yield Log(max_lines=SCROLLBACK_LINES, highlight=False, id="output")
         yield Footer()
 
@@ -86,37 +101,7 @@ class HostsScreen(Screen[None]):
         self.refresh_hosts(set(self.query_one(HostTable).visible_hosts))
 
     def update_run_status(self, run: RunProgress | None) -> None:
-        status = self.query_one("#run-status", Static)
-        if run is None:
-            hosts = len(self.patchtui.rows)
-            status.update(Content(f"{hosts} hosts · no scan yet this session · s: scan"))
-            return
-        counts = ", ".join(
-            f"{run.count(state)} {state.value}"
-            for state in (
-                HostState.OK,
-                HostState.FAILED,
-                HostState.UNREACHABLE,
-                HostState.INTERRUPTED,
-                HostState.SKIPPED,
-            )
-            if run.count(state)
-        )
-        if run.running:
-            text = f"{run.operation} running: {run.finished}/{run.total} done"
-            text += f" ({counts})" if counts else ""
-            text += " · c: cancel"
-        else:
-            text = f"{run.operation} {run.outcome}: {run.finished}/{run.total} done"
-            text += f" ({counts})" if counts else ""
-            if run.summary is not None:
-                summary = run.summary
-                text += (
-                    f" · {summary.pending} pending ({summary.security} security)"
-                    f" · {summary.reboot_required} need a reboot · {summary.duration:.1f}s"
-                )
-        status.set_class(run.running, "-running")
-        status.update(Content(text))
+        self.query_one(RunProgressBar).show(run, host_count=len(self.patchtui.rows))
 
     # ------------------------------------------------------------ output pane
 
@@ -183,6 +168,30 @@ class HostsScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         self.patchtui.cancel_run()
+
+    def action_patch(self) -> None:
+        targets = self.scan_targets()
+        if not targets:
+            self.notify("No hosts to patch: the filter hides them all.", severity="warning")
+            return
+        self.patchtui.open_patch(targets)
+
+    def action_reboot(self) -> None:
+        targets = self.scan_targets()
+        if not targets:
+            self.notify("No hosts to reboot: the filter hides them all.", severity="warning")
+            return
+        self.patchtui.open_reboot(targets)
+
+    def action_pause(self) -> None:
+        self.patchtui.toggle_pause()
+
+    def action_command(self) -> None:
+        targets = self.scan_targets()
+        if not targets:
+            self.notify("No hosts to run on: the filter hides them all.", severity="warning")
+            return
+        self.patchtui.open_command(targets)
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)

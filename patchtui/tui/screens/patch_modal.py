@@ -1,0 +1,266 @@
+"""The patch form: what to install, how to roll it out, whether to reboot.
+
+``options_from_form`` is pure: it turns the form's raw text into the engine's
+``PatchOptions`` with the same rules (and the same error messages) as the
+headless ``patchtui patch`` flags, so the console and the CLI cannot drift.
+The modal shows a ``ConfigError`` inline and stays open until the form is valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from patchtui.engine.patch import REBOOT_POLICIES, PatchOptions
+from patchtui.engine.rollout import Amount, RolloutPlan
+from patchtui.errors import ConfigError
+from patchtui.inventory.model import Host
+from patchtui.tui.screens.confirm import hosts_line
+
+
+@dataclass(frozen=True)
+class PatchForm:
+    """The form's raw values, as typed."""
+
+    security_only: bool = False
+    packages: str = ""
+    exclude: str = ""
+    dist_upgrade: bool = False
+    canary: str = "0"
+    batch: str = ""
+    max_failures: str = ""
+    reboot: str = "if-needed"
+    pre: str = ""
+    post: str = ""
+    dry_run: bool = False
+    ask_password: bool = False
+
+
+@dataclass(frozen=True)
+class PatchRequest:
+    """What the form asks for: the options, and whether to ask for a sudo password."""
+
+    options: PatchOptions
+    ask_password: bool = False
+
+
+def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> PatchOptions:
+    """``PatchOptions`` from the form; ConfigError (one line) for anything invalid.
+
+    ``base`` carries what the form does not show (time limits, poll interval).
+    """
+    # The headless flags' parser is the one definition of a package list: same globs,
+    # same name checks, same messages.
+    from patchtui.headless.patch_command import selection_from_args
+
+    selection = selection_from_args(
+        argparse.Namespace(
+            packages=[form.packages] if form.packages.strip() else None,
+            exclude=[form.exclude] if form.exclude.strip() else None,
+            security_only=form.security_only,
+            dist_upgrade=form.dist_upgrade,
+        )
+    )
+    canary_text = form.canary.strip() or "0"
+    try:
+        canary = int(canary_text)
+    except ValueError:
+        raise ConfigError(f"canary takes a whole number of hosts, got {form.canary!r}") from None
+    if canary < 0:
+        raise ConfigError("canary must be 0 or more")
+    batch = Amount.parse(form.batch, flag="batch") if form.batch.strip() else None
+    if batch is not None and batch.value == 0:
+        raise ConfigError("batch must be at least 1 host (or leave it empty: all at once)")
+    max_failures = (
+        Amount.parse(form.max_failures, flag="max failures") if form.max_failures.strip() else None
+    )
+    if form.reboot not in REBOOT_POLICIES:
+        raise ConfigError(f"reboot policy must be one of {', '.join(REBOOT_POLICIES)}")
+    return dataclasses.replace(
+        base or PatchOptions(),
+        selection=selection,
+        canary=canary,
+        batch=batch,
+        max_failures=max_failures,
+        reboot=form.reboot,
+        pre=form.pre.strip() or None,
+        post=form.post.strip() or None,
+        dry_run=form.dry_run,
+        install=True,
+    )
+
+
+def _names(names: Sequence[str], shown: int = 4) -> str:
+    text = ", ".join(names[:shown])
+    return text + (f", … ({len(names)} in all)" if len(names) > shown else "")
+
+
+def confirmation_lines(
+    verb: str, hosts: Sequence[Host], options: PatchOptions, plan: RolloutPlan
+) -> list[str]:
+    """What the confirmation says: hosts and prod count, what is installed, waves, limits."""
+    selection = options.selection
+    lines = [hosts_line(verb, hosts)]
+    if options.dry_run:
+        lines.append("Dry run: each host reports what it would install; nothing is changed.")
+    what = "security updates" if selection.security_only else "all pending updates"
+    if selection.packages:
+        what += " among " + ", ".join(selection.packages)
+    if selection.exclude:
+        what += " except " + ", ".join(selection.exclude)
+    if selection.dist_upgrade:
+        what += " (dist-upgrade)"
+    lines.append(f"Installs: {what}")
+    waves = [
+        f"{plan.wave_label(index)}: {_names([host.name for host in wave])}"
+        for index, wave in enumerate(plan.waves)
+    ]
+    lines.append(f"Waves ({len(plan.waves)}):")
+    lines.extend(f"  {wave}" for wave in waves[:6])
+    if len(waves) > 6:
+        lines.append(f"  … {len(waves) - 6} more waves")
+    lines.append(
+        f"Halts after {plan.max_failures} failure{'s' if plan.max_failures != 1 else ''}"
+        + (" (or any canary failure)" if plan.canary_count else "")
+        + f" · reboot: {options.reboot}"
+    )
+    if options.pre:
+        lines.append(f"Pre: {options.pre}")
+    if options.post:
+        lines.append(f"Post: {options.post}")
+    return lines
+
+
+class PatchModal(ModalScreen[PatchRequest | None]):
+    """The patch form over the hosts screen; returns a PatchRequest, or None if cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+s", "submit", "Review", show=False),
+    ]
+
+    def __init__(self, host_count: int, *, base: PatchOptions | None = None) -> None:
+        super().__init__()
+        self.host_count = host_count
+        self.base = base or PatchOptions()
+
+    def compose(self) -> ComposeResult:
+        plural = "s" if self.host_count != 1 else ""
+        with Vertical(id="patch-box", classes="dialog"):
+            yield Static(Content(f"Patch {self.host_count} host{plural}"), classes="dialog-title")
+            with Grid(id="patch-grid"):
+                yield Label("What")
+                with Horizontal(classes="checks"):
+                    yield Checkbox("security updates only", id="security-only")
+                    yield Checkbox("dist-upgrade (apt)", id="dist-upgrade")
+                yield Label("Packages")
+                yield Input(
+                    placeholder="all pending; or names/globs: openssl, libssl*", id="packages"
+                )
+                yield Label("Exclude")
+                yield Input(placeholder="names/globs never installed: kernel*", id="exclude")
+                yield Label("Canary hosts")
+                yield Input("0", placeholder="0", id="canary")
+                yield Label("Batch")
+                yield Input(placeholder="all at once; or N or N% per wave", id="batch")
+                yield Label("Max failures")
+                yield Input(placeholder="0; or N or N% before the run halts", id="max-failures")
+                yield Label("Reboot")
+                yield Select(
+                    [(policy, policy) for policy in REBOOT_POLICIES],
+                    value="if-needed",
+                    allow_blank=False,
+                    id="reboot",
+                )
+                yield Label("Pre command")
+                yield Input(placeholder="optional check before patching (failure skips)", id="pre")
+                yield Label("Post command")
+                yield Input(placeholder="optional command after patching", id="post")
+                yield Label("Run")
+                with Horizontal(classes="checks"):
+                    yield Checkbox("dry run (change nothing)", id="dry-run")
+                    yield Checkbox("ask sudo password", id="ask-password")
+            yield Static(id="patch-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Review…", variant="primary", id="patch-review")
+                yield Button("Cancel", id="patch-cancel")
+            yield Static(
+                Content("tab: next field · ctrl+s: review · escape: cancel"),
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#security-only", Checkbox).focus()
+
+    def form(self) -> PatchForm:
+        def text(widget_id: str) -> str:
+            return self.query_one(f"#{widget_id}", Input).value
+
+        def ticked(widget_id: str) -> bool:
+            return self.query_one(f"#{widget_id}", Checkbox).value
+
+        reboot = self.query_one("#reboot", Select).value
+        return PatchForm(
+            security_only=ticked("security-only"),
+            packages=text("packages"),
+            exclude=text("exclude"),
+            dist_upgrade=ticked("dist-upgrade"),
+            canary=text("canary"),
+            batch=text("batch"),
+            max_failures=text("max-failures"),
+            reboot=str(reboot),
+            pre=text("pre"),
+            post=text("post"),
+            dry_run=ticked("dry-run"),
+            ask_password=ticked("ask-password"),
+        )
+
+    def show_error(self, message: str | None) -> None:
+        error = self.query_one("#patch-error", Static)
+        error.update(Content(message or ""))
+        error.set_class(bool(message), "-shown")
+
+    def action_submit(self) -> None:
+        form = self.form()
+        try:
+            options = options_from_form(form, self.base)
+        except ConfigError as error:
+            self.show_error(str(error))
+            return
+        self.show_error(None)
+        self.dismiss(PatchRequest(options=options, ask_password=form.ask_password))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#patch-review")
+    def _review(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#patch-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        # Enter in any field reviews, as in a web form.
+        self.action_submit()
+
+
+__all__ = [
+    "PatchForm",
+    "PatchModal",
+    "PatchRequest",
+    "confirmation_lines",
+    "options_from_form",
+]
