@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Log
+from textual.widgets import DataTable, Footer, Header, Input
 
 from patchtui.tui.bridge import SCROLLBACK_LINES, RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.host_table import HostTable
+from patchtui.tui.widgets.output_pane import OutputPane
 from patchtui.tui.widgets.progress import RunProgressBar
 
 if TYPE_CHECKING:
+    from patchtui.engine.events import HostState
     from patchtui.tui.app import PatchtuiApp
 
 
@@ -47,6 +48,8 @@ class HostsScreen(Screen[None]):
         Binding("o", "sort_next", "Sort", tooltip="Sort by the next column (again: reverse)"),
         Binding("O", "sort_reverse", "Reverse", show=False),
         Binding("d", "details", "Details", show=False),
+        Binding("v", "split_output", "Split", tooltip="Output of the running hosts side by side"),
+        Binding("z", "zoom_output", "Output", tooltip="The highlighted host's output full-screen"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -55,7 +58,6 @@ class HostsScreen(Screen[None]):
         self.selected: set[str] = set()
         self.filter_text = ""
         self.output_host: str | None = None
-        self._output_seen = 0
 
     @property
     def patchtui(self) -> PatchtuiApp:
@@ -69,7 +71,8 @@ class HostsScreen(Screen[None]):
         yield Input(placeholder="filter: name, group, label=value, state, OS", id="filter")
         yield HostTable(clock=self.patchtui.clock, id="hosts")
         yield RunProgressBar(id="run-progress")
-        yield Log(max_lines=SCROLLBACK_LINES, highlight=False, id="output")
+        # The pane's log keeps the id "output": tests and styles find it by that name.
+        yield OutputPane(scrollback=SCROLLBACK_LINES, log_id="output", id="output-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -77,7 +80,6 @@ class HostsScreen(Screen[None]):
         table.show_rows(self.patchtui.rows.values(), self.selected)
         table.sort_rows(self.patchtui.rows)
         table.move_cursor(row=0)  # start at the top of the sorted list
-        self.query_one("#output", Log).border_title = Content("output")
         self.update_run_status(None)
         table.focus()
 
@@ -112,22 +114,34 @@ class HostsScreen(Screen[None]):
             self.show_output(host)
 
     def show_output(self, host: str | None) -> None:
-        log = self.query_one("#output", Log)
-        log.clear()
         self.output_host = host
-        self._output_seen = 0
-        log.border_title = Content(f"output: {host}" if host else "output")
-        if host is not None:
-            self._append_output()
+        self.query_one(OutputPane).show_host(host, self.patchtui.bridge, self._state_of(host))
 
     def _append_output(self) -> None:
         assert self.output_host is not None
-        bridge = self.patchtui.bridge
-        lines = bridge.lines_since(self.output_host, self._output_seen)
-        self._output_seen = bridge.line_count(self.output_host)
-        if lines:
-            # Already stripped of control sequences by the bridge; Log never reads markup.
-            self.query_one("#output", Log).write_lines(lines)
+        pane = self.query_one(OutputPane)
+        pane.sync(self.patchtui.bridge, self._state_of(self.output_host))
+
+    def _state_of(self, host: str | None) -> HostState | None:
+        row = self.patchtui.rows.get(host) if host is not None else None
+        return row.state if row is not None else None
+
+    def action_split_output(self) -> None:
+        from patchtui.tui.screens.output import SplitOutputScreen
+
+        table = self.query_one(HostTable)
+        # Shown when nothing runs: the selection, else the highlighted host.
+        chosen = [name for name in table.visible_hosts if name in self.selected]
+        if not chosen and table.highlighted_host is not None:
+            chosen = [table.highlighted_host]
+        self.app.push_screen(SplitOutputScreen(chosen, order=table.visible_hosts))
+
+    def action_zoom_output(self) -> None:
+        from patchtui.tui.screens.output import HostOutputScreen
+
+        host = self.query_one(HostTable).highlighted_host
+        if host is not None:
+            self.app.push_screen(HostOutputScreen(host))
 
     # ------------------------------------------------------------ selection
 

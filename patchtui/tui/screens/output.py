@@ -1,0 +1,212 @@
+"""Output screens: several running hosts side by side, or one host full-screen.
+
+Both read the bridge on their own ~10 Hz timer, like the hosts screen: a pane
+asks the bridge only for the lines it has not drawn yet, so six panes on a
+busy fleet cost six small appends per tick, never a message per line.
+
+The split view keeps its panes stable: a pane keeps its host while the host
+runs and after it finishes, and is handed to a host that starts running only
+when no pane is free, so the text a reader is looking at does not jump away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from patchtui.engine.events import HostState
+from patchtui.tui.widgets.output_pane import OutputPane
+
+if TYPE_CHECKING:
+    from patchtui.tui.app import PatchtuiApp
+    from patchtui.tui.hostview import HostRow
+
+REFRESH_INTERVAL = 0.1
+"""Seconds between draws from the bridge (the app's flush runs at the same rate)."""
+MAX_PANES = 6
+"""Panes in the split view: six keep ~80 columns and a dozen lines each on a laptop screen."""
+RUNNING_STATES = frozenset(
+    {HostState.CONNECTING, HostState.SCANNING, HostState.PATCHING, HostState.REBOOTING}
+)
+"""States in which a host is talking to patchtui and its output moves (queued is silent)."""
+
+
+def running_hosts(rows: Mapping[str, HostRow], order: Iterable[str] | None = None) -> list[str]:
+    """Hosts now running, in ``order`` (the table's) when given, else the rows' order."""
+    names = list(order) if order is not None else list(rows)
+    return [name for name in names if name in rows and rows[name].state in RUNNING_STATES]
+
+
+def assign_panes(
+    shown: Sequence[str], running: Sequence[str], *, limit: int = MAX_PANES
+) -> list[str]:
+    """Which host each pane shows next, keeping panes on their host where possible.
+
+    ``shown`` is what the panes show now (in pane order). A pane keeps its host
+    while it runs; a pane whose host stopped running is handed to a running host
+    that has no pane yet, and kept (its last lines stay readable) when none waits.
+    New panes are added for running hosts while there are fewer than ``limit``.
+    """
+    running_set = set(running)
+    waiting = [name for name in running if name not in shown]
+    result: list[str] = []
+    for name in shown[:limit]:
+        if name not in running_set and waiting:
+            result.append(waiting.pop(0))
+        else:
+            result.append(name)
+    while waiting and len(result) < limit:
+        result.append(waiting.pop(0))
+    return result
+
+
+def grid_columns(panes: int) -> int:
+    """One column for one or two panes (full-width lines), two beyond."""
+    return 1 if panes <= 2 else 2
+
+
+class _OutputScreenBase(Screen[None]):
+    @property
+    def patchtui(self) -> PatchtuiApp:
+        from patchtui.tui.app import PatchtuiApp
+
+        assert isinstance(self.app, PatchtuiApp)
+        return self.app
+
+    def state_of(self, host: str | None) -> HostState | None:
+        row = self.patchtui.rows.get(host) if host is not None else None
+        return row.state if row is not None else None
+
+    def start_sync(self) -> None:
+        self.set_interval(REFRESH_INTERVAL, self.refresh_from_bridge, name="output-sync")
+
+    async def refresh_from_bridge(self) -> None:
+        """Draw what the bridge received since the last tick (each screen its own way)."""
+
+
+class HostOutputScreen(_OutputScreenBase):
+    """One host's output on the whole screen."""
+
+    BINDINGS = [Binding("escape,q,z", "app.pop_screen", "Back", tooltip="Back")]
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield OutputPane(scrollback=self.patchtui.bridge.scrollback, classes="focus-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.start_sync()
+        self.sub_title = f"output of {self.host}"
+        pane = self.query_one(OutputPane)
+        pane.show_host(self.host, self.patchtui.bridge, self.state_of(self.host))
+        pane.output_log.focus()
+
+    async def refresh_from_bridge(self) -> None:
+        pane = self.query_one(OutputPane)
+        pane.sync(self.patchtui.bridge, self.state_of(self.host))
+
+
+class SplitOutputScreen(_OutputScreenBase):
+    """Up to six running hosts' output at once; z or enter: one of them full-screen."""
+
+    BINDINGS = [
+        Binding("escape,q,v", "app.pop_screen", "Back", tooltip="Back to the hosts"),
+        Binding("z,enter", "zoom", "Full screen", tooltip="Show the focused pane full-screen"),
+    ]
+
+    def __init__(self, fallback: Sequence[str] = (), *, order: Sequence[str] | None = None):
+        super().__init__()
+        self.fallback = list(fallback)[:MAX_PANES]
+        """Shown when no host is running: the hosts screen's selection or highlighted host."""
+        self.order = list(order) if order is not None else None
+        self.shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static(id="split-status", classes="summary")
+        yield Grid(id="split-grid")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.start_sync()
+        self.sub_title = "output of running hosts"
+        running = running_hosts(self.patchtui.rows, self.order)
+        await self._place(assign_panes([], running) or self.fallback)
+        panes = list(self.query(OutputPane))
+        if panes:
+            panes[0].output_log.focus()
+
+    async def refresh_from_bridge(self) -> None:
+        running = running_hosts(self.patchtui.rows, self.order)
+        wanted = assign_panes(self.shown, running) if running else self.shown
+        if wanted != self.shown:
+            await self._place(wanted)
+        bridge = self.patchtui.bridge
+        with self.app.batch_update():
+            for pane in self.query(OutputPane):
+                pane.sync(bridge, self.state_of(pane.host))
+        self._update_status(running)
+
+    async def _place(self, hosts: list[str]) -> None:
+        """Give pane i host i, adding panes as needed (panes are never taken away)."""
+        grid = self.query_one("#split-grid", Grid)
+        panes = list(self.query(OutputPane))
+        bridge = self.patchtui.bridge
+        for index, host in enumerate(hosts):
+            if index < len(panes):
+                pane = panes[index]
+                if pane.host != host:
+                    pane.show_host(host, bridge, self.state_of(host))
+            else:
+                pane = OutputPane(scrollback=bridge.scrollback, classes="split-pane")
+                await grid.mount(pane)  # its log exists once mounted
+                pane.show_host(host, bridge, self.state_of(host))
+        self.shown = list(hosts)
+        grid.styles.grid_size_columns = grid_columns(len(hosts))
+        self._update_status(running_hosts(self.patchtui.rows, self.order))
+
+    def _update_status(self, running: list[str]) -> None:
+        status = self.query_one("#split-status", Static)
+        if not self.shown:
+            text = "No host is running, and none is selected: select hosts (space) or start a run."
+        elif running:
+            extra = len(set(running) - set(self.shown))
+            text = f"{len(running)} running"
+            text += f" · {extra} more not shown" if extra else ""
+            text += " · tab: next pane · z: full screen · f: follow · /: search"
+        else:
+            text = "No host is running: showing the chosen hosts · z: full screen · /: search"
+        status.update(Content(text))
+
+    def focused_pane(self) -> OutputPane | None:
+        if self.focused is None:
+            return None
+        for widget in self.focused.ancestors_with_self:
+            if isinstance(widget, OutputPane):
+                return widget
+        return None
+
+    def action_zoom(self) -> None:
+        pane = self.focused_pane()
+        if pane is not None and pane.host is not None:
+            self.app.push_screen(HostOutputScreen(pane.host))
+
+
+__all__ = [
+    "HostOutputScreen",
+    "SplitOutputScreen",
+    "assign_panes",
+    "grid_columns",
+    "running_hosts",
+]

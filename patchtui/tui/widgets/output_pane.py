@@ -1,0 +1,395 @@
+"""One host's live output: bounded scrollback, follow/unfollow and search.
+
+``OutputPane`` shows the lines the ``EventBridge`` keeps for one host. It is
+drawn from the bridge by the timer that drains it (``sync``), never by a
+message per line. Host output is data: the bridge strips terminal control
+sequences and the pane draws lines with Textual's ``Log``, which never reads
+markup, so ``[red]`` or ``\\x1b[31m`` from a host are shown harmlessly.
+
+Following (the default) keeps the newest line in view. Scrolling up, jumping
+to a search match or pressing ``f`` stops following: new lines then arrive
+without moving the view, and the pane counts them ("37 new lines") until
+``f`` follows again. When the scrollback is full, old lines fall off the top;
+an unfollowed view is shifted by as many lines so it stays on what it showed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.color import Color, ColorParseError
+from textual.containers import Vertical
+from textual.content import Content
+from textual.strip import Strip
+from textual.widgets import Input, Log
+
+from patchtui.engine.events import HostState
+from patchtui.textsafe import strip_control
+
+if TYPE_CHECKING:
+    from patchtui.tui.bridge import EventBridge
+
+DEFAULT_SCROLLBACK = 2_000
+"""Lines a pane keeps when the caller does not say: the bridge's own bound."""
+
+
+class SearchHighlighter(Highlighter):
+    """Marks every case-insensitive occurrence of the search text in a line."""
+
+    def __init__(self) -> None:
+        self.pattern: re.Pattern[str] | None = None
+        self.style = Style(reverse=True, bold=True)
+
+    def highlight(self, text: Text) -> None:
+        if self.pattern is None:
+            return
+        for match in self.pattern.finditer(text.plain):
+            text.stylize(self.style, match.start(), match.end())
+
+
+def search_pattern(term: str) -> re.Pattern[str] | None:
+    """The search is for plain text: regex characters in ``term`` match themselves."""
+    return re.compile(re.escape(term), re.IGNORECASE) if term else None
+
+
+class OutputLog(Log):
+    """A ``Log`` that knows whether it follows new lines, and the current search match."""
+
+    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
+        # highlight=True only switches on our highlighter (search matches); Log never
+        # parses markup, and the highlighter adds styles, never reads the text as markup.
+        super().__init__(highlight=True, max_lines=max_lines, auto_scroll=True, id=id)
+        self.highlighter: SearchHighlighter = SearchHighlighter()
+        self.following = True
+        self.unseen = 0
+        """Lines that arrived while not following (the "N new lines" marker)."""
+        self.current_match: int | None = None
+        """Index in ``lines`` of the match the view was last moved to."""
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, lines: Sequence[str]) -> None:
+        """Add lines at the end; follow them or keep the view where it is."""
+        if not lines:
+            return
+        before = len(self.lines)
+        scroll_y = self.scroll_offset.y
+        added = sum(len(line.splitlines()) or 1 for line in lines)
+        # An empty string would be dropped by Log.write_lines; a blank line is output too.
+        self.write_lines([line or " " for line in lines], scroll_end=False)
+        dropped = before + added - len(self.lines)
+        if self.current_match is not None:
+            self.current_match -= dropped
+            if self.current_match < 0:
+                self.current_match = None
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.unseen += added
+            if dropped:
+                # Old lines fell off the top: move up with the text, not with the rows.
+                self.scroll_to(y=max(0, scroll_y - dropped), animate=False, immediate=True)
+
+    def replace(self, lines: Sequence[str]) -> None:
+        """Show exactly ``lines`` (another host): following, no match."""
+        self.clear()
+        self.current_match = None
+        self.unseen = 0
+        self.following = True
+        self.append(lines)
+
+    # ------------------------------------------------------------ follow
+
+    def set_following(self, following: bool) -> None:
+        self.following = following
+        if following:
+            self.unseen = 0
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # The reader scrolled up (keys, wheel, scrollbar): stop pulling the view down.
+        # Clamping after a clear or a resize lands exactly on the end and does not count.
+        if self.following and new_value < old_value and round(new_value) < self.max_scroll_y:
+            self.following = False
+            self.unseen = 0
+            parent = self.parent
+            if isinstance(parent, OutputPane):
+                parent.update_status()
+
+    # ------------------------------------------------------------ search
+
+    def set_search(self, term: str) -> None:
+        self.highlighter.pattern = search_pattern(term)
+        self.current_match = None
+        self.refresh()
+
+    def match_lines(self) -> list[int]:
+        pattern = self.highlighter.pattern
+        if pattern is None:
+            return []
+        return [index for index, line in enumerate(self.lines) if pattern.search(line)]
+
+    def jump(self, *, forward: bool = True) -> int | None:
+        """Move the view to the next (or previous) matching line, wrapping; its index."""
+        matches = self.match_lines()
+        if not matches:
+            return None
+        if self.current_match is None:
+            # The first jump starts from what the reader is looking at.
+            start = self.scroll_offset.y
+            after = [index for index in matches if index >= start]
+            target = after[0] if forward and after else matches[0] if forward else matches[-1]
+        elif forward:
+            later = [index for index in matches if index > self.current_match]
+            target = later[0] if later else matches[0]
+        else:
+            earlier = [index for index in matches if index < self.current_match]
+            target = earlier[-1] if earlier else matches[-1]
+        self.current_match = target
+        # Reading a match while lines stream in: the view must stay put.
+        self.following = False
+        self.unseen = 0
+        self.scroll_to(
+            y=max(0, target - self.scrollable_content_region.height // 2),
+            animate=False,
+            immediate=True,
+        )
+        self.refresh()
+        return target
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.current_match is not None and self.scroll_offset.y + y == self.current_match:
+            strip = strip.apply_style(_background(self.app.theme_variables, "primary-muted"))
+        return strip
+
+
+def _background(variables: dict[str, str], name: str) -> Style:
+    try:
+        colour = Color.parse(variables.get(name, ""))
+    except ColorParseError:
+        return Style(underline=True)
+    if colour.a < 1:
+        colour = Color.parse(variables.get("background", "#000000")) + colour
+    return Style(bgcolor=colour.rich_color)
+
+
+class OutputPane(Vertical):
+    """A titled output log for one host, with follow/unfollow and a search box."""
+
+    DEFAULT_CSS = """
+    OutputPane {
+        height: 1fr;
+    }
+    OutputPane > OutputLog {
+        height: 1fr;
+        border: round $border-blurred;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+        background: $background;
+        color: $foreground;
+    }
+    OutputPane > OutputLog:focus {
+        border: round $border;
+        border-title-color: $text-accent;
+    }
+    OutputPane > OutputLog.-paused {
+        border-subtitle-color: $text-warning;
+    }
+    OutputPane > Input {
+        display: none;
+        height: 3;
+        border: tall $border-blurred;
+        background: $surface;
+    }
+    OutputPane > Input.-shown {
+        display: block;
+    }
+    OutputPane > Input:focus {
+        border: tall $border;
+    }
+    """
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines / hold the view"),
+        Binding("slash,ctrl+f", "search", "Search", tooltip="Search this host's output"),
+        Binding("n", "next_match", "Next", tooltip="Next search match"),
+        Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        scrollback: int = DEFAULT_SCROLLBACK,
+        log_id: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.scrollback = scrollback
+        self.log_id = log_id
+        self.host: str | None = None
+        self.state: HostState | None = None
+        self.search_term = ""
+        self.title_text = "output"
+        """The title as shown (host · state)."""
+        self._seen = 0
+        """How many of the bridge's lines for ``host`` the log has (``line_count``)."""
+
+    def compose(self) -> ComposeResult:
+        yield OutputLog(max_lines=self.scrollback, id=self.log_id)
+        yield Input(placeholder="search this output (plain text) · enter: go · escape: close")
+
+    def on_mount(self) -> None:
+        self.update_title()
+        self.update_status()
+
+    @property
+    def output_log(self) -> OutputLog:
+        return self.query_one(OutputLog)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return self.output_log.lines
+
+    @property
+    def following(self) -> bool:
+        return self.output_log.following
+
+    # ------------------------------------------------------------ content from the bridge
+
+    def show_host(self, host: str | None, bridge: EventBridge, state: HostState | None) -> None:
+        """Switch to ``host``: its kept lines, following the end."""
+        self.host, self.state = host, state
+        lines = bridge.lines(host) if host is not None else []
+        self._seen = bridge.line_count(host) if host is not None else 0
+        self.output_log.replace(lines)
+        self.update_title()
+        self.update_status()
+
+    def sync(self, bridge: EventBridge, state: HostState | None = None) -> None:
+        """Append what the bridge received for the host since the last call."""
+        if self.host is None:
+            return
+        if state is not None and state != self.state:
+            self.state = state
+            self.update_title()
+        if bridge.line_count(self.host) == self._seen:
+            return
+        lines = bridge.lines_since(self.host, self._seen)
+        self._seen = bridge.line_count(self.host)
+        # The bridge already stripped control sequences; stripping again is cheap and
+        # keeps the pane safe if it is ever fed from elsewhere.
+        self.output_log.append([strip_control(line) for line in lines])
+        self.update_status()
+
+    # ------------------------------------------------------------ title and status
+
+    def update_title(self) -> None:
+        if self.host is None:
+            title = "output"
+        elif self.state is None:
+            title = f"output: {self.host}"
+        else:
+            title = f"{self.host} · {self.state.value}"
+        self.title_text = title
+        # Content(...) is plain text: a host named "[red]x" is shown as written.
+        self.output_log.border_title = Content(title)
+
+    def status_text(self) -> str:
+        log = self.output_log
+        parts: list[str] = []
+        if self.search_term:
+            matches = log.match_lines()
+            if log.current_match is not None and log.current_match in matches:
+                position = matches.index(log.current_match) + 1
+                parts.append(f"“{self.search_term}” {position}/{len(matches)}")
+            else:
+                parts.append(f"“{self.search_term}” {len(matches)} lines")
+        if log.following:
+            parts.append("following")
+        else:
+            new = f"{log.unseen:,} new line{'s' if log.unseen != 1 else ''}"
+            parts.append(f"paused · {new} · f: follow")
+        return " · ".join(parts)
+
+    def update_status(self) -> None:
+        log = self.output_log
+        log.border_subtitle = Content(self.status_text())
+        log.set_class(not log.following, "-paused")
+
+    # ------------------------------------------------------------ actions
+
+    def action_toggle_follow(self) -> None:
+        self.output_log.set_following(not self.output_log.following)
+        self.update_status()
+
+    def action_search(self) -> None:
+        search = self.search_input
+        search.add_class("-shown")
+        search.focus()
+
+    def action_next_match(self) -> None:
+        self._jump(forward=True)
+
+    def action_previous_match(self) -> None:
+        self._jump(forward=False)
+
+    def _jump(self, *, forward: bool) -> None:
+        if not self.search_term:
+            self.action_search()
+            return
+        if self.output_log.jump(forward=forward) is None:
+            self.notify(f"Not found: {self.search_term}", severity="warning", markup=False)
+        self.update_status()
+
+    def action_clear_search(self) -> None:
+        self.search("")
+        search = self.search_input
+        search.value = ""
+        search.remove_class("-shown")
+        self.output_log.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_search":
+            # Without a search, escape belongs to the screen (back, clear filter).
+            return bool(self.search_term) or self.search_input.has_class("-shown")
+        if action in ("next_match", "previous_match"):
+            return True if self.search_term else None
+        return True
+
+    def search(self, term: str) -> None:
+        """Highlight ``term`` (plain text, any case) in the output; "" clears it."""
+        self.search_term = term
+        self.output_log.set_search(term)
+        self.update_status()
+
+    @on(Input.Changed)
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.search(event.value)
+
+    @on(Input.Submitted)
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.search(event.value)
+        self.output_log.focus()
+        if event.value:
+            self._jump(forward=True)
+
+
+__all__ = ["OutputLog", "OutputPane", "SearchHighlighter", "search_pattern"]
