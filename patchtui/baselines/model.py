@@ -287,6 +287,8 @@ class HostPlan:
     """Already at the approved version."""
     not_installed: tuple[str, ...] = ()
     """Approved but not installed here: a baseline never installs new packages."""
+    installed: dict[str, str] = field(default_factory=dict)
+    """Installed version of each approved package the host has."""
 
 
 def plan_host(release: str, approved: Mapping[str, str], installed: Mapping[str, str]) -> HostPlan:
@@ -304,7 +306,8 @@ def plan_host(release: str, approved: Mapping[str, str], installed: Mapping[str,
             targets[package] = version
         else:
             ahead[package] = (have, version)
-    return HostPlan(release, targets, ahead, tuple(current), tuple(missing))
+    have_approved = {name: installed[name] for name in approved if name in installed}
+    return HostPlan(release, targets, ahead, tuple(current), tuple(missing), have_approved)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import fnmatch
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from patchtui.baselines.model import Baseline, HostPlan, plan_host, release_key
 from patchtui.drivers.base import (
     Driver,
     DriverError,
@@ -44,6 +47,16 @@ from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.engine.scan import scan_to_record
+from patchtui.engine.windows import (
+    MaintenanceWindow,
+    WindowError,
+    describe_windows,
+    format_opening,
+    host_windows,
+    is_open,
+    next_opening,
+)
+from patchtui.errors import ConfigError
 from patchtui.inventory.model import Host
 from patchtui.transport.base import RemoteSession, TransportError
 from patchtui.transport.detached import DetachedJob, JobLost, job_id_for
@@ -52,6 +65,16 @@ if TYPE_CHECKING:
     from patchtui.store.db import Store
 
 REBOOT_POLICIES = ("if-needed", "never", "always")
+OUTSIDE_WINDOW = "outside-window"
+"""error_kind of a host skipped because its maintenance window is closed."""
+BASELINE_UNAVAILABLE = "baseline-unavailable"
+"""error_kind of a host left unchanged: its repositories no longer offer a baseline version."""
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 
 
@@ -66,7 +89,13 @@ class PatchOptions:
     post: str | None = None
     dry_run: bool = False
     install: bool = True
-    """False: install nothing, only scan (and reboot per the policy): the console's reboot action."""
+    """False: install nothing; scan, then reboot per the policy (the console's reboot action)."""
+    baseline: Baseline | None = None
+    """Install exactly this baseline's versions for each host's OS release, never newer."""
+    ignore_window: bool = False
+    """Work on hosts outside their maintenance window too."""
+    clock: Callable[[], dt.datetime] = dataclasses.field(default=_utc_now, compare=False)
+    """Now, timezone-aware (tests freeze it to judge maintenance windows)."""
     reboot_time_limit: float = 600.0
     install_time_limit: float = 3600.0
     reconnect_time_limit: float = 300.0
@@ -89,6 +118,8 @@ class PatchOptions:
             "post": self.post,
             "dry_run": self.dry_run,
             "install": self.install,
+            "baseline": self.baseline.name if self.baseline else None,
+            "ignore_window": self.ignore_window,
         }
 
 
@@ -109,6 +140,12 @@ class HostPatchOutcome:
     scan: ScanResult | None = None
     failed_packages: list[str] = dataclasses.field(default_factory=list)
     """Targeted packages still pending after the install."""
+    os: dict[str, str] = dataclasses.field(default_factory=dict)
+    """os_id, os_version and family of the host (a baseline made from the run needs them)."""
+    targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """What the scan knew of each targeted update (security, advisories, first seen)."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """Things the operator should know that are not errors (packages ahead of a baseline)."""
     duration: float = 0.0
 
 
@@ -168,6 +205,7 @@ class PatchJob:
             batch=options.batch,
             max_failures=options.max_failures,
         )
+        self.windows = windows_by_host(self.hosts)
         self.outcomes: dict[str, HostPatchOutcome] = {}
         self.failures = 0
         self.halt_reason: str | None = None
@@ -313,6 +351,14 @@ class PatchJob:
                     outcome = HostPatchOutcome(
                         host.name, "skipped", HostState.SKIPPED, error_kind="halted", error=reason
                     )
+                elif closed := self._window_closed(host):
+                    outcome = HostPatchOutcome(
+                        host.name,
+                        "skipped",
+                        HostState.SKIPPED,
+                        error_kind=OUTSIDE_WINDOW,
+                        error=closed,
+                    )
                 else:
                     outcome = await self._patch_host(host, holder)
         except asyncio.CancelledError:
@@ -351,6 +397,17 @@ class PatchJob:
                 )
         return outcome
 
+    def _window_closed(self, host: Host) -> str | None:
+        """Why the host may not start now (its window is closed), None if it may."""
+        windows = self.windows.get(host.name)
+        if windows is None or self.options.ignore_window:
+            return None
+        now = self.options.clock()
+        if is_open(windows, now):
+            return None
+        opens = format_opening(next_opening(windows, now), windows)
+        return f"outside maintenance window ({describe_windows(windows)}); next opens {opens}"
+
     def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
         transcript = self._transcripts.setdefault(host.name, deque(maxlen=TRANSCRIPT_LINES))
         return ObservedSession(
@@ -380,12 +437,41 @@ class PatchJob:
         self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=scan))
         self._store_scan(host, facts, scan)
         selection = self._selection_for(host)
-        chosen, _excluded = selection.choose(scan.pending)
-        if not self.options.install:
-            chosen = []  # a reboot-only run: the host keeps every package as it is
-        targets = selection.targets(chosen)
-        before: dict[str, str | None] = {update.name: update.installed for update in chosen}
-        outcome = HostPatchOutcome(host.name, "ok", HostState.OK, before=before, scan=scan)
+        baseline_plan: HostPlan | None = None
+        if self.options.baseline is not None and self.options.install:
+            baseline_plan = await self._baseline_plan(session, driver, facts, selection)
+            pinned = baseline_plan.targets
+            selection = dataclasses.replace(selection, versions=pinned)
+            chosen = [update for update in scan.pending if update.name in pinned]
+            targets = [PackageTarget(name, version) for name, version in pinned.items()]
+            installed_now = baseline_plan.installed
+            before: dict[str, str | None] = {name: installed_now.get(name) for name in pinned}
+        else:
+            chosen, _excluded = selection.choose(scan.pending)
+            if not self.options.install:
+                chosen = []  # a reboot-only run: the host keeps every package as it is
+            targets = selection.targets(chosen)
+            before = {update.name: update.installed for update in chosen}
+        outcome = HostPatchOutcome(
+            host.name,
+            "ok",
+            HostState.OK,
+            before=before,
+            scan=scan,
+            os={"os_id": facts.os_id, "os_version": facts.os_version, "family": family},
+            targets=await self._update_details(host, chosen),
+        )
+        if baseline_plan is not None:
+            outcome.notes = _baseline_notes(baseline_plan)
+            planned = await self._check_baseline_offered(session, driver, targets, selection)
+            if self.options.dry_run:
+                outcome.result = "planned"
+                outcome.planned = planned or [
+                    PackageChange(target.name, before.get(target.name), target.version)
+                    for target in targets
+                ]
+                outcome.reboot_required = scan.reboot_required
+                return outcome
 
         if self.options.dry_run:
             outcome.result = "planned"
@@ -404,7 +490,15 @@ class PatchJob:
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
             outcome.changes = await self._changes(session, driver, before)
-            still_pending = {u.name for u in after.pending} & {t.name for t in targets}
+            if baseline_plan is not None:
+                # A newer version may still be pending on purpose: what counts is
+                # whether each package now is at the baseline's version.
+                now_at = {change.name: change.after for change in outcome.changes}
+                still_pending = {
+                    t.name for t in targets if now_at.get(t.name, before.get(t.name)) != t.version
+                }
+            else:
+                still_pending = {u.name for u in after.pending} & {t.name for t in targets}
             if still_pending:
                 outcome.failed_packages = sorted(still_pending)
                 outcome.result = "partial" if outcome.changes else "failed"
@@ -433,6 +527,96 @@ class PatchJob:
         if self.options.post:
             await self._hook(session, host, "post", self.options.post, skip_on_failure=False)
         return outcome
+
+    async def _baseline_plan(
+        self, session: RemoteSession, driver: Driver, facts: Facts, selection: Selection
+    ) -> HostPlan:
+        """The host against the baseline: which packages to bring up to which version."""
+        baseline = self.options.baseline
+        assert baseline is not None
+        release = release_key(facts.os_id, facts.os_version)
+        approved = baseline.versions_for(facts.os_id, facts.os_version)
+        if approved is None:
+            raise HostFailure(
+                "skipped",
+                "baseline-uncovered",
+                f"baseline {baseline.name!r} has no versions for {release}; host left unchanged",
+            )
+        # --packages narrows, --exclude and inventory holds remove, as in any patch run.
+        approved = {
+            name: version
+            for name, version in approved.items()
+            if (
+                not selection.packages
+                or any(fnmatch.fnmatchcase(name, p) for p in selection.packages)
+            )
+            and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)
+        }
+        installed: dict[str, str] = {}
+        if approved:
+            result = await session.run(driver.installed_versions_command(sorted(approved)))
+            if result.exit_status is None:
+                raise TransportError("disconnected", "connection lost while reading versions")
+            installed = driver.parse_installed_versions(result.stdout)
+        return plan_host(release, approved, installed)
+
+    async def _check_baseline_offered(
+        self,
+        session: RemoteSession,
+        driver: Driver,
+        targets: Sequence[PackageTarget],
+        selection: Selection,
+    ) -> list[PackageChange]:
+        """Dry-run the pinned install first: a version the repositories no longer offer
+        leaves the host untouched (skipped, with the package manager's own words)."""
+        if not targets:
+            return []
+        result = await session.run(driver.dry_run_command(targets, selection), privileged=True)
+        if result.exit_status is None:
+            raise TransportError("disconnected", "connection lost during the dry-run")
+        if not result.ok:
+            kind, message = driver.classify_failure(
+                result.exit_status, (result.stdout + result.stderr).splitlines()
+            )
+            if kind == "unavailable":
+                baseline = self.options.baseline
+                name = baseline.name if baseline else "?"
+                raise HostFailure(
+                    "skipped",
+                    BASELINE_UNAVAILABLE,
+                    f"repositories no longer offer a version of baseline {name!r} "
+                    f"({message}); host left unchanged",
+                )
+            raise HostFailure("failed", kind, f"dry-run: {message}")
+        return driver.parse_dry_run(result.stdout)
+
+    async def _update_details(
+        self, host: Host, chosen: Sequence[PendingUpdate]
+    ) -> list[dict[str, Any]]:
+        """What the scan knew of each targeted update, with when it was first seen
+        pending (from the stored host state): baseline rules judge by these."""
+        if not chosen:
+            return []
+        known: dict[tuple[object, object], float] = {}
+        if self.store is not None:
+            doc = await asyncio.to_thread(self.store.host, host.name)
+            for old in (doc or {}).get("pending") or ():
+                if isinstance(old, dict) and isinstance(old.get("first_seen"), int | float):
+                    known[(old.get("name"), old.get("candidate"))] = old["first_seen"]
+        now = time.time()
+        return [
+            {
+                "name": update.name,
+                "installed": update.installed,
+                "candidate": update.candidate,
+                "security": update.security,
+                "severity": update.severity,
+                "advisories": list(update.advisories),
+                "cves": list(update.cves),
+                "first_seen": known.get((update.name, update.candidate), now),
+            }
+            for update in chosen
+        ]
 
     def _selection_for(self, host: Host) -> Selection:
         holds = host.vars.get("holds")
@@ -626,6 +810,9 @@ class PatchJob:
                 "rebooted": outcome.rebooted,
                 "reboot_required": outcome.reboot_required,
                 "dry_run": self.options.dry_run,
+                "os": dict(outcome.os),
+                "targets": list(outcome.targets),
+                "notes": list(outcome.notes),
             }
             self.recorder.record_host_result(self.run_id, host.name, result)
             hot: dict[str, object] = {
@@ -662,3 +849,30 @@ async def _close_quietly(session: RemoteSession) -> None:
             await session.close()
     except (Exception, asyncio.CancelledError):  # closing is best effort
         pass
+
+
+def _baseline_notes(plan: HostPlan) -> list[str]:
+    notes: list[str] = []
+    if plan.ahead:
+        ahead = ", ".join(f"{n} {have} (baseline {want})" for n, (have, want) in plan.ahead.items())
+        notes.append(f"newer than the baseline, left as is: {ahead}")
+    if plan.not_installed:
+        notes.append("in the baseline but not installed here: " + ", ".join(plan.not_installed))
+    return notes
+
+
+def windows_by_host(hosts: Sequence[Host]) -> dict[str, tuple[MaintenanceWindow, ...]]:
+    """Every host's maintenance window, checked before a run starts.
+
+    Raises ConfigError naming the host and the problem: a typo in a window must
+    stop the run up front, not silently leave a host unpatched (or patched).
+    """
+    found: dict[str, tuple[MaintenanceWindow, ...]] = {}
+    for host in hosts:
+        try:
+            windows = host_windows(host.vars)
+        except WindowError as error:
+            raise ConfigError(f"host {host.name}: maintenance_window: {error}") from None
+        if windows is not None:
+            found[host.name] = windows
+    return found
