@@ -4,8 +4,11 @@
 timestamped copy of anything it replaces, and recovers what it can: a corrupt
 main file is restored from the newest complete temp file a killed writer left
 behind, or else rebuilt from the per-run history shards (the run index comes
-back; host state refills at the next scan). An unreadable shard is moved
-aside (that move is its backup) and its run is flagged ``history_lost``.
+back; host state is in its own files and stays). An unreadable history shard is
+moved aside (that move is its backup) and its run is flagged ``history_lost``;
+an unreadable host file is restored from a complete temp file or moved aside
+(its hosts refill at the next scan). Hosts recorded twice or in the wrong host
+file are merged back into one record in the right file, after a backup copy.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from typing import Any, Literal
 from patchtui.errors import StoreError
 from patchtui.store import schema
 from patchtui.store.db import history_dir_for, run_is_live, shard_path_for
+from patchtui.store.hostfiles import (
+    HostFiles,
+    host_shard_files,
+    hosts_dir_for,
+    shard_index,
+)
 from patchtui.store.lock import StoreLock
 from patchtui.store.storage import (
     Tables,
@@ -63,12 +72,15 @@ def _shard_files(db_path: Path) -> list[Path]:
 
 
 def _shard_temps(db_path: Path) -> list[Path]:
-    history = history_dir_for(db_path)
-    if not history.is_dir():
-        return []
-    return sorted(
-        entry for entry in history.iterdir() if entry.name.startswith(".") and ".tmp-" in entry.name
-    )
+    found: list[Path] = []
+    for directory in (history_dir_for(db_path), hosts_dir_for(db_path)):
+        if directory.is_dir():
+            found.extend(
+                entry
+                for entry in directory.iterdir()
+                if entry.name.startswith(".") and ".tmp-" in entry.name
+            )
+    return sorted(found)
 
 
 def _docs(tables: Tables, name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -120,12 +132,48 @@ def check_db(path: Path) -> list[Finding]:
             findings.append(
                 Finding("warning", str(shard_path), f"run {run_id} is missing from the run index")
             )
+    findings.extend(_check_host_files(path, schema.host_shard_count(tables or {})))
     for temp in _shard_temps(path):
         findings.append(Finding("info", str(temp), "temp file left by a killed writer"))
     for indexed_id, doc in indexed.items():
         if indexed_id not in shard_ids and not doc.get("history_lost"):
             findings.append(
                 Finding("warning", where, f"run {indexed_id}: its history file is missing")
+            )
+    return findings
+
+
+def _host_docs(path: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
+    """(every (file, host document) in readable host files, [(unreadable file, why)])."""
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    broken: list[tuple[Path, str]] = []
+    for host_file in host_shard_files(path):
+        try:
+            tables = read_tables(host_file) or {}
+        except StoreError as exc:
+            broken.append((host_file, exc.message))
+            continue
+        docs.extend((host_file, doc) for _, doc in _docs(tables, schema.HOSTS))
+    return docs, broken
+
+
+def _check_host_files(path: Path, shard_count: int) -> list[Finding]:
+    findings: list[Finding] = []
+    docs, broken = _host_docs(path)
+    findings.extend(Finding("error", str(host_file), why) for host_file, why in broken)
+    names: Counter[str] = Counter()
+    for host_file, doc in docs:
+        name = doc.get("name")
+        if not isinstance(name, str) or not name:
+            findings.append(Finding("error", str(host_file), "a host record without a name"))
+            continue
+        names[name] += 1
+        if host_file.stem != f"{shard_index(name, shard_count):02d}":
+            findings.append(Finding("warning", str(host_file), f"host {name} is in the wrong file"))
+    for name, count in names.items():
+        if count > 1:
+            findings.append(
+                Finding("error", str(hosts_dir_for(path)), f"host {name} is recorded {count} times")
             )
     return findings
 
@@ -140,6 +188,8 @@ def _check_main(path: Path, tables: Tables) -> list[Finding]:
         )
     elif version < schema.SCHEMA_VERSION:
         findings.append(Finding("info", where, f"schema version {version}: migrated on next open"))
+    elif schema.HOSTS in tables:
+        findings.append(Finding("info", where, "host records in the main file: moved on next open"))
     names = Counter(doc.get("name") for _, doc in _docs(tables, schema.HOSTS))
     if None in names:
         findings.append(Finding("error", where, f"{names.pop(None)} host record(s) without a name"))
@@ -176,6 +226,14 @@ def repair_db(path: Path, *, lock_timeout: float = 10.0) -> RepairReport:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     with StoreLock(path, command="patchtui db repair").hold(lock_timeout):
         tables, changed = _recover_main(path, stamp, report)
+        host_files = HostFiles(path, schema.host_shard_count(tables or {}))
+        _repair_host_files(path, host_files, stamp, report)
+        if tables is not None and schema.HOSTS in tables:
+            # v1 layout: move its hosts into the host files first (as Store.open would).
+            changed |= _dedupe(tables, report)
+            host_files.write_all(tables.pop(schema.HOSTS).values())
+            report.actions.append("moved host records from the main file into the host files")
+            changed = True
         if tables is not None:
             changed |= _dedupe(tables, report)
             changed |= _repair_shards(path, tables, stamp, report)
@@ -223,8 +281,8 @@ def _recover_main(path: Path, stamp: str, report: RepairReport) -> tuple[Tables 
                 return salvaged, True
         rebuilt = schema.new_tables()
         report.actions.append(
-            "started a new database: the run index is rebuilt from history files; "
-            "host state refills at the next scan"
+            "started a new main file: the run index is rebuilt from history files; "
+            "host files are kept"
         )
         return rebuilt, True
     if tables is None:
@@ -238,9 +296,54 @@ def _recover_main(path: Path, stamp: str, report: RepairReport) -> tuple[Tables 
     return tables, old != new
 
 
+def _repair_host_files(path: Path, host_files: HostFiles, stamp: str, report: RepairReport) -> None:
+    """Restore or move aside unreadable host files; merge duplicate or misplaced hosts."""
+    for host_file in host_shard_files(path):
+        try:
+            read_tables(host_file)
+        except StoreError:
+            if _salvage_shard(host_file, report) is not None:
+                continue
+            aside = host_file.with_name(f"{host_file.name}.corrupt-{stamp}")
+            os.replace(host_file, aside)
+            report.backups.append(aside)
+            report.actions.append(
+                f"moved unreadable host file {host_file.name} aside to {aside.name} "
+                "(its hosts refill at the next scan)"
+            )
+    docs, _ = _host_docs(path)
+    latest: dict[str, dict[str, Any]] = {}
+    misplaced = False
+    for host_file, doc in docs:
+        name = doc.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        misplaced |= host_file.stem != f"{host_files.shard_of(name):02d}"
+        earlier = latest.get(name)
+        if earlier is None or _number(doc.get("updated")) >= _number(earlier.get("updated")):
+            latest[name] = doc
+    if not misplaced and len(latest) == len(docs):
+        return
+    for host_file in host_shard_files(path):
+        backup = host_file.with_name(f"{host_file.name}.bak-{stamp}")
+        shutil.copy2(host_file, backup)
+        report.backups.append(backup)
+    host_files.write_all(latest[name] for name in sorted(latest))
+    report.actions.append(
+        f"rewrote the host files: {len(docs) - len(latest)} duplicate or nameless host "
+        "record(s) dropped (the most recently updated kept), every host in its own file"
+    )
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def _dedupe(tables: Tables, report: RepairReport) -> bool:
     changed = False
     for table_name, key in ((schema.HOSTS, "name"), (schema.RUNS, "run_id")):
+        if table_name not in tables:
+            continue
         latest: dict[object, int] = {}
         for doc_id, doc in _docs(tables, table_name):
             latest[doc.get(key)] = doc_id  # ascending ids: the last write wins

@@ -1,13 +1,17 @@
 """Layout of the store's files, the schema version, and migrations between versions.
 
-Main database (``paths.default_db_path()``, small hot state, rewritten per commit):
-  ``meta``   one document: ``{"schema_version": int, "created": epoch}``
+Main database (``paths.default_db_path()``, small, rewritten by run start/finish):
+  ``meta``   one document: ``{"schema_version": int, "created": epoch,
+             "host_shards": int}``
+  ``runs``   the run index: run_id, operation, options, user, pid, command,
+             started, finished, status, counts, host_count
+
+Host files (``<db dir>/<db stem>.hosts/<NN>.json``, NN = crc32(name) % host_shards;
+see :mod:`patchtui.store.hostfiles`), each with one table:
   ``hosts``  one document per host name: facts, pending updates (each with the
              ``first_seen`` time of that (name, candidate) pair), counts,
              last_scan / last_scan_ok / last_patch, reboot_required,
              metadata_stale, first_seen, compliance
-  ``runs``   the run index: run_id, operation, options, user, pid, command,
-             started, finished, status, counts, host_count
 
 History shard per run (``<db dir>/<db stem>.history/<run_id>.json``):
   ``run``     a copy of the run's index entry plus its host list (lets
@@ -16,7 +20,10 @@ History shard per run (``<db dir>/<db stem>.history/<run_id>.json``):
               duration, transcript path and tail
 
 Migrations take the parsed main tables and change them in place; each one
-moves the schema up by exactly one version.
+moves the schema up by exactly one version. Version 1 kept ``hosts`` in the
+main file; the v1 -> v2 step only records the shard count, and the store then
+moves any ``hosts`` table it finds in the main file into the host files (host
+files first, main file last, so a crash in between repeats the move).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from typing import Any
 
 from patchtui.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+HOST_SHARDS = 64
 
 META = "meta"
 HOSTS = "hosts"
@@ -49,7 +57,13 @@ def _v0_to_v1(tables: Tables) -> None:
     tables.setdefault(RUNS, {})
 
 
-MIGRATIONS: dict[int, Migration] = {0: _v0_to_v1}
+def _v1_to_v2(tables: Tables) -> None:
+    """Hosts move to their own files (done by the store, which owns the files)."""
+    for doc in tables.get(META, {}).values():
+        doc.setdefault("host_shards", HOST_SHARDS)
+
+
+MIGRATIONS: dict[int, Migration] = {0: _v0_to_v1, 1: _v1_to_v2}
 """from-version -> function that upgrades the tables to from-version + 1."""
 
 
@@ -62,10 +76,24 @@ def schema_version(tables: Tables) -> int:
     return 0
 
 
+def host_shard_count(tables: Tables) -> int:
+    """How many host files this database uses (recorded at creation)."""
+    for doc in tables.get(META, {}).values():
+        count = doc.get("host_shards")
+        if isinstance(count, int) and count > 0:
+            return count
+    return HOST_SHARDS
+
+
 def new_tables() -> Tables:
     return {
-        META: {"1": {"schema_version": SCHEMA_VERSION, "created": time.time()}},
-        HOSTS: {},
+        META: {
+            "1": {
+                "schema_version": SCHEMA_VERSION,
+                "created": time.time(),
+                "host_shards": HOST_SHARDS,
+            }
+        },
         RUNS: {},
     }
 
@@ -92,7 +120,7 @@ def migrate(tables: Tables, *, where: str) -> tuple[int, int]:
     meta = tables.setdefault(META, {})
     doc = next(iter(meta.values()), None)
     if doc is None:
-        meta["1"] = {"schema_version": version, "created": time.time()}
+        meta["1"] = {"schema_version": version, "created": time.time(), "host_shards": HOST_SHARDS}
     else:
         doc["schema_version"] = version
     return found, version

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from patchtui.store import Store, check_db
+from patchtui.store.hostfiles import host_shard_files
 
 HOSTS_PER_RUN = 150
 
@@ -56,7 +57,11 @@ def test_two_writers_at_once(tmp_path: Path) -> None:
         run_ids.append(out.strip())
 
     raw = json.loads(db_path.read_text())
-    names = [doc["name"] for doc in raw["hosts"].values()]
+    names = [
+        doc["name"]
+        for path in host_shard_files(db_path)
+        for doc in json.loads(path.read_text())["hosts"].values()
+    ]
     assert len(names) == len(set(names)) == 2 * HOSTS_PER_RUN + 1  # no lost or duplicate hosts
     assert sorted(doc["run_id"] for doc in raw["runs"].values()) == sorted(run_ids)
     with Store.open(db_path) as store:

@@ -17,6 +17,7 @@ import pytest
 from patchtui.errors import StoreError, StoreLockedError
 from patchtui.store import Store
 from patchtui.store.db import history_dir_for, shard_path_for
+from patchtui.store.hostfiles import host_shard_files
 from patchtui.store.lock import StoreLock
 from patchtui.store.storage import temp_name_prefix
 
@@ -28,6 +29,10 @@ def db_path(tmp_path: Path) -> Path:
 
 def _raw(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def _raw_hosts(db_path: Path) -> list[dict]:
+    return [doc for path in host_shard_files(db_path) for doc in _raw(path)["hosts"].values()]
 
 
 def test_run_round_trip(db_path: Path) -> None:
@@ -230,7 +235,7 @@ def test_second_store_in_same_process_sees_fresh_ids(db_path: Path) -> None:
         made.append(run_id)
     raw = _raw(db_path)
     assert sorted(doc["run_id"] for doc in raw["runs"].values()) == sorted(made)
-    assert len(raw["hosts"]) == 6
+    assert sorted(doc["name"] for doc in _raw_hosts(db_path)) == [f"host{i}" for i in range(6)]
     first.close()
     second.close()
 

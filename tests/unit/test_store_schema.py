@@ -41,7 +41,7 @@ def test_unversioned_file_is_migrated_with_backup(db_path: Path) -> None:
     with Store.open(db_path) as store:
         assert store.host("a") == {"name": "a"}
     assert schema.schema_version(json.loads(db_path.read_text())) == schema.SCHEMA_VERSION
-    backups = list(db_path.parent.glob("patchtui.json.pre-v1-*"))
+    backups = list(db_path.parent.glob(f"patchtui.json.pre-v{schema.SCHEMA_VERSION}-*"))
     assert len(backups) == 1
     assert json.loads(backups[0].read_text()) == {"hosts": {"1": {"name": "a"}}}
 
@@ -50,18 +50,19 @@ def test_migrations_run_in_order(db_path: Path, monkeypatch: pytest.MonkeyPatch)
     Store.open(db_path).close()
 
     def add_flag(tables: schema.Tables) -> None:
-        for doc in tables.get(schema.HOSTS, {}).values():
+        for doc in tables.get(schema.RUNS, {}).values():
             doc["migrated"] = True
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_flag)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_flag)
     text = db_path.read_text()
     tables = json.loads(text)
-    tables["hosts"] = {"1": {"name": "a"}}
+    tables["runs"] = {"1": {"run_id": "r1", "status": "ok"}}
     db_path.write_text(json.dumps(tables))
     with Store.open(db_path) as store:
-        assert store.host("a") == {"name": "a", "migrated": True}
-    assert schema.schema_version(json.loads(db_path.read_text())) == 2
+        assert store.run("r1") == {"run_id": "r1", "status": "ok", "migrated": True, "hosts": []}
+    assert schema.schema_version(json.loads(db_path.read_text())) == current + 1
 
 
 def test_newer_schema_is_refused_untouched(db_path: Path) -> None:
