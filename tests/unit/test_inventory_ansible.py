@@ -138,7 +138,7 @@ def test_a_failing_script_names_itself_and_its_last_stderr_line(tmp_path: Path) 
 
 def test_script_printing_bad_json_points_at_the_line(tmp_path: Path) -> None:
     script = tmp_path / "bad.sh"
-    script.write_text("#!/bin/sh\nprintf '{\\n  \"web\": [\"a\",]\\n}\\n'\n")
+    script.write_text('#!/bin/sh\nprintf \'{\\n  "web": ["a",]\\n}\\n\'\n')
     script.chmod(0o755)
     with pytest.raises(InventoryError, match=r"bad\.sh --list:2: not valid inventory JSON"):
         run_script(script)

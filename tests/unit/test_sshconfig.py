@@ -42,8 +42,7 @@ def test_host_defined_only_in_ssh_config_works_by_alias(user_config: Path) -> No
     assert prod is not None and prod.address == "prod-db" and prod.port == 22
 
     settings = {
-        item.name: item
-        for item in effective_settings(prod, {}, load_ssh_config(user_config))
+        item.name: item for item in effective_settings(prod, {}, load_ssh_config(user_config))
     }
     assert settings["address"].value == "10.20.0.5"
     assert settings["address"].source == "ssh config ~/.ssh/config:3 (alias prod-db)"
