@@ -1,4 +1,4 @@
-"""`patchtui inventory show` end to end, and a scan that reaches a lab host only by its ssh alias."""
+"""`patchtui inventory show` end to end; a scan reaching a lab host only by its ssh alias."""
 
 from __future__ import annotations
 

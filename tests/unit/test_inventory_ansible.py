@@ -1,4 +1,4 @@
-"""Ansible inventories (INI, YAML, dynamic scripts) read into patchtui hosts, as Ansible reads them."""
+"""Ansible inventories (INI, YAML, dynamic scripts) read into patchtui hosts as Ansible would."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def test_script_timeout(tmp_path: Path) -> None:
     script = tmp_path / "slow.sh"
     script.write_text("#!/bin/sh\nsleep 5\n")
     script.chmod(0o755)
-    with pytest.raises(InventoryError, match="did not finish --list within 0.2s"):
+    with pytest.raises(InventoryError, match=r"did not finish --list within 0\.2s"):
         run_script(script, timeout=0.2)
 
 
