@@ -37,9 +37,6 @@ from patchtui.tui.hostview import format_time
 from patchtui.tui.storeview import ConsoleStore, host_records
 from patchtui.tui.widgets.colours import plain, styled, theme_style
 
-POLICY_FILE = "policy.yaml"
-"""A policy in the config directory replaces the built-in default (same YAML as --policy)."""
-
 EXPORT_FORMATS: dict[str, str] = {
     # format name (patchtui.compliance.report) -> file extension
     "html": "html",
@@ -54,14 +51,16 @@ STATUS_VARIABLES = {
 }
 
 
-def console_policy(config_dir: Path | None = None) -> Policy:
-    """The policy file in the config directory if there is one, else the built-in default.
+def console_policy(config_file: Path | None = None) -> Policy:
+    """The policy the config file names (``[defaults] policy``), else the built-in default.
 
-    A broken file raises ConfigError: judging a fleet by a policy other than the
-    one the operator wrote would be worse than no report.
+    A broken config or policy file raises ConfigError: judging a fleet by a
+    policy other than the one the operator wrote would be worse than no report.
     """
-    path = (config_dir or paths.config_dir()) / POLICY_FILE
-    return load_policy(path) if path.is_file() else DEFAULT_POLICY
+    from patchtui.config import load_config
+
+    policy_path = load_config(config_file).policy
+    return load_policy(policy_path) if policy_path is not None else DEFAULT_POLICY
 
 
 def build_report(
@@ -74,9 +73,16 @@ def build_report(
 
 
 def export_path(fmt: str, now: float, directory: Path | None = None) -> Path:
+    """A new file name under ``directory`` (the data dir's ``reports``): never overwrites."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     base = directory or paths.data_dir() / "reports"
-    return base / f"compliance-{stamp}.{EXPORT_FORMATS[fmt]}"
+    extension = EXPORT_FORMATS[fmt]
+    path = base / f"compliance-{stamp}.{extension}"
+    number = 2
+    while path.exists():  # two exports in one second: keep both
+        path = base / f"compliance-{stamp}-{number}.{extension}"
+        number += 1
+    return path
 
 
 def reasons_text(host: HostCompliance) -> str:

@@ -1,0 +1,434 @@
+"""Run control in the console: patch form and confirmation, reboot, rollback, cancel, pause.
+
+The pure parts (form -> PatchOptions, confirmation wording, status line) are
+checked directly; the rest drives the app with a Pilot against the real lab
+(real SSH on loopback, real store file), with the lab's job and reboot timings
+shortened as in tests/integration/test_patch_engine.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.widgets import Checkbox, Input, Static
+from tuihelp import wait_until
+
+from patchtui.drivers.base import Selection
+from patchtui.engine import reboot as engine_reboot
+from patchtui.engine.events import HostState, RunStarted, RunSummary, WaveStarted
+from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.rollout import Amount, plan_rollout
+from patchtui.errors import ConfigError
+from patchtui.inventory.loader import load_inventory
+from patchtui.inventory.model import Inventory
+from patchtui.lab.server import LabServer
+from patchtui.lab.sim import jobs as lab_jobs
+from patchtui.lab.state import SimHost
+from patchtui.store.db import Store
+from patchtui.transport.ssh import SshConnector
+from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.bridge import EventBridge, RunProgress
+from patchtui.tui.screens.confirm import ConfirmScreen
+from patchtui.tui.screens.help import help_rows
+from patchtui.tui.screens.history import HistoryScreen
+from patchtui.tui.screens.hosts import HostsScreen
+from patchtui.tui.screens.password import PasswordScreen
+from patchtui.tui.screens.patch_modal import (
+    PatchForm,
+    PatchModal,
+    confirmation_lines,
+    options_from_form,
+)
+from patchtui.tui.widgets.progress import format_elapsed, progress_text
+
+SIZE = (160, 45)
+FAST = PatchOptions(poll_interval=0.1, reboot_time_limit=30, reconnect_time_limit=30)
+
+
+@pytest.fixture
+def quick_lab(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installs and reboots in fractions of a second (the lab runs in this process)."""
+    monkeypatch.setattr(lab_jobs, "JOB_DURATION_RANGE", (0.3, 0.6))
+    monkeypatch.setattr(lab_jobs, "REBOOT_DOWNTIME", 0.5)
+    monkeypatch.setattr(engine_reboot, "SHUTDOWN_GRACE", 0.2)
+
+
+def versions(lab: LabServer) -> dict[str, dict[str, str]]:
+    return {
+        sim.name: {name: package.installed for name, package in sim.packages.items()}
+        for sim in lab.hosts
+    }
+
+
+def pending(sim: SimHost) -> int:
+    return sum(1 for package in sim.packages.values() if package.candidate() is not None)
+
+
+def run_done(app: PatchtuiApp, previous: str | None = None) -> bool:
+    run = app.bridge.run
+    return run is not None and run.run_id != previous and not run.running and app.job is None
+
+
+def status_text(app: PatchtuiApp) -> str:
+    return str(app.screen.query_one("#run-status", Static).render())
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def test_form_builds_the_engine_options() -> None:
+    options = options_from_form(
+        PatchForm(
+            security_only=True,
+            packages="openssl, libssl*",
+            exclude="kernel*",
+            canary="1",
+            batch="50%",
+            max_failures="2",
+            reboot="never",
+            pre="test -f /ok",
+            dry_run=True,
+        ),
+        FAST,
+    )
+    assert options.selection == Selection(
+        security_only=True, packages=("openssl", "libssl*"), exclude=("kernel*",)
+    )
+    assert options.canary == 1
+    assert options.batch == Amount(50.0, True)
+    assert options.max_failures == Amount(2, False)
+    assert (options.reboot, options.pre, options.post, options.dry_run) == (
+        "never",
+        "test -f /ok",
+        None,
+        True,
+    )
+    assert options.poll_interval == FAST.poll_interval  # the rest comes from the base
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (PatchForm(batch="lots"), "batch takes N or N%, got 'lots'"),
+        (PatchForm(max_failures="150%"), "max failures must be between 0 and 100%"),
+        (PatchForm(canary="two"), "canary takes a whole number of hosts"),
+        (PatchForm(canary="-1"), "canary must be 0 or more"),
+        (PatchForm(batch="0"), "batch must be at least 1 host"),
+        (PatchForm(packages="bad name!"), "--packages:"),
+    ],
+)
+def test_form_errors_are_one_line(form: PatchForm, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        options_from_form(form)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_confirmation_names_hosts_prod_and_waves(tui_inventory: Inventory) -> None:
+    hosts = list(tui_inventory.hosts)
+    options = options_from_form(PatchForm(canary="1", batch="2", max_failures="1"))
+    plan = plan_rollout(hosts, canary=1, batch=options.batch, max_failures=options.max_failures)
+    lines = confirmation_lines("Patch", hosts, options, plan)
+    assert lines[0] == "Patch 4 hosts (3 labelled env=prod)"
+    assert "  canary: web-01" in lines
+    assert any(line.startswith("  wave 1/2: ") for line in lines)
+    assert any(line.startswith("Halts after 1 failure (or any canary failure)") for line in lines)
+
+
+def test_status_line_shows_wave_failures_halt_and_pause() -> None:
+    run = RunProgress(run_id="r1", operation="patch", total=6, max_failures=1, started=100.0)
+    run.finished, run.failures, run.wave = 3, 1, "wave 1/2"
+    run.states = {"a": HostState.OK, "b": HostState.OK, "c": HostState.FAILED}
+    text = progress_text(run, host_count=6, now=165.0)
+    assert text.startswith("patch running: 3/6 done (2 ok, 1 failed)")
+    assert "wave 1/2" in text and "failures 1/1 allowed" in text and "1:05" in text
+    assert "P: pause" in text
+    run.control = "paused"
+    assert progress_text(run, host_count=6, now=165.0).startswith("patch paused: 3/6")
+    run.halted = "failure threshold reached: 2 failed, 1 allowed"
+    assert "HALTED: failure threshold reached" in progress_text(run, host_count=6)
+    assert format_elapsed(3725) == "1:02:05"
+
+
+def test_bridge_tracks_waves_and_threshold() -> None:
+    bridge = EventBridge()
+    bridge.expect_run(max_failures=2)
+    bridge(RunStarted(run_id="r", operation="patch", hosts=("a", "b")))
+    bridge(WaveStarted(run_id="r", index=1, label="wave 1/1", hosts=("a", "b")))
+    bridge(WaveStarted(run_id="other", index=5, label="not ours", hosts=()))
+    run = bridge.run
+    assert run is not None
+    assert (run.max_failures, run.wave, run.waves) == (2, "wave 1/1", 2)
+
+
+def test_help_lists_the_run_keys() -> None:
+    keys = {keys for keys, _ in help_rows()}
+    assert {"p", "R", "c", "P", "!", "C", "b", "e"} <= keys
+
+
+# ---------------------------------------------------------------- form and confirmation (offline)
+
+
+async def test_patch_form_shows_errors_inline_and_stays_open(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        app.screen.query_one("#batch", Input).value = "lots"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PatchModal)
+        error = app.screen.query_one("#patch-error", Static)
+        assert error.has_class("-shown")
+        assert "batch takes N or N%, got 'lots'" in str(error.render())
+        # Fixed, the form moves on to the confirmation: 4 hosts, 3 of them prod.
+        app.screen.query_one("#batch", Input).value = "2"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.body_text.startswith("Patch 4 hosts (3 labelled env=prod)")
+        assert "wave 2/2" in app.screen.body_text
+        await pilot.press("n")  # no: nothing runs (the offline connector would fail the test)
+        await wait_until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        assert app.job is None and app.bridge.run is None
+
+
+async def test_password_is_asked_only_when_ticked_and_never_kept(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    seen: list[str | None] = []
+
+    class Recording:
+        def __init__(self, become_password: str | None = None) -> None:
+            seen.append(become_password)
+
+        async def connect(self, host: object) -> object:
+            raise OSError("no network in this test")
+
+        def slot(self) -> object:
+            import asyncio
+
+            return asyncio.Semaphore(4)
+
+        async def close_all(self) -> None:
+            return None
+
+    app = tui_offline_app(connector_factory=Recording)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.connector_takes_password
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        app.screen.query_one("#ask-password", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, PasswordScreen))
+        await pilot.press(*"s3cret", "enter")
+        await wait_until(pilot, lambda: run_done(app))
+        assert seen == ["s3cret"]
+        assert app._pending_run is None
+        run = app.bridge.run
+        assert run is not None and run.operation == "patch"
+        # The fake connector reaches nothing: every host ends, none of them ok.
+        assert len(run.states) == 4
+        assert all(state.is_final and state is not HostState.OK for state in run.states.values())
+        assert "s3cret" not in status_text(app)
+
+
+# ---------------------------------------------------------------- against the lab
+
+
+async def test_patch_via_the_form_reaches_ok_and_nothing_pending(
+    quick_lab: None,
+    tui_lab: tuple[LabServer, Path],
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    lab, _ = tui_lab
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        app.screen.query_one("#canary", Input).value = "1"
+        app.screen.query_one("#max-failures", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.bridge.run is not None)
+        await wait_until(pilot, lambda: run_done(app), timeout=60)
+        await pilot.pause(0.25)
+        run = app.bridge.run
+        assert run is not None and run.outcome == "ok", run
+        assert run.max_failures == 1 and run.wave == "wave 1/1"
+        for row in app.rows.values():
+            assert row.state is HostState.OK
+            assert row.pending == 0
+        assert all(pending(sim) == 0 for sim in lab.hosts)
+        text = status_text(app)
+        assert "patch ok: 6/6 done (6 ok)" in text and "failures 0/1 allowed" in text
+    assert [run["status"] for run in tui_store.runs()] == ["ok"]
+
+
+async def test_dry_run_changes_nothing(
+    quick_lab: None,
+    tui_lab: tuple[LabServer, Path],
+    tui_lab_app: Callable[..., PatchtuiApp],
+) -> None:
+    lab, _ = tui_lab
+    before = versions(lab)
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        app.screen.query_one("#dry-run", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.body_text.startswith("Dry-run 6 hosts")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run_done(app), timeout=60)
+        run = app.bridge.run
+        assert run is not None and run.outcome == "ok"
+    assert versions(lab) == before
+    assert all(not sim.jobs for sim in lab.hosts)
+
+
+@pytest.mark.parametrize("tui_lab_slow", [True])
+async def test_pause_resume_then_cancel_twice(
+    quick_lab: None,
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    # Slow hosts, one at a time: the run is far from done while the keys arrive.
+    app = tui_lab_app(
+        run_defaults=FAST,
+        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
+        job = app.job
+        assert isinstance(job, PatchJob)
+
+        await pilot.press("P")
+        assert job.paused
+        await pilot.pause(0.2)
+        assert "patch paused" in status_text(app) and "P: resume" in status_text(app)
+        await pilot.press("P")
+        assert not job.paused
+        await pilot.pause(0.2)
+        assert "patch running" in status_text(app)
+
+        await pilot.press("c")
+        assert job.stopping
+        await pilot.pause(0.2)
+        assert "patch cancelling" in status_text(app)
+        await pilot.press("c")  # second: stop waiting for the host still running
+        await wait_until(pilot, lambda: run_done(app), timeout=30)
+        await pilot.pause(0.25)
+        run = app.bridge.run
+        assert run is not None and run.outcome == "interrupted"
+        states = {row.state for row in app.rows.values()}
+        assert states <= {HostState.OK, HostState.SKIPPED, HostState.INTERRUPTED}
+        # Stopped waiting: the host that was running (and the ones queued behind it) end
+        # interrupted; none is left in a running state.
+        assert HostState.INTERRUPTED in states
+        assert "patch interrupted" in status_text(app)
+    assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
+
+
+async def test_reboot_action_reboots_and_installs_nothing(
+    quick_lab: None,
+    tui_lab: tuple[LabServer, Path],
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    lab, _ = tui_lab
+    before = versions(lab)
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        target = app.screen.query_one("#hosts").highlighted_host  # type: ignore[attr-defined]
+        assert isinstance(target, str)
+        sim = next(each for each in lab.hosts if each.name == target)
+        boot_id = sim.boot_id
+        await pilot.press("space", "R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.body_text.startswith("Reboot 1 host (")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run_done(app), timeout=60)
+        run = app.bridge.run
+        assert run is not None and (run.operation, run.outcome) == ("reboot", "ok")
+    assert sim.boot_id != boot_id
+    assert versions(lab) == before
+    (stored,) = tui_store.runs()
+    assert stored["operation"] == "reboot"
+    (result,) = tui_store.host_results(str(stored["run_id"]))
+    assert result["rebooted"] is True and result["changes"] == []
+
+
+async def test_rollback_from_history_restores_versions(
+    quick_lab: None,
+    tui_lab: tuple[LabServer, Path],
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    lab, _ = tui_lab
+    before = versions(lab)
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        names = list(app.rows)[:3]
+        assert app.start_patch(names, dataclasses.replace(FAST, reboot="never"))
+        await wait_until(pilot, lambda: run_done(app), timeout=60)
+        patched = versions(lab)
+        assert any(patched[name] != before[name] for name in names)
+        patch_run = app.bridge.run
+        assert patch_run is not None
+
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.body_text.startswith("Roll back ")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run_done(app, patch_run.run_id), timeout=60)
+        assert isinstance(app.screen, HostsScreen)  # back where the progress shows
+        run = app.bridge.run
+        assert run is not None and (run.operation, run.outcome) == ("rollback", "ok")
+    assert versions(lab) == before
+    statuses = {run["operation"]: run["status"] for run in tui_store.runs()}
+    assert statuses == {"patch": "ok", "rollback": "ok"}
+
+
+async def test_install_false_option_scans_and_changes_nothing(
+    quick_lab: None, tui_lab: tuple[LabServer, Path]
+) -> None:
+    """The engine side of the reboot action: PatchOptions(install=False) installs nothing."""
+    lab, inventory_path = tui_lab
+    before = versions(lab)
+    hosts = list(load_inventory(inventory_path).hosts)[:2]
+    connector = SshConnector(concurrency=2, use_agent=False)
+    events: list[object] = []
+    job = PatchJob(
+        hosts,
+        connector=connector,
+        emit=events.append,
+        options=dataclasses.replace(FAST, install=False, reboot="never"),
+    )
+    try:
+        summary = await job.run()
+    finally:
+        await connector.close_all()
+    assert isinstance(summary, RunSummary) and summary.results == {"ok": 2}
+    assert all(outcome.changes == [] and outcome.before == {} for outcome in job.outcomes.values())
+    assert versions(lab) == before
