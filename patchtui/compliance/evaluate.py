@@ -16,11 +16,13 @@ pending list, globs compiled once per policy, no copies of the input.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from patchtui.baselines.model import Baseline, below_baseline, release_key
 from patchtui.compliance.policy import SEVERITIES, Policy, PolicyException, policy_to_dict
 
 COMPLIANT = "compliant"
@@ -353,7 +355,13 @@ def evaluate_host(state: Mapping[str, Any], policy: Policy, now: float) -> HostC
     return _evaluate(host_view(state), policy, now, _utc_date(now))
 
 
-def _evaluate(host: _HostData, policy: Policy, now: float, today: dt.date) -> HostCompliance:
+def _evaluate(
+    host: _HostData,
+    policy: Policy,
+    now: float,
+    today: dt.date,
+    extra: Sequence[Reason] = (),
+) -> HostCompliance:
     reasons: list[Reason] = []
     # Exceptions relevant to this host, split by whether they still apply today.
     host_waiver: PolicyException | None = None
@@ -529,6 +537,13 @@ def _evaluate(host: _HostData, policy: Policy, now: float, today: dt.date) -> Ho
                 )
             )
 
+    reasons.extend(
+        dataclasses.replace(reason, waived_by=host_waiver)
+        if reason.effect != EFFECT_NOTE and host_waiver is not None
+        else reason
+        for reason in extra
+    )
+
     status = COMPLIANT
     for reason in reasons:
         if reason.waived_by is not None or reason.effect == EFFECT_NOTE:
@@ -581,16 +596,59 @@ def _evaluate(host: _HostData, policy: Policy, now: float, today: dt.date) -> Ho
     )
 
 
+def baseline_reasons(state: Mapping[str, Any], baseline: Baseline) -> list[Reason]:
+    """``baseline-missing`` when the last scan saw packages below the approved versions.
+
+    As in SSM patch baselines, an approved version that is not installed makes
+    the host non-compliant. A host whose OS release the baseline does not cover
+    gets a note, not a verdict.
+    """
+    facts = state.get("facts")
+    if not isinstance(facts, Mapping) or not facts.get("os_id"):
+        return []
+    os_id, os_version = str(facts["os_id"]), str(facts.get("os_version") or "")
+    approved = baseline.versions_for(os_id, os_version)
+    if approved is None:
+        release = release_key(os_id, os_version)
+        message = f"baseline {baseline.name} has no versions for {release}"
+        return [Reason("baseline-uncovered", message, EFFECT_NOTE)]
+    pending = [item for item in state.get("pending") or () if isinstance(item, Mapping)]
+    below = below_baseline(approved, pending)
+    if not below:
+        return []
+    listed = [f"{name} {have} < {want}" for name, have, want in below]
+    message = (
+        f"{len(below)} package(s) below baseline {baseline.name}'s approved versions: "
+        + _names(listed)
+    )
+    names = tuple(name for name, _, _ in below)
+    return [Reason("baseline-missing", message, EFFECT_NON_COMPLIANT, names)]
+
+
 def evaluate_fleet(
     states: Iterable[Mapping[str, Any]],
     policy: Policy,
     now: float,
     *,
     source: str = "",
+    baseline: Baseline | None = None,
 ) -> ComplianceReport:
-    """Judge every host; the report carries the summary, data time range and the policy."""
+    """Judge every host; the report carries the summary, data time range and the policy.
+
+    With ``baseline``, a host is also judged against its approved versions
+    (reason ``baseline-missing``).
+    """
     today = _utc_date(now)
-    results = tuple(_evaluate(host_view(state), policy, now, today) for state in states)
+    results = tuple(
+        _evaluate(
+            host_view(state),
+            policy,
+            now,
+            today,
+            baseline_reasons(state, baseline) if baseline is not None else (),
+        )
+        for state in states
+    )
     by_status = dict.fromkeys(STATUSES, 0)
     by_reason: dict[str, int] = {}
     waived = 0

@@ -24,7 +24,14 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     # A selected host with no stored state was never scanned: it is evaluated
     # (as unknown), never silently left out of the report.
     states = [stored.get(host.name, {"name": host.name}) for host in hosts]
-    report = evaluate_fleet(states, policy, time.time(), source=str(db_path(args)))
+    baseline = None
+    if getattr(args, "baseline", None):
+        from patchtui.baselines.store import BaselineBook
+
+        baseline = BaselineBook(db_path(args)).require(args.baseline)
+    report = evaluate_fleet(
+        states, policy, time.time(), source=str(db_path(args)), baseline=baseline
+    )
     text = render(report, args.format)
     if args.output:
         write_atomically(args.output, text)

@@ -18,17 +18,18 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
-from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
 from patchtui.engine.rollout import Amount
 from patchtui.errors import ConfigError
 from patchtui.exit_codes import ExitCode
-from patchtui.headless.common import open_store, run_interruptible, selected_hosts
+from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host
 from patchtui.textsafe import strip_control
 
 if TYPE_CHECKING:
+    from patchtui.baselines.model import Baseline
     from patchtui.transport.ssh import SshConnector
 
 OK_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
@@ -140,8 +141,26 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     )
 
 
+def baseline_from_args(args: argparse.Namespace) -> Baseline | None:
+    """The --baseline to promote, refused with flags that would contradict it."""
+    name = getattr(args, "baseline", None)
+    if not name:
+        return None
+    if args.security_only or args.dist_upgrade:
+        flag = "--security-only" if args.security_only else "--dist-upgrade"
+        raise ConfigError(
+            f"--baseline installs exactly the baseline's versions; {flag} does not combine with it"
+            " (give rules when creating the baseline instead)"
+        )
+    from patchtui.baselines.store import BaselineBook
+
+    return BaselineBook(db_path(args)).require(name)
+
+
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
     return PatchOptions(
+        baseline=baseline_from_args(args),
+        ignore_window=bool(getattr(args, "ignore_window", False)),
         selection=selection_from_args(args),
         canary=args.canary,
         batch=Amount.parse(args.batch, flag="--batch") if args.batch else None,
@@ -214,6 +233,7 @@ def _connector(args: argparse.Namespace, password: str | None) -> SshConnector:
 def run_patch_command(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     _, hosts = selected_hosts(args)
+    windows_by_host(hosts)  # a malformed window stops here, before any question or host
     confirm(args, hosts, "Patch")
     password = become_password(args)
     store = open_store(args)

@@ -1,0 +1,87 @@
+"""``patchtui reboot``: reboot hosts in canary and waves, within their maintenance windows.
+
+A patch run that installs nothing (``PatchOptions(install=False)``): the same
+rollout, failure threshold, window check, proof of reboot (a new boot_id) and
+history as ``patch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any, kit: Any) -> None:
+    reboot = commands.add_parser(
+        "reboot",
+        help="reboot hosts (canary, waves, maintenance windows), installing nothing",
+        epilog=kit.epilog,
+        formatter_class=kit.formatter,
+    )
+    kit.add_selection(reboot)
+    kit.add_db(reboot)
+    kit.add_concurrency(reboot)
+    reboot.add_argument(
+        "--only-if-needed",
+        action="store_true",
+        help="reboot only hosts that report a reboot is required",
+    )
+    reboot.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
+    reboot.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
+    reboot.add_argument("--max-failures", metavar="N|N%", help="failures allowed before halting")
+    reboot.add_argument(
+        "--ignore-window",
+        action="store_true",
+        help="also reboot hosts outside their maintenance window",
+    )
+    reboot.add_argument("--dry-run", action="store_true", help="show which hosts would reboot")
+    reboot.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    reboot.add_argument("--json", action="store_true", help="one JSON object per line")
+    reboot.add_argument(
+        "-K", "--ask-become-pass", action="store_true", help="ask once for the sudo password"
+    )
+    reboot.add_argument(
+        "--become-password-fd",
+        type=int,
+        metavar="FD",
+        help="read the sudo password from this file descriptor (never from argv)",
+    )
+    reboot.set_defaults(handler=_handler)
+
+
+def _handler(args: argparse.Namespace) -> int:
+    from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
+    from patchtui.engine.rollout import Amount
+    from patchtui.headless.common import open_store, selected_hosts
+    from patchtui.headless.patch_command import (
+        PatchPrinter,
+        _connector,
+        _run_job,
+        become_password,
+        confirm,
+    )
+
+    options = PatchOptions(
+        install=False,
+        reboot="if-needed" if args.only_if_needed else "always",
+        canary=args.canary,
+        batch=Amount.parse(args.batch, flag="--batch") if args.batch else None,
+        max_failures=(
+            Amount.parse(args.max_failures, flag="--max-failures") if args.max_failures else None
+        ),
+        dry_run=args.dry_run,
+        ignore_window=args.ignore_window,
+    )
+    _, hosts = selected_hosts(args)
+    windows_by_host(hosts)
+    confirm(args, hosts, "Reboot")
+    password = become_password(args)
+    store = open_store(args)
+    try:
+        printer = PatchPrinter(as_json=args.json)
+        connector = _connector(args, password)
+        job = PatchJob(hosts, connector=connector, emit=printer, options=options, store=store)
+        job.operation = "reboot"
+        return _run_job(job, printer, connector)
+    finally:
+        store.close()
