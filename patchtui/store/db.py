@@ -231,9 +231,9 @@ class _Transaction:
             storage = db.storage
             assert isinstance(storage, TransactionStorage)
             storage.commit()
-        for index, docs in self._host_writes.items():
-            self.host_files.write(index, docs)
-        self._host_writes.clear()
+        if self._host_writes:
+            self.host_files.write_many(self._host_writes)
+            self._host_writes.clear()
         self.main_storage.commit()
 
 

@@ -135,6 +135,34 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     fsync_directory(path.parent)
 
 
+def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
+    """Replace several files, each atomically, with one fsync per directory for the renames.
+
+    All temp files are written and fsynced before the first rename, so a crash
+    leaves every file old or new (never half-written). fsync dominated a batch
+    of host updates that touches dozens of host files: this halves their number.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, payload in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f"{temp_name_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
+            temps.append((temp, path))
+            with open(temp, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temp, path in temps:
+            os.replace(temp, path)
+    except BaseException:
+        for temp, _ in temps:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        raise
+    for directory in {path.parent for path, _ in files}:
+        fsync_directory(directory)
+
+
 def dump_tables(data: Tables) -> bytes:
     # Compact separators: the file is rewritten whole on every commit, so bytes are time.
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
