@@ -51,7 +51,7 @@ def test_assign_panes_keeps_hosts_in_place() -> None:
 
 
 def test_grid_columns_and_search_pattern() -> None:
-    assert [grid_columns(n) for n in (1, 2, 3, 6)] == [1, 1, 2, 2]
+    assert [grid_columns(n) for n in (1, 3, 4, 6)] == [1, 1, 2, 2]
     pattern = search_pattern("a.b[")
     assert pattern is not None
     assert pattern.search("x A.B[ y") and not pattern.search("axb[")  # plain text, any case

@@ -68,8 +68,8 @@ def assign_panes(
 
 
 def grid_columns(panes: int) -> int:
-    """One column for one or two panes (full-width lines), two beyond."""
-    return 1 if panes <= 2 else 2
+    """Full-width panes (long package lines) for up to three hosts, two columns beyond."""
+    return 1 if panes <= 3 else 2
 
 
 class _OutputScreenBase(Screen[None]):
