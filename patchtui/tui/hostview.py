@@ -206,7 +206,30 @@ def normalise_severity(update: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------- sorting
 
-SORT_COLUMNS: tuple[str, ...] = ("name", "groups", "os", "state", "pending", "reboot", "last_scan")
+SORT_COLUMNS: tuple[str, ...] = (
+    "name",
+    "groups",
+    "os",
+    "state",
+    "pending",
+    "reboot",
+    "last_scan",
+    "severity",
+)
+
+
+def severity_rank(row: HostRow) -> tuple[int, int]:
+    """(index in SEVERITIES of the most urgent pending security update, minus how many
+    updates have it): sorting by it puts hosts with critical fixes first."""
+    ranks = [
+        SEVERITIES.index(level)
+        for update in row.updates
+        if (level := normalise_severity(update)) in SEVERITIES
+    ]
+    if not ranks:
+        return (len(SEVERITIES), 0)
+    worst = min(ranks)
+    return (worst, -ranks.count(worst))
 
 
 def sort_key(row: HostRow, column: str) -> tuple[Any, ...]:
@@ -227,6 +250,8 @@ def sort_key(row: HostRow, column: str) -> tuple[Any, ...]:
         return (order[row.reboot_required], row.name)
     if column == "last_scan":
         return (-(row.last_scan or 0.0), row.name)
+    if column == "severity":
+        return (*severity_rank(row), row.name)
     return (row.name,)
 
 
@@ -236,11 +261,17 @@ def sort_key(row: HostRow, column: str) -> tuple[Any, ...]:
 def matches(row: HostRow, query: str) -> bool:
     """Does ``row`` match every whitespace-separated term of ``query``?
 
-    A term ``key=value`` matches a label exactly (case-insensitive); any other
-    term is a case-insensitive substring of the name, a group, a label value,
-    the state or the OS. An empty query matches everything.
+    A term ``key=value`` matches a label exactly (case-insensitive); a term
+    ``cve:ID`` matches hosts with a pending update fixing that CVE or advisory
+    (``cve:CVE-2024-`` matches a prefix); any other term is a case-insensitive
+    substring of the name, a group, a label value, the state or the OS. An
+    empty query matches everything.
     """
     for term in query.lower().split():
+        if term.startswith("cve:"):
+            if not _fixes(row, term[4:]):
+                return False
+            continue
         if "=" in term:
             key, _, value = term.partition("=")
             labels = {k.lower(): str(v).lower() for k, v in row.labels.items()}
@@ -257,3 +288,12 @@ def matches(row: HostRow, query: str) -> bool:
         if not any(term in text.lower() for text in haystack):
             return False
     return True
+
+
+def _fixes(row: HostRow, wanted: str) -> bool:
+    """Has ``row`` a pending update whose CVE or advisory ids start with ``wanted``?"""
+    for update in row.updates:
+        ids = [*(update.get("cves") or ()), *(update.get("advisories") or ())]
+        if any(str(each).lower().startswith(wanted) for each in ids):
+            return True
+    return False
