@@ -199,3 +199,23 @@ def test_book_refuses_a_damaged_file(tmp_path: Path) -> None:
     baselines_path(db).write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
         BaselineBook(db).list()
+
+
+def test_compliance_against_a_baseline_reports_missing_versions() -> None:
+    from patchtui.compliance.evaluate import NON_COMPLIANT, evaluate_fleet
+    from patchtui.compliance.policy import DEFAULT_POLICY
+
+    baseline = Baseline("wk1", NOW, {"debian/12": {"tool": "1.1"}})
+    facts = {"os_id": "debian", "os_version": "12"}
+    behind = {
+        "name": "behind",
+        "facts": facts,
+        "last_scan": NOW,
+        "pending": [{"name": "tool", "installed": "1.0", "candidate": "1.2", "first_seen": NOW}],
+    }
+    at_baseline = {**behind, "name": "current", "pending": []}
+    report = evaluate_fleet([behind, at_baseline], DEFAULT_POLICY, NOW, baseline=baseline)
+    first, second = report.hosts
+    reason = next(r for r in first.reasons if r.code == "baseline-missing")
+    assert first.status == NON_COMPLIANT and "tool 1.0 < 1.1" in reason.message
+    assert not any(r.code == "baseline-missing" for r in second.reasons)
