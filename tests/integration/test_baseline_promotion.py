@@ -254,5 +254,5 @@ async def test_a_closed_window_skips_the_host_and_says_when_it_opens(lab: Lab) -
 
 def test_a_bad_window_stops_the_run_before_it_starts() -> None:
     host = Host("web-1", "127.0.0.1", vars={"maintenance_window": "Sun 2am-4am"})
-    with pytest.raises(ConfigError, match="host web-1: maintenance_window: .*HH:MM"):
+    with pytest.raises(ConfigError, match=r"host web-1: maintenance_window: .*HH:MM"):
         PatchJob([host], connector=None, emit=lambda event: None, options=FAST)  # type: ignore[arg-type]
