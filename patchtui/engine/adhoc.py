@@ -177,6 +177,9 @@ class AdhocJob:
             state, kind, message = classify_error(error)
             outcome = HostCommandOutcome(host.name, state, error_kind=kind, error=message)
         finally:
+            # Closed after the slot is given back: the polite disconnect is a round
+            # trip the next host need not wait for (a whole fleet of `true` is mostly
+            # connection setup and teardown).
             if session is not None:
                 await _close_quietly(session)
         outcome.duration = round(time.monotonic() - started, 3)
