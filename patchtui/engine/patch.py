@@ -489,6 +489,8 @@ class PatchJob:
                 return await self._fail_with_changes(outcome, failure, driver, before)
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
+            # Front ends show the post-install state at once, reboot or not.
+            self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
             outcome.changes = await self._changes(session, driver, before)
             if baseline_plan is not None:
                 # A newer version may still be pending on purpose: what counts is

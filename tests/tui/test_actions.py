@@ -135,7 +135,13 @@ def test_confirmation_names_hosts_prod_and_waves(tui_inventory: Inventory) -> No
     assert lines[0] == "Patch 4 hosts (3 labelled env=prod)"
     assert "  canary: web-01" in lines
     assert any(line.startswith("  wave 1/2: ") for line in lines)
-    assert any(line.startswith("Halts after 1 failure (or any canary failure)") for line in lines)
+    assert any(
+        line.startswith("Halts when more than 1 hosts fail (or any canary failure)")
+        for line in lines
+    )
+    no_failures = plan_rollout(hosts)
+    lines = confirmation_lines("Patch", hosts, PatchOptions(), no_failures)
+    assert "Halts on the first failure · reboot: if-needed" in lines
 
 
 def test_status_line_shows_wave_failures_halt_and_pause() -> None:
@@ -389,6 +395,9 @@ async def test_rollback_from_history_restores_versions(
         names = list(app.rows)[:3]
         assert app.start_patch(names, dataclasses.replace(FAST, reboot="never"))
         await wait_until(pilot, lambda: run_done(app), timeout=60)
+        await pilot.pause(0.25)
+        # No reboot: the table still shows the state after the install, not before it.
+        assert all(app.rows[name].pending == 0 for name in names)
         patched = versions(lab)
         assert any(patched[name] != before[name] for name in names)
         patch_run = app.bridge.run

@@ -129,11 +129,15 @@ def confirmation_lines(
     lines.extend(f"  {wave}" for wave in waves[:6])
     if len(waves) > 6:
         lines.append(f"  … {len(waves) - 6} more waves")
-    lines.append(
-        f"Halts after {plan.max_failures} failure{'s' if plan.max_failures != 1 else ''}"
-        + (" (or any canary failure)" if plan.canary_count else "")
-        + f" · reboot: {options.reboot}"
+    # The engine halts once failures exceed max_failures: 0 allowed = the first one halts.
+    halts = (
+        "Halts on the first failure"
+        if plan.max_failures == 0
+        else f"Halts when more than {plan.max_failures} hosts fail"
     )
+    if plan.canary_count:
+        halts += " (or any canary failure)"
+    lines.append(f"{halts} · reboot: {options.reboot}")
     if options.pre:
         lines.append(f"Pre: {options.pre}")
     if options.post:
@@ -161,35 +165,50 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             with Grid(id="patch-grid"):
                 yield Label("What")
                 with Horizontal(classes="checks"):
-                    yield Checkbox("security updates only", id="security-only")
-                    yield Checkbox("dist-upgrade (apt)", id="dist-upgrade")
+                    yield Checkbox("security updates only", id="security-only", compact=True)
+                    yield Checkbox("dist-upgrade (apt)", id="dist-upgrade", compact=True)
                 yield Label("Packages")
                 yield Input(
-                    placeholder="all pending; or names/globs: openssl, libssl*", id="packages"
+                    placeholder="all pending; or names/globs: openssl, libssl*",
+                    id="packages",
+                    compact=True,
                 )
                 yield Label("Exclude")
-                yield Input(placeholder="names/globs never installed: kernel*", id="exclude")
+                yield Input(
+                    placeholder="names/globs never installed: kernel*", id="exclude", compact=True
+                )
                 yield Label("Canary hosts")
-                yield Input("0", placeholder="0", id="canary")
+                yield Input("0", placeholder="0", id="canary", compact=True)
                 yield Label("Batch")
-                yield Input(placeholder="all at once; or N or N% per wave", id="batch")
+                yield Input(
+                    placeholder="all at once; or N or N% per wave", id="batch", compact=True
+                )
                 yield Label("Max failures")
-                yield Input(placeholder="0; or N or N% before the run halts", id="max-failures")
+                yield Input(
+                    placeholder="0; or N or N% before the run halts",
+                    id="max-failures",
+                    compact=True,
+                )
                 yield Label("Reboot")
                 yield Select(
                     [(policy, policy) for policy in REBOOT_POLICIES],
                     value="if-needed",
                     allow_blank=False,
                     id="reboot",
+                    compact=True,
                 )
                 yield Label("Pre command")
-                yield Input(placeholder="optional check before patching (failure skips)", id="pre")
+                yield Input(
+                    placeholder="optional check before patching (failure skips)",
+                    id="pre",
+                    compact=True,
+                )
                 yield Label("Post command")
-                yield Input(placeholder="optional command after patching", id="post")
+                yield Input(placeholder="optional command after patching", id="post", compact=True)
                 yield Label("Run")
                 with Horizontal(classes="checks"):
-                    yield Checkbox("dry run (change nothing)", id="dry-run")
-                    yield Checkbox("ask sudo password", id="ask-password")
+                    yield Checkbox("dry run (change nothing)", id="dry-run", compact=True)
+                    yield Checkbox("ask sudo password", id="ask-password", compact=True)
             yield Static(id="patch-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Review…", variant="primary", id="patch-review")
