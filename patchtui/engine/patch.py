@@ -98,6 +98,7 @@ class PatchOptions:
     """Now, timezone-aware (tests freeze it to judge maintenance windows)."""
     reboot_time_limit: float = 600.0
     install_time_limit: float = 3600.0
+    hook_time_limit: float = 600.0
     reconnect_time_limit: float = 300.0
     poll_interval: float = 1.0
 
@@ -630,16 +631,45 @@ class PatchJob:
         return self.options.selection
 
     async def _hook(
-        self, session: RemoteSession, host: Host, name: str, command: str, *, skip_on_failure: bool
+        self,
+        session: ObservedSession,
+        host: Host,
+        name: str,
+        command: str,
+        *,
+        skip_on_failure: bool,
     ) -> None:
-        result = await session.run(command, privileged=True, timeout=600)
-        if result.ok:
+        """Run a --pre/--post command detached, so a timeout or abort can really stop it."""
+        job = DetachedJob(
+            job_id_for(self.run_id, host.name, name),
+            command,
+            poll_interval=min(self.options.poll_interval, 0.5),
+            on_line=lambda line: session.record("stdout", line),
+        )
+        session.record("cmd", f"{command}  [{name} hook]")
+        await job.start(session.inner)
+        failure = "skipped" if skip_on_failure else "failed"
+        try:
+            status = await job.wait(session.inner, time_limit=self.options.hook_time_limit)
+        except TimeoutError:
+            stopped = await job.stop(session.inner)
+            await job.cleanup(session.inner)
+            verdict = "stopped it" if stopped else "could NOT stop it: check the host"
+            raise HostFailure(
+                failure,
+                f"{name}-check",
+                f"{name} command timed out after {self.options.hook_time_limit:g}s; {verdict}",
+            ) from None
+        except asyncio.CancelledError:
+            # Aborted by the operator: a hook (unlike a package transaction) is stopped.
+            await asyncio.shield(job.stop(session.inner))
+            raise
+        await job.cleanup(session.inner)
+        if status == 0:
             return
-        last = (result.stderr or result.stdout).strip().splitlines()
-        detail = f"{name} command exited {result.exit_status}" + (f": {last[-1]}" if last else "")
-        if skip_on_failure:
-            raise HostFailure("skipped", f"{name}-check", detail)
-        raise HostFailure("failed", f"{name}-check", detail)
+        last = next((line for line in reversed(job.log) if line.strip()), "")
+        detail = f"{name} command exited {status}" + (f": {last.strip()}" if last else "")
+        raise HostFailure(failure, f"{name}-check", detail)
 
     async def _dry_run(
         self,

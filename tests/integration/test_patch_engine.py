@@ -275,3 +275,20 @@ async def test_failure_threshold_halts_and_skips_the_rest(tmp_path: Path) -> Non
     # reboot="never": hosts that got a new kernel are ok but still need their reboot.
     assert summary.ok == 2 and summary.results.get("failed") == 2
     assert summary.results.get("skipped") == 4
+
+
+async def test_a_hook_that_hangs_is_stopped_on_the_host_not_just_abandoned(
+    lab6: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_jobs, "JOB_DURATION_RANGE", (60.0, 60.0))  # a hook that never ends
+    host = healthy_with_updates(lab6)[0]
+    sim = lab6.sim(host.name)
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)
+    options = PatchOptions(pre="wait-for-drain", hook_time_limit=1.0, poll_interval=0.1)
+    await run(PatchJob([host], connector=connector, emit=events.append, options=options), connector)
+
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "skipped" and finished.error_kind == "pre-check"
+    assert "timed out" in str(finished.error) and "stopped it" in str(finished.error)
+    assert not sim.jobs, "the hook job was stopped and its files removed"
