@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
-from patchtui.tui.bridge import SCROLLBACK_LINES, RunProgress
+from patchtui.tui.bridge import RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.output_pane import OutputPane
@@ -72,7 +72,9 @@ class HostsScreen(Screen[None]):
         yield HostTable(clock=self.patchtui.clock, id="hosts")
         yield RunProgressBar(id="run-progress")
         # The pane's log keeps the id "output": tests and styles find it by that name.
-        yield OutputPane(scrollback=SCROLLBACK_LINES, log_id="output", id="output-pane")
+        yield OutputPane(
+            scrollback=self.patchtui.bridge.scrollback, log_id="output", id="output-pane"
+        )
         yield Footer()
 
     def on_mount(self) -> None:
