@@ -31,6 +31,7 @@ from patchtui.store.db import Store
 from patchtui.transport.ssh import SshConnector
 from patchtui.tui.app import PatchtuiApp
 from patchtui.tui.bridge import EventBridge, RunProgress
+from patchtui.tui.screens.command import CommandScreen
 from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.help import help_rows
 from patchtui.tui.screens.history import HistoryScreen
@@ -441,3 +442,21 @@ async def test_install_false_option_scans_and_changes_nothing(
     assert isinstance(summary, RunSummary) and summary.results == {"ok": 2}
     assert all(outcome.changes == [] and outcome.before == {} for outcome in job.outcomes.values())
     assert versions(lab) == before
+
+
+async def test_command_action_runs_on_the_selected_hosts(
+    tui_lab_app: Callable[..., PatchtuiApp], tui_store: Store
+) -> None:
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "exclamation_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandScreen))
+        await pilot.press(*"echo hi", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "$ echo hi" in app.screen.body_text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run_done(app), timeout=30)
+        run = app.bridge.run
+        assert run is not None and (run.operation, run.outcome, run.total) == ("run", "ok", 1)
+    assert [run["operation"] for run in tui_store.runs()] == ["run"]

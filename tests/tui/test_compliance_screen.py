@@ -30,7 +30,7 @@ async def test_non_compliant_before_a_patch_and_export_writes_files(
     app = tui_lab_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: scanned(app))
+        await wait_until(pilot, lambda: scanned(app), timeout=60)
         await pilot.press("C")
         assert isinstance(app.screen, ComplianceScreen)
         screen = app.screen
