@@ -363,13 +363,22 @@ class PatchJob:
                 else:
                     outcome = await self._patch_host(host, holder)
         except asyncio.CancelledError:
-            outcome = HostPatchOutcome(
-                host.name,
-                "interrupted",
-                HostState.INTERRUPTED,
-                error_kind="cancelled",
-                error="stopped waiting; a running package transaction continues on the host",
-            )
+            if holder:
+                outcome = HostPatchOutcome(
+                    host.name,
+                    "interrupted",
+                    HostState.INTERRUPTED,
+                    error_kind="cancelled",
+                    error="stopped waiting; a running package transaction continues on the host",
+                )
+            else:  # never connected: nothing started there
+                outcome = HostPatchOutcome(
+                    host.name,
+                    "skipped",
+                    HostState.SKIPPED,
+                    error_kind="halted",
+                    error="run cancelled",
+                )
         except HostFailure as failure:
             outcome = HostPatchOutcome(
                 host.name,

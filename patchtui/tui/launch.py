@@ -31,10 +31,11 @@ LAB_STOP_TIMEOUT = 15.0
 
 
 def _connector_factory(concurrency: int) -> ConnectorFactory:
-    def make() -> Any:
+    def make(become_password: str | None = None) -> Any:
         from patchtui.transport.ssh import SshConnector
 
-        return SshConnector(concurrency=concurrency)
+        # The password lives in this connector only, for one run.
+        return SshConnector(concurrency=concurrency, become_password=become_password)
 
     return make
 

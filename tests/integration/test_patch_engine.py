@@ -292,3 +292,23 @@ async def test_a_hook_that_hangs_is_stopped_on_the_host_not_just_abandoned(
     assert finished.result == "skipped" and finished.error_kind == "pre-check"
     assert "timed out" in str(finished.error) and "stopped it" in str(finished.error)
     assert not sim.jobs, "the hook job was stopped and its files removed"
+
+
+async def test_second_cancel_marks_hosts_that_never_started_skipped(lab6: Lab) -> None:
+    hosts = healthy_with_updates(lab6)[:3]
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)  # the others wait for a slot
+    job = PatchJob(hosts, connector=connector, emit=events.append, options=FAST)
+
+    def cancel_twice_once_patching(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, HostStateChanged) and event.state is HostState.PATCHING:
+            job.cancel()
+            job.cancel()
+
+    job.emit = cancel_twice_once_patching
+    await run(job, connector)
+    results = {e.host: e for e in events if isinstance(e, HostFinished)}
+    assert len(results) == 3
+    assert results[hosts[0].name].result == "interrupted"
+    assert {results[h.name].result for h in hosts[1:]} == {"skipped"}

@@ -39,3 +39,15 @@ def test_console_reports_a_bad_inventory_before_starting(tmp_path: Path) -> None
         run_console(args)
     # Nothing was opened: the database file was never created.
     assert not (tmp_path / "db.json").exists()
+
+
+def test_the_real_console_can_pass_a_sudo_password_to_its_connections() -> None:
+    import inspect
+
+    from patchtui.transport.ssh import SshConnector
+    from patchtui.tui.launch import _connector_factory
+
+    factory = _connector_factory(7)
+    assert "become_password" in inspect.signature(factory).parameters
+    connector = factory(become_password="s3cret")
+    assert isinstance(connector, SshConnector) and connector.concurrency == 7
