@@ -18,6 +18,7 @@ from patchtui.tui.screens.output import (
     SplitOutputScreen,
     assign_panes,
     grid_columns,
+    quiet_choice,
 )
 from patchtui.tui.widgets.output_pane import OutputPane, search_pattern
 
@@ -48,6 +49,15 @@ def test_assign_panes_keeps_hosts_in_place() -> None:
     assert assign_panes(["a", "b"], ["a"], limit=4) == ["a", "b"]
     # Room left: new running hosts get new panes.
     assert assign_panes(["a"], ["a", "b", "c"], limit=6) == ["a", "b", "c"]
+
+
+def test_quiet_choice_prefers_selection_then_last_run_trouble() -> None:
+    order = ["a", "b", "c", "d"]
+    last = {"a": HostState.OK, "c": HostState.FAILED, "d": HostState.UNREACHABLE}
+    assert quiet_choice(["d", "b"], last, "a", order) == ["b", "d"]
+    assert quiet_choice([], last, "a", order) == ["c", "d", "a"]  # what went wrong first
+    assert quiet_choice([], {}, "b", order) == ["b"]
+    assert quiet_choice([], {}, None, order) == []
 
 
 def test_grid_columns_and_search_pattern() -> None:

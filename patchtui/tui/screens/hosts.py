@@ -129,14 +129,15 @@ class HostsScreen(Screen[None]):
         return row.state if row is not None else None
 
     def action_split_output(self) -> None:
-        from patchtui.tui.screens.output import SplitOutputScreen
+        from patchtui.tui.screens.output import SplitOutputScreen, quiet_choice
 
         table = self.query_one(HostTable)
-        # Shown when nothing runs: the selection, else the highlighted host.
-        chosen = [name for name in table.visible_hosts if name in self.selected]
-        if not chosen and table.highlighted_host is not None:
-            chosen = [table.highlighted_host]
-        self.app.push_screen(SplitOutputScreen(chosen, order=table.visible_hosts))
+        run = self.patchtui.bridge.run
+        order = table.visible_hosts
+        chosen = quiet_choice(
+            sorted(self.selected), run.states if run else {}, table.highlighted_host, order
+        )
+        self.app.push_screen(SplitOutputScreen(chosen, order=order))
 
     def action_zoom_output(self) -> None:
         from patchtui.tui.screens.output import HostOutputScreen

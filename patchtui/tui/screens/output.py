@@ -67,6 +67,33 @@ def assign_panes(
     return result
 
 
+def quiet_choice(
+    selected: Sequence[str],
+    last_run: Mapping[str, HostState],
+    highlighted: str | None,
+    order: Sequence[str],
+    *,
+    limit: int = MAX_PANES,
+) -> list[str]:
+    """What the split view shows when no host runs.
+
+    The operator's selection if any; else the hosts of the last run, those that
+    went wrong first (that is whose output one wants to read); else the
+    highlighted host.
+    """
+    rank = {name: index for index, name in enumerate(order)}
+    if selected:
+        return sorted(selected, key=lambda name: rank.get(name, len(rank)))[:limit]
+    if last_run:
+        trouble = {HostState.FAILED, HostState.UNREACHABLE, HostState.INTERRUPTED}
+        hosts = sorted(
+            last_run,
+            key=lambda name: (last_run[name] not in trouble, rank.get(name, len(rank)), name),
+        )
+        return hosts[:limit]
+    return [highlighted] if highlighted is not None else []
+
+
 def grid_columns(panes: int) -> int:
     """Full-width panes (long package lines) for up to three hosts, two columns beyond."""
     return 1 if panes <= 3 else 2
@@ -128,7 +155,7 @@ class SplitOutputScreen(_OutputScreenBase):
     def __init__(self, fallback: Sequence[str] = (), *, order: Sequence[str] | None = None):
         super().__init__()
         self.fallback = list(fallback)[:MAX_PANES]
-        """Shown when no host is running: the hosts screen's selection or highlighted host."""
+        """Shown when no host is running (see ``quiet_choice``)."""
         self.order = list(order) if order is not None else None
         self.shown: list[str] = []
 
@@ -186,7 +213,10 @@ class SplitOutputScreen(_OutputScreenBase):
             text += f" · {extra} more not shown" if extra else ""
             text += " · tab: next pane · z: full screen · f: follow · /: search"
         else:
-            text = "No host is running: showing the chosen hosts · z: full screen · /: search"
+            text = (
+                "No host is running: showing the selected hosts, else the last run's"
+                " · z: full screen · /: search"
+            )
         status.update(Content(text))
 
     def focused_pane(self) -> OutputPane | None:
@@ -208,5 +238,6 @@ __all__ = [
     "SplitOutputScreen",
     "assign_panes",
     "grid_columns",
+    "quiet_choice",
     "running_hosts",
 ]
