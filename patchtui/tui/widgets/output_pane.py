@@ -387,6 +387,8 @@ class OutputPane(Vertical):
     def _search_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.search(event.value)
+        # The term stays in the status line; / brings the box back to change it.
+        self.search_input.remove_class("-shown")
         self.output_log.focus()
         if event.value:
             self._jump(forward=True)
