@@ -234,12 +234,15 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
     if not structured:
         return "ansible-ini"
     data = _read_yaml(text, source)
-    if isinstance(data, dict):
-        keys = set(data)
-        if "hosts" in keys and keys <= {"defaults", "groups", "hosts"}:
-            return "patchtui"
-        if "_meta" in keys or any(isinstance(value, list) for value in data.values()):
-            return "ansible-json"
+    if not isinstance(data, dict):
+        # Neither format can use it; patchtui's own reader explains what it expected.
+        return "patchtui"
+    keys = set(data)
+    # Only patchtui's own top-level keys (a missing hosts: is its loader's error to explain).
+    if keys and keys <= {"defaults", "groups", "hosts"}:
+        return "patchtui"
+    if "_meta" in keys or any(isinstance(value, list) for value in data.values()):
+        return "ansible-json"
     return "ansible-yaml"
 
 
