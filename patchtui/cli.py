@@ -70,9 +70,9 @@ def _add_concurrency(parser: argparse.ArgumentParser) -> None:
         "-c",
         "--concurrency",
         type=_positive_int,
-        default=DEFAULT_CONCURRENCY,
+        default=None,  # filled from config.toml, else DEFAULT_CONCURRENCY, in main()
         metavar="N",
-        help=f"hosts worked on at once (default {DEFAULT_CONCURRENCY})",
+        help=f"hosts worked on at once (default: config.toml, else {DEFAULT_CONCURRENCY})",
     )
 
 
@@ -343,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     try:
+        if hasattr(args, "concurrency") and args.concurrency is None:
+            # Read here, not while building the parser: --help and completion
+            # must work even when config.toml is broken.
+            from patchtui.config import load_config
+
+            args.concurrency = load_config().concurrency or DEFAULT_CONCURRENCY
         if handler is None:
             if not args.inventory:
                 parser.error("give -i INVENTORY to open the console, or try 'patchtui demo'")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from patchtui import paths
 from patchtui.errors import ConfigError
-from patchtui.inventory.model import HOST_KEY_POLICIES
+from patchtui.inventory.model import HOST_KEY_POLICIES, HostKeyPolicy
 
 CONFIG_FILE_NAME = "config.toml"
 _DEFAULT_KEYS = ("concurrency", "policy", "theme", "host_key_policy")
@@ -38,7 +38,7 @@ class Config:
     policy: Path | None = None
     """Absolute path of the compliance policy file."""
     theme: str | None = None
-    host_key_policy: str | None = None
+    host_key_policy: HostKeyPolicy | None = None
     """strict or accept-new."""
     source: Path | None = None
     """The file these came from (None: no file)."""
@@ -116,11 +116,11 @@ def _policy(value: object, path: Path) -> Path | None:
     return policy if policy.is_absolute() else (path.parent / policy).resolve()
 
 
-def _host_key_policy(value: object, where: str) -> str | None:
+def _host_key_policy(value: object, where: str) -> HostKeyPolicy | None:
     text = _text(value, "host_key_policy", where)
     if text is not None and text not in HOST_KEY_POLICIES:
         raise ConfigError(
             f"defaults.host_key_policy must be one of {', '.join(HOST_KEY_POLICIES)}, got {text!r}",
             where=where,
         )
-    return text
+    return "accept-new" if text == "accept-new" else ("strict" if text == "strict" else None)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from patchtui import paths
+from patchtui.config import load_config
 from patchtui.headless.cmd_inventory import print_warnings
 from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.model import Host, Inventory
@@ -26,7 +27,8 @@ DEFAULT_CONCURRENCY = 50
 
 
 def selected_hosts(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
-    inventory = load_inventory(args.inventory)
+    config = load_config()
+    inventory = load_inventory(args.inventory, default_host_key_policy=config.host_key_policy)
     print_warnings(inventory)
     return inventory, select_hosts(inventory, args.limit)
 

@@ -9,12 +9,15 @@ import time
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY, load_policy
 from patchtui.compliance.report import render, write_atomically
+from patchtui.config import load_config
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, selected_hosts
 
 
 def run_compliance_command(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy) if args.policy else DEFAULT_POLICY
+    # --policy, else config.toml's [defaults] policy, else the built-in SSM-strict one.
+    policy_path = args.policy or load_config().policy
+    policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     _, hosts = selected_hosts(args)
     store = open_store(args)
     try:

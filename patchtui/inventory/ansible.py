@@ -59,7 +59,13 @@ from typing import Literal
 
 from patchtui.errors import InventoryError
 from patchtui.inventory.loader import _LineList, _LineMap, _read_yaml
-from patchtui.inventory.model import HOST_KEY_POLICIES, PACKAGE_MANAGERS, Host, Inventory
+from patchtui.inventory.model import (
+    DEFAULT_HOST_KEY_POLICY,
+    HOST_KEY_POLICIES,
+    PACKAGE_MANAGERS,
+    Host,
+    Inventory,
+)
 from patchtui.inventory.ranges import expand_range
 from patchtui.inventory.sshconfig import SSHCONFIG_PREFIX
 
@@ -813,7 +819,7 @@ def _to_host(
         package_manager=settings.get("package_manager"),  # type: ignore[arg-type]
         identity_file=settings.get("identity_file"),  # type: ignore[arg-type]
         jump_host=settings.get("jump_host"),  # type: ignore[arg-type]
-        host_key_policy=settings.get("host_key_policy", "strict"),  # type: ignore[arg-type]
+        host_key_policy=settings.get("host_key_policy", DEFAULT_HOST_KEY_POLICY.get()),  # type: ignore[arg-type]
         known_hosts=settings.get("known_hosts"),  # type: ignore[arg-type]
         connect_timeout=float(settings.get("connect_timeout", 10.0)),  # type: ignore[arg-type]
         vars=variables,

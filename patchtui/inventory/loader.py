@@ -36,6 +36,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from patchtui.errors import InventoryError
 from patchtui.inventory.model import (
+    DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
     PACKAGE_MANAGERS,
     Host,
@@ -568,7 +569,9 @@ def _build_host(entry: _HostEntry, merged: _Layer) -> Host:
         package_manager=cast("str | None", settings.get("package_manager")),
         identity_file=cast("str | None", settings.get("identity_file")),
         jump_host=cast("str | None", settings.get("jump_host")),
-        host_key_policy=cast(HostKeyPolicy, settings.get("host_key_policy", "strict")),
+        host_key_policy=cast(
+            HostKeyPolicy, settings.get("host_key_policy", DEFAULT_HOST_KEY_POLICY.get())
+        ),
         known_hosts=cast("str | None", settings.get("known_hosts")),
         connect_timeout=cast(float, settings.get("connect_timeout", 10.0)),
         vars=dict(merged.vars),
@@ -664,12 +667,25 @@ def parse_inventory(text: str, source: str, *, base_dir: str | Path | None = Non
     return Inventory(source=source, hosts=tuple(hosts), groups=members)
 
 
-def load_inventory(path: str | Path) -> Inventory:
+def load_inventory(
+    path: str | Path, *, default_host_key_policy: HostKeyPolicy | None = None
+) -> Inventory:
     """Read and parse the inventory at ``path``, whatever its format.
 
     patchtui YAML, Ansible INI/YAML/``--list`` JSON, an executable dynamic
     inventory script, or ``sshconfig:[PATH]`` (see ``ansible.detect_format``).
+    ``default_host_key_policy`` (config.toml) applies to hosts that set none.
     """
+    if default_host_key_policy is None:
+        return _load_any(path)
+    token = DEFAULT_HOST_KEY_POLICY.set(default_host_key_policy)
+    try:
+        return _load_any(path)
+    finally:
+        DEFAULT_HOST_KEY_POLICY.reset(token)
+
+
+def _load_any(path: str | Path) -> Inventory:
     # Imported here: ansible.py builds on this module's YAML reader.
     from patchtui.inventory.ansible import detect_format, load_ansible
     from patchtui.inventory.sshconfig import load_ssh_config_inventory

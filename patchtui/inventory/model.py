@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
 HostKeyPolicy = Literal["strict", "accept-new"]
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new")
+DEFAULT_HOST_KEY_POLICY: ContextVar[HostKeyPolicy] = ContextVar(
+    "default_host_key_policy", default="strict"
+)
+"""The policy of hosts whose inventory sets none; ``load_inventory`` sets it from config.toml."""
 PACKAGE_MANAGERS: tuple[str, ...] = ("apt", "dnf", "yum", "zypper", "apk")
 
 

@@ -41,7 +41,7 @@ from asyncssh.config import ConfigParseError, SSHClientConfig
 from asyncssh.pattern import WildcardPatternList
 
 from patchtui.errors import InventoryError
-from patchtui.inventory.model import Host, Inventory
+from patchtui.inventory.model import DEFAULT_HOST_KEY_POLICY, Host, Inventory
 
 MAX_INCLUDE_DEPTH = 16
 """Bound on nested Include (OpenSSH uses the same limit); a loop would recurse forever."""
@@ -357,7 +357,10 @@ def hosts_from_ssh_config(config: SshConfig) -> Inventory:
             "ssh config has no Host alias without wildcards to use as a host",
             where=display_path(config.path),
         )
-    hosts = tuple(Host(name=alias, address=alias) for alias, _location in aliases)
+    policy = DEFAULT_HOST_KEY_POLICY.get()
+    hosts = tuple(
+        Host(name=alias, address=alias, host_key_policy=policy) for alias, _location in aliases
+    )
     return Inventory(source=config.path, hosts=hosts, groups={})
 
 

@@ -112,8 +112,11 @@ class PatchtuiApp(App[int]):
         refresh_metadata: bool = True,
         extra_theme_dirs: Iterable[Path] = (),
         run_defaults: PatchOptions | None = None,
+        default_theme: str | None = None,
     ) -> None:
         super().__init__()
+        self.default_theme = default_theme
+        """config.toml's theme: used until the user picks one (which is remembered)."""
         self.inventory = inventory
         self.hosts_by_name = {host.name: host for host in hosts}
         self.rows: dict[str, HostRow] = {host.name: HostRow.from_host(host) for host in hosts}
@@ -155,7 +158,9 @@ class PatchtuiApp(App[int]):
         loaded, self.theme_errors = themes.load_themes(dirs)
         for theme in loaded:
             self.register_theme(theme)
-        wanted = themes.saved_theme() or themes.DEFAULT_THEME
+        if self.default_theme and self.default_theme not in self.available_themes:
+            self.theme_errors.append(f"config.toml names an unknown theme {self.default_theme!r}")
+        wanted = themes.saved_theme() or self.default_theme or themes.DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
 
@@ -703,6 +708,7 @@ def make_app(
     clock: Callable[[], float] = time.time,
     refresh_metadata: bool = True,
     run_defaults: PatchOptions | None = None,
+    default_theme: str | None = None,
 ) -> PatchtuiApp:
     """Build the console from its services (posting's ``make_posting`` pattern).
 
@@ -717,4 +723,5 @@ def make_app(
         clock=clock,
         refresh_metadata=refresh_metadata,
         run_defaults=run_defaults,
+        default_theme=default_theme,
     )

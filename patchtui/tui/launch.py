@@ -41,16 +41,19 @@ def _connector_factory(concurrency: int) -> ConnectorFactory:
 
 
 def _load(inventory_path: Path, limit: str | None) -> tuple[Inventory, list[Host]]:
+    from patchtui.config import load_config
     from patchtui.inventory.loader import load_inventory
     from patchtui.inventory.patterns import select_hosts
 
-    inventory = load_inventory(inventory_path)
+    config = load_config()
+    inventory = load_inventory(inventory_path, default_host_key_policy=config.host_key_policy)
     return inventory, select_hosts(inventory, limit)
 
 
 def _open_console(
     inventory: Inventory, hosts: list[Host], args: argparse.Namespace, store: Store
 ) -> int:
+    from patchtui.config import load_config
     from patchtui.tui.app import make_app
 
     app = make_app(
@@ -58,6 +61,7 @@ def _open_console(
         hosts=hosts,
         connector_factory=_connector_factory(args.concurrency),
         store=store,
+        default_theme=load_config().theme,
     )
     result = app.run()
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
