@@ -192,7 +192,8 @@ class PatchtuiApp(App[int]):
     def flush_events(self) -> None:
         """Apply what the bridge recorded since the last tick to the rows and widgets."""
         dirty, run_dirty = self.bridge.take_dirty()
-        if not dirty and not run_dirty:
+        output_dirty = self.bridge.take_output_dirty()
+        if not dirty and not run_dirty and not output_dirty:
             return
         for name in dirty:
             self._apply_live(name)
@@ -200,7 +201,10 @@ class PatchtuiApp(App[int]):
         if hosts_screen is None or not hosts_screen.is_mounted:
             return
         with self.batch_update():
-            hosts_screen.refresh_hosts(dirty)
+            if dirty:
+                hosts_screen.refresh_hosts(dirty)
+            if output_dirty - dirty:
+                hosts_screen.refresh_output(output_dirty)
             if run_dirty:
                 hosts_screen.update_run_status(self.bridge.run)
 

@@ -101,6 +101,10 @@ class EventBridge:
         self._lines: dict[str, deque[str]] = {}
         self._line_counts: dict[str, int] = {}
         self._dirty: set[str] = set()
+        """Hosts whose row (state, scan) changed."""
+        self._output_dirty: set[str] = set()
+        """Hosts with new output lines only: their row needs no redraw. Kept apart
+        because 300 streaming hosts would otherwise redraw 300 rows every tick."""
         self._run_dirty = False
         self._next_max_failures: int | None = None
 
@@ -150,6 +154,7 @@ class EventBridge:
             for host in event.hosts:
                 # A fresh run replaces what the previous one found out about the host.
                 self.live[host] = HostLive()
+                self._dirty.add(host)
                 self._append(host, f"--- {event.operation} {event.run_id} ---")
         elif self.run is None or self.run.run_id != event.run_id:
             return
@@ -185,15 +190,20 @@ class EventBridge:
         # Everything shown comes from hosts (output, error messages): strip it here, once.
         lines.append(strip_control(line))
         self._line_counts[host] = self._line_counts.get(host, 0) + 1
-        self._dirty.add(host)
+        self._output_dirty.add(host)
 
     # ------------------------------------------------------------ draining
 
     def take_dirty(self) -> tuple[set[str], bool]:
-        """Hosts changed since the last call, and whether the run status changed."""
+        """Hosts whose row changed since the last call, and whether the run status changed."""
         dirty, self._dirty = self._dirty, set()
         run_dirty, self._run_dirty = self._run_dirty, False
         return dirty, run_dirty
+
+    def take_output_dirty(self) -> set[str]:
+        """Hosts with new output lines since the last call."""
+        dirty, self._output_dirty = self._output_dirty, set()
+        return dirty
 
     def lines(self, host: str) -> list[str]:
         """The host's kept output, oldest first (at most ``scrollback`` lines)."""

@@ -126,8 +126,12 @@ def test_bridge_records_without_side_effects_and_bounds_scrollback() -> None:
     assert bridge.lines_since("h1", 4) == ["line 3", "line 4"]
     assert bridge.lines_since("h1", 0) == ["line 2", "line 3", "line 4"]  # older ones dropped
     dirty, run_dirty = bridge.take_dirty()
-    assert dirty == {"h1", "h2"} and run_dirty
+    assert dirty == {"h1", "h2"} and run_dirty  # a new run resets both rows
     assert bridge.take_dirty() == (set(), False)
+    assert bridge.take_output_dirty() == {"h1", "h2"}
+    bridge(HostOutput(run_id="r1", host="h1", stream="stdout", line="more"))
+    assert bridge.take_dirty() == (set(), False)  # output alone redraws no row
+    assert bridge.take_output_dirty() == {"h1"}
 
 
 def test_bridge_tracks_state_scan_and_run_progress() -> None:

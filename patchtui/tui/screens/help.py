@@ -18,6 +18,8 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("b", "In the history: roll back the highlighted patch run (asks first)"),
     ("e", "In compliance: export the report (html, markdown, csv, json)"),
     ("ctrl+s", "In the patch form: review (then confirm)"),
+    ("f", "In an output pane: follow / stop following new lines"),
+    ("/ ctrl+f, n N", "In an output pane: search, next / previous match"),
     ("ctrl+p", "Command palette: every action above, themes"),
 )
 

@@ -100,6 +100,11 @@ class HostsScreen(Screen[None]):
         if self.output_host is not None and self.output_host in names:
             self._append_output()
 
+    def refresh_output(self, names: set[str]) -> None:
+        """New output lines only: the pane follows them, the table has nothing to redraw."""
+        if self.output_host is not None and self.output_host in names:
+            self._append_output()
+
     def refresh_all(self) -> None:
         """Redraw every visible row (theme change, ages ticking)."""
         self.refresh_hosts(set(self.query_one(HostTable).visible_hosts))
