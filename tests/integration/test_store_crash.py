@@ -73,7 +73,9 @@ def _run_writer_until_killed(db_path: Path, rng: random.Random) -> tuple[set[str
         os.kill(child.pid, signal.SIGKILL)
         # Lines already in the pipe were printed after finish_run returned: count them.
         rest, errors = child.communicate(timeout=10)
-        for line in rest.splitlines():
+        # The kill can cut the last print short: only whole lines were really printed.
+        complete = rest.split("\n")[:-1]
+        for line in complete:
             kind, run_id = line.split()
             (started if kind == "start" else finished).add(run_id)
     finally:

@@ -11,6 +11,7 @@ when no pane is free, so the text a reader is looking at does not jump away.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -158,6 +159,9 @@ class SplitOutputScreen(_OutputScreenBase):
         """Shown when no host is running (see ``quiet_choice``)."""
         self.order = list(order) if order is not None else None
         self.shown: list[str] = []
+        # Mounting a pane awaits; the 10 Hz sync must not place panes meanwhile,
+        # or both would add one for the same host.
+        self._placing = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -166,13 +170,13 @@ class SplitOutputScreen(_OutputScreenBase):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.start_sync()
         self.sub_title = "output of running hosts"
         running = running_hosts(self.patchtui.rows, self.order)
         await self._place(assign_panes([], running) or self.fallback)
         panes = list(self.query(OutputPane))
         if panes:
             panes[0].output_log.focus()
+        self.start_sync()
 
     async def refresh_from_bridge(self) -> None:
         running = running_hosts(self.patchtui.rows, self.order)
@@ -187,6 +191,10 @@ class SplitOutputScreen(_OutputScreenBase):
 
     async def _place(self, hosts: list[str]) -> None:
         """Give pane i host i, adding panes as needed (panes are never taken away)."""
+        async with self._placing:
+            await self._place_unlocked(hosts)
+
+    async def _place_unlocked(self, hosts: list[str]) -> None:
         grid = self.query_one("#split-grid", Grid)
         panes = list(self.query(OutputPane))
         bridge = self.patchtui.bridge
