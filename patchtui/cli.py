@@ -51,7 +51,11 @@ def _positive_int(text: str) -> int:
 
 def _add_selection(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
-        "-i", "--inventory", required=required, metavar="FILE", help="inventory YAML file"
+        "-i",
+        "--inventory",
+        required=required,
+        metavar="FILE",
+        help="inventory: patchtui YAML, Ansible INI/YAML/dynamic script, or sshconfig:[PATH]",
     )
     parser.add_argument(
         "-l",
