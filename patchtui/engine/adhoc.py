@@ -14,24 +14,14 @@ transcript, so ``patchtui history`` shows what was run where.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from patchtui.engine.events import (
-    EventSink,
-    HostFinished,
-    HostState,
-    HostStateChanged,
-    RunFinished,
-    RunStarted,
-    RunSummary,
-)
-from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
+from patchtui.engine.events import EventSink, HostState
+from patchtui.engine.fanout import FanoutJob, HostOutcome
+from patchtui.engine.hostwork import Connector
 from patchtui.engine.observed import ObservedSession
-from patchtui.engine.recorder import Recorder
 from patchtui.inventory.model import Host
 from patchtui.transport.base import TransportError
 
@@ -44,17 +34,12 @@ EXIT_STATUS_KIND = "exit-status"
 
 
 @dataclasses.dataclass
-class HostCommandOutcome:
-    host: str
-    state: HostState
+class HostCommandOutcome(HostOutcome):
     exit_status: int | None = None
     """None: the command never ran or its outcome is unknown (connection lost)."""
-    error_kind: str | None = None
-    error: str | None = None
-    duration: float = 0.0
 
 
-class AdhocJob:
+class AdhocJob(FanoutJob[HostCommandOutcome]):
     """One ad-hoc command over ``hosts``; ``run()`` once, ``cancel()`` from anywhere.
 
     ``timeout`` bounds the command on each host (seconds; None: no bound).
@@ -62,6 +47,7 @@ class AdhocJob:
     """
 
     operation = OPERATION
+    outcome_type = HostCommandOutcome
 
     def __init__(
         self,
@@ -77,116 +63,24 @@ class AdhocJob:
     ) -> None:
         if not command.strip():
             raise ValueError("the command is empty")
-        self.hosts = list(hosts)
+        # The command is part of the stored options so history shows what ran.
+        super().__init__(
+            hosts,
+            connector=connector,
+            emit=emit,
+            store=store,
+            options={
+                **(options or {}),
+                "command": command,
+                "privileged": privileged,
+                "timeout": timeout,
+            },
+        )
         self.command = command
-        self.connector = connector
-        self.emit = emit
-        self.recorder = Recorder(store)
         self.privileged = privileged
         self.timeout = timeout
-        # The command is part of the stored options so history shows what ran.
-        self.options: dict[str, object] = {
-            **(options or {}),
-            "command": command,
-            "privileged": privileged,
-            "timeout": timeout,
-        }
-        self.run_id = new_run_id()
-        self.outcomes: dict[str, HostCommandOutcome] = {}
-        self._cancelled = False
-        self._tasks: list[asyncio.Task[HostCommandOutcome]] = []
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def cancel(self) -> None:
-        """Start no more hosts and stop the commands still running (their channels close)."""
-        self._cancelled = True
-        for task in self._tasks:
-            task.cancel()
-
-    async def run(self) -> RunSummary:
-        started = time.monotonic()
-        names = tuple(host.name for host in self.hosts)
-        self.run_id = (
-            await self.recorder.start_run(self.operation, names, self.options) or self.run_id
-        )
-        self.emit(
-            RunStarted(
-                run_id=self.run_id, operation=self.operation, hosts=names, options=self.options
-            )
-        )
-        for host in self.hosts:
-            self._state(host.name, HostState.QUEUED)
-        self._tasks = [asyncio.create_task(self._guarded(host)) for host in self.hosts]
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        for host, result in zip(self.hosts, results, strict=True):
-            if not isinstance(result, HostCommandOutcome):
-                # Cancelled before _guarded could record anything.
-                outcome = HostCommandOutcome(host.name, HostState.SKIPPED, error="run cancelled")
-                self.outcomes[host.name] = outcome
-        summary = summarize(
-            (outcome.state for outcome in self.outcomes.values()),
-            pending=0,
-            security=0,
-            reboot_required=0,
-            stale=0,
-            duration=time.monotonic() - started,
-        )
-        outcome_word = (
-            "interrupted"
-            if self._cancelled
-            else ("ok" if summary.ok == summary.hosts else "failed")
-        )
-        await self.recorder.finish_run(self.run_id, outcome_word, dataclasses.asdict(summary))
-        self.emit(
-            RunFinished(
-                run_id=self.run_id,
-                operation=self.operation,
-                outcome=outcome_word,
-                summary=summary,
-            )
-        )
-        return summary
-
-    def _state(self, host: str, state: HostState, detail: str = "") -> None:
-        self.emit(HostStateChanged(run_id=self.run_id, host=host, state=state, detail=detail))
-
-    async def _guarded(self, host: Host) -> HostCommandOutcome:
-        started = time.monotonic()
-        session: ObservedSession | None = None
-        outcome: HostCommandOutcome
-        try:
-            async with self.connector.slot():
-                if self._cancelled:
-                    outcome = HostCommandOutcome(
-                        host.name, HostState.SKIPPED, error="run cancelled"
-                    )
-                else:
-                    self._state(host.name, HostState.CONNECTING)
-                    inner = await self.connector.connect(host)
-                    session = ObservedSession(
-                        inner, run_id=self.run_id, host=host.name, emit=self.emit
-                    )
-                    outcome = await self._run_on(host, session)
-        except asyncio.CancelledError:
-            state = HostState.INTERRUPTED if session is not None else HostState.SKIPPED
-            outcome = HostCommandOutcome(host.name, state, error="run cancelled")
-        except Exception as error:  # one host never sinks the run
-            state, kind, message = classify_error(error)
-            outcome = HostCommandOutcome(host.name, state, error_kind=kind, error=message)
-        finally:
-            # Closed after the slot is given back: the polite disconnect is a round
-            # trip the next host need not wait for (a whole fleet of `true` is mostly
-            # connection setup and teardown).
-            if session is not None:
-                await _close_quietly(session)
-        outcome.duration = round(time.monotonic() - started, 3)
-        self._finish(outcome, session)
-        return outcome
-
-    async def _run_on(self, host: Host, session: ObservedSession) -> HostCommandOutcome:
+    async def _work(self, host: Host, session: ObservedSession) -> HostCommandOutcome:
         # PATCHING is the engine's "changing the host" state; an ad-hoc command may well.
         self._state(host.name, HostState.PATCHING, "running command")
         try:
@@ -217,39 +111,5 @@ class AdhocJob:
             )
         return HostCommandOutcome(host.name, HostState.OK, exit_status=0)
 
-    def _finish(self, outcome: HostCommandOutcome, session: ObservedSession | None) -> None:
-        # Before the event: a sink handling HostFinished may read the exit status here.
-        self.outcomes[outcome.host] = outcome
-        if self.recorder.enabled:
-            self.recorder.record_host_result(
-                self.run_id,
-                outcome.host,
-                {
-                    "status": outcome.state.value,
-                    "exit_status": outcome.exit_status,
-                    "error_kind": outcome.error_kind,
-                    "error": outcome.error,
-                    "duration": outcome.duration,
-                    "finished": time.time(),
-                },
-            )
-            if session is not None and session.transcript:
-                self.recorder.append_transcript(self.run_id, outcome.host, list(session.transcript))
-        self.emit(
-            HostFinished(
-                run_id=self.run_id,
-                host=outcome.host,
-                state=outcome.state,
-                error_kind=outcome.error_kind,
-                error=outcome.error,
-                duration=outcome.duration,
-            )
-        )
-
-
-async def _close_quietly(session: ObservedSession) -> None:
-    try:
-        async with asyncio.timeout(5):
-            await session.close()
-    except (Exception, asyncio.CancelledError):  # closing is best effort
-        pass
+    def _result_record(self, outcome: HostCommandOutcome) -> dict[str, object]:
+        return {"exit_status": outcome.exit_status}

@@ -41,6 +41,7 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.fanout import close_quietly
 from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
 from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
 from patchtui.engine.reboot import reboot_and_wait, reconnect
@@ -393,7 +394,7 @@ class PatchJob:
             outcome = HostPatchOutcome(host.name, result, state, error_kind=kind, error=message)
         finally:
             for session in holder:
-                await _close_quietly(session)
+                await close_quietly(session)
         outcome.duration = round(time.monotonic() - started, 3)
         self._record(host, outcome)
         if outcome.result in FAILURE_RESULTS:
@@ -882,14 +883,6 @@ class PatchJob:
                 rebooted=outcome.rebooted,
             )
         )
-
-
-async def _close_quietly(session: RemoteSession) -> None:
-    try:
-        async with asyncio.timeout(5):
-            await session.close()
-    except (Exception, asyncio.CancelledError):  # closing is best effort
-        pass
 
 
 def _baseline_notes(plan: HostPlan) -> list[str]:
