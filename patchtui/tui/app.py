@@ -641,7 +641,14 @@ class PatchtuiApp(App[int]):
 
         row = self.rows.get(host)
         if row is not None:
-            self.push_screen(HostDetailScreen(row, now=self.clock()))
+            self.push_screen(HostDetailScreen(row, now=self.clock(), recent=self._recent(host)))
+
+    def _recent(self, host: str, limit: int = 10) -> list[Mapping[str, Any]]:
+        """The host's latest run results, if the store can say (the real one can)."""
+        results_for_host = getattr(self.store, "results_for_host", None)
+        if results_for_host is None:
+            return []
+        return [dict(each) for each in results_for_host(host, limit=limit)]
 
     def action_history(self) -> None:
         from patchtui.tui.screens.history import HistoryScreen

@@ -10,6 +10,7 @@ without starting an app.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ from typing import Any
 
 from patchtui.drivers.base import SEVERITIES, Facts, ScanResult
 from patchtui.engine.events import HostState
+from patchtui.engine.windows import (
+    MaintenanceWindow,
+    WindowError,
+    describe_windows,
+    format_opening,
+    host_windows,
+    is_open,
+    next_opening,
+)
 from patchtui.inventory.model import Host
 
 ACTIVE_STATES = frozenset(
@@ -91,15 +101,24 @@ class HostRow:
     facts: dict[str, Any] | None = None
     updates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    windows: tuple[MaintenanceWindow, ...] | None = None
+    """The host's maintenance windows (inventory vars); None: no window, always open."""
+    window_error: str | None = None
 
     @classmethod
     def from_host(cls, host: Host) -> HostRow:
-        return cls(
+        row = cls(
             name=host.name,
             groups=host.groups,
             labels=dict(host.labels),
             address=f"{host.address}:{host.port}",
         )
+        try:
+            row.windows = host_windows(host.vars)
+        except WindowError as error:
+            # Shown on the row; a patch run refuses the host with the same message.
+            row.window_error = str(error)
+        return row
 
     def apply_store_record(self, record: Mapping[str, Any]) -> None:
         """Fill in what the store remembers from earlier runs (``ScanJob`` writes it)."""
@@ -195,6 +214,34 @@ def format_time(timestamp: float | None) -> str:
 
 def format_state(row: HostRow) -> str:
     return row.state.value
+
+
+def format_window(row: HostRow, now: float) -> str:
+    """The table's window cell: '' (no window), 'open', or when it next opens."""
+    if row.window_error is not None:
+        return "invalid"
+    if row.windows is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    if is_open(row.windows, moment):
+        return "open"
+    opens = next_opening(row.windows, moment).astimezone(row.windows[0].zone)
+    return f"opens {opens:%a %H:%M}"
+
+
+def describe_window(row: HostRow, now: float) -> str:
+    """The detail screen's window line: the window itself and whether it is open."""
+    if row.window_error is not None:
+        return f"maintenance window invalid: {row.window_error}"
+    if row.windows is None:
+        return "maintenance window: none (patching allowed at any time)"
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
+    state = (
+        "open now"
+        if is_open(row.windows, moment)
+        else "next opens " + format_opening(next_opening(row.windows, moment), row.windows)
+    )
+    return f"maintenance window: {describe_windows(row.windows)} · {state}"
 
 
 def normalise_severity(update: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from patchtui.tui.hostview import (
     SEVERITY_VARIABLES,
     STATE_VARIABLES,
     HostRow,
+    describe_window,
     format_age,
     format_pending,
     format_reboot,
@@ -65,10 +67,14 @@ class HostDetailScreen(Screen[None]):
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
 
-    def __init__(self, row: HostRow, *, now: float) -> None:
+    def __init__(
+        self, row: HostRow, *, now: float, recent: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         super().__init__()
         self.row = row
         self.now = now
+        self.recent = list(recent)
+        """This host's latest run results (newest first), with their package changes."""
 
     def compose(self) -> ComposeResult:
         row = self.row
@@ -80,6 +86,8 @@ class HostDetailScreen(Screen[None]):
         title = f"Pending updates ({format_pending(row) or 'not scanned'} security/total)"
         yield Static(Content(title), classes="section-title")
         yield DataTable(id="updates", cursor_type="row", zebra_stripes=True)
+        yield Static(Content("Recent runs"), classes="section-title")
+        yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -101,6 +109,7 @@ class HostDetailScreen(Screen[None]):
         )
         if row.metadata_stale:
             summary.append("  metadata stale", style=theme_style(variables, "text-warning"))
+        summary.append("\n" + describe_window(row, self.now))
         self.query_one("#host-summary", Static).update(Content.from_rich_text(summary))
         problems = []
         if row.error:
@@ -112,6 +121,7 @@ class HostDetailScreen(Screen[None]):
             error.add_class("-shown")
         self._fill_facts()
         self._fill_updates()
+        self._fill_recent()
 
     def _fill_facts(self) -> None:
         table: DataTable[Text] = self.query_one("#facts", DataTable)
@@ -152,3 +162,45 @@ class HostDetailScreen(Screen[None]):
                 plain(", ".join(str(ref) for ref in refs)),
                 key=f"{index}:{update.get('name', '')}",
             )
+
+    def _fill_recent(self) -> None:
+        table: DataTable[Text] = self.query_one("#recent", DataTable)
+        for key, label in (
+            ("run", "run"),
+            ("operation", "operation"),
+            ("result", "result"),
+            ("finished", "finished"),
+            ("changes", "package changes"),
+        ):
+            table.add_column(label, key=key)
+        if not self.recent:
+            table.add_row(
+                plain("no run recorded for this host yet"), *(plain("") for _ in range(4))
+            )
+            return
+        for index, result in enumerate(self.recent):
+            table.add_row(
+                plain(str(result.get("run_id", ""))),
+                plain(str(result.get("operation", ""))),
+                plain(str(result.get("status", ""))),
+                plain(format_time(_number(result.get("finished")))),
+                plain(describe_changes(result.get("changes"))),
+                key=f"{index}:{result.get('run_id', '')}",
+            )
+
+
+def describe_changes(changes: object, *, most: int = 3) -> str:
+    """'openssl 3.0.11-1 -> 3.0.13-1, curl ... (+4 more)' from stored changes."""
+    if not isinstance(changes, list) or not changes:
+        return ""
+    parts = [
+        f"{change.get('name')} {change.get('before') or '-'} -> {change.get('after') or '-'}"
+        for change in changes[:most]
+        if isinstance(change, Mapping)
+    ]
+    more = len(changes) - most
+    return ", ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

@@ -21,6 +21,7 @@ from patchtui.tui.hostview import (
     format_age,
     format_pending,
     format_reboot,
+    format_window,
     sort_key,
 )
 from patchtui.tui.widgets.colours import plain, styled, theme_style
@@ -34,6 +35,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("pending", "sec/pending"),
     ("reboot", "reboot"),
     ("last_scan", "last scan"),
+    ("window", "window"),
 )
 FIXED_WIDTHS: dict[str, int] = {
     # Columns whose longest value is known: fixed, so the table never jumps mid-run.
@@ -42,6 +44,7 @@ FIXED_WIDTHS: dict[str, int] = {
     "pending": len("sec/pending") + 2,
     "reboot": len("reboot") + 2,
     "last_scan": len("last scan") + 2,
+    "window": len("opens Sun 02:00"),
 }
 SELECTED_MARK = "●"
 
@@ -78,6 +81,7 @@ class HostTable(DataTable[Text]):
             else theme_style(variables, "foreground")
         )
         reboot = format_reboot(row)
+        window = format_window(row, self.clock())
         mark = SELECTED_MARK if selected else " "
         return {
             "sel": styled(mark, theme_style(variables, "text-accent")),
@@ -90,6 +94,10 @@ class HostTable(DataTable[Text]):
                 reboot, theme_style(variables, "text-warning" if reboot == "yes" else "foreground")
             ),
             "last_scan": plain(format_age(row.last_scan, self.clock())),
+            "window": styled(
+                window,
+                theme_style(variables, "text-warning" if window == "invalid" else "foreground"),
+            ),
         }
 
     def show_rows(self, rows: Iterable[HostRow], selected: set[str]) -> None:
