@@ -39,6 +39,7 @@ from textual.widgets import Input
 from patchtui.engine.events import HostOutput, HostState, HostStateChanged, RunStarted
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui.app import PatchtuiApp, make_app
+from patchtui.tui.launch import tune_gc_for_console
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.output import HostOutputScreen, SplitOutputScreen
 from patchtui.tui.widgets.host_table import HostTable
@@ -233,6 +234,7 @@ def summarise(label: str, values: list[float]) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     app = build_app(args.hosts, args.scrollback)
+    tune_gc_for_console()  # as `patchtui` and `patchtui demo` do
     names = list(app.rows)
     stream = Stream(names, args.lines, args.rate)
     timings: dict[str, list[float]] = defaultdict(list)

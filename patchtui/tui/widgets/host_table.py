@@ -47,6 +47,8 @@ FIXED_WIDTHS: dict[str, int] = {
     "window": len("opens Sun 02:00"),
 }
 SELECTED_MARK = "●"
+REBUILD_AFTER = 32
+"""More rows leaving the view than this: rebuild rather than remove them one by one."""
 
 
 class HostTable(DataTable[Text]):
@@ -103,8 +105,14 @@ class HostTable(DataTable[Text]):
     def show_rows(self, rows: Iterable[HostRow], selected: set[str]) -> None:
         """Make exactly ``rows`` visible (filter changes), keeping the rest of the table."""
         wanted = {row.name: row for row in rows}
-        for name in list(self._shown):
-            if name not in wanted:
+        leaving = [name for name in self._shown if name not in wanted]
+        if len(leaving) > REBUILD_AFTER:
+            # Typing a filter can hide hundreds of rows at once; one clear() is far
+            # cheaper than hundreds of remove_row() calls (each reindexes the table).
+            self.clear()
+            self._shown.clear()
+        else:
+            for name in leaving:
                 self.remove_row(name)
                 del self._shown[name]
         for name, row in wanted.items():
