@@ -45,6 +45,23 @@ def test_compliance_before_and_after_patching_and_history(
     table = run_patchtui("compliance", "-i", inventory, "--db", db, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(table.stdout)))
     assert len(rows) == 8
+    metrics = tmp_path / "textfile" / "patchtui.prom"
+    metrics.parent.mkdir()
+    prom = run_patchtui(
+        "compliance",
+        "-i",
+        inventory,
+        "--db",
+        db,
+        "--format",
+        "prometheus",
+        "--output",
+        str(metrics),
+    )
+    assert prom.returncode == 0
+    samples = [line for line in metrics.read_text().splitlines() if not line.startswith("#")]
+    assert sum(1 for line in samples if line.startswith("patchtui_host_compliant{")) == 8
+    assert not list(metrics.parent.glob("*.tmp*"))  # written atomically, no temp file left
 
     history = json_lines(run_patchtui("history", "--db", db, "--json").stdout)
     runs = [line for line in history if line["type"] == "run"]
