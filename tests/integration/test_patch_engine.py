@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from patchtui.drivers.apt import APT_GET_PREFIX
 from patchtui.drivers.base import Selection
 from patchtui.engine import reboot as engine_reboot
 from patchtui.engine.events import Event, HostFinished, HostState, HostStateChanged, RunFinished
@@ -22,6 +23,8 @@ from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.model import Host
 from patchtui.lab.fleet import build_fleet
 from patchtui.lab.server import LabServer
+from patchtui.lab.sim import ShellResult
+from patchtui.lab.sim import apt as lab_apt
 from patchtui.lab.sim import jobs as lab_jobs
 from patchtui.lab.state import SimHost
 from patchtui.store.db import Store
@@ -312,3 +315,36 @@ async def test_second_cancel_marks_hosts_that_never_started_skipped(lab6: Lab) -
     assert len(results) == 3
     assert results[hosts[0].name].result == "interrupted"
     assert {results[h.name].result for h in hosts[1:]} == {"skipped"}
+
+
+async def test_an_interrupted_dpkg_is_repaired_once_and_flagged_not_looped(
+    lab6: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apt refuses with 'dpkg was interrupted': patchtui runs dpkg --configure -a once, says so."""
+    sim = next(h for h in lab6.server.hosts if h.family == "apt" and pending_count(h) > 0)
+    sim.faults.clear()
+    host = lab6.host(sim.name)
+    repairs: list[str] = []
+    real_handle = lab_apt.handle
+
+    def apt_after_a_killed_dpkg(sim: SimHost, command: str) -> ShellResult | None:
+        if sim.name == host.name and "dpkg --configure -a" in command:
+            repairs.append(command)
+            return ShellResult(stdout="Setting up openssl (3.0.13-1~deb12u1) ...\n")
+        if sim.name == host.name and command.startswith(APT_GET_PREFIX) and " -s " not in command:
+            return ShellResult(
+                stderr="E: dpkg was interrupted, you must manually run 'dpkg --configure -a' "
+                "to correct the problem.\n",
+                exit_status=100,
+            )
+        return real_handle(sim, command)
+
+    monkeypatch.setattr(lab_apt, "handle", apt_after_a_killed_dpkg)
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)
+    await run(PatchJob([host], connector=connector, emit=events.append, options=FAST), connector)
+
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "failed" and finished.error_kind == "dpkg-interrupted"
+    assert "dpkg --configure -a" in str(finished.error) and "check the host" in str(finished.error)
+    assert len(repairs) == 1  # once, flagged to the operator: never a loop
