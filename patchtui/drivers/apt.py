@@ -1,5 +1,6 @@
-"""The apt driver (Debian, Ubuntu): refresh, simulate dist-upgrade, check the reboot flag;
-install exact versions non-interactively, query installed versions, roll back.
+"""The apt driver (Debian, Ubuntu): refresh, simulate dist-upgrade, check the reboot flag,
+read the security updates' changelogs for advisory and CVE ids; install exact versions
+non-interactively, query installed versions, roll back.
 
 Held packages (``apt-mark hold``) are never installed by patchtui: apt's
 simulation already keeps them back (no ``Inst`` line, so they never become a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from patchtui.drivers.base import (
@@ -20,12 +22,14 @@ from patchtui.drivers.base import (
     DriverError,
     PackageChange,
     PackageTarget,
+    PendingUpdate,
     ScanResult,
     Selection,
     check_package_name,
+    check_version,
 )
 from patchtui.drivers.parsers import apt as parse
-from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
+from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, TransportError
 
 LOCK_WAIT_SECONDS = 60
 """How long apt-get waits for the dpkg lock before giving up (apt >= 1.9.11 honours it)."""
@@ -65,6 +69,31 @@ REBOOT_CHECK_COMMAND = (
     f" else echo {parse.NO_REBOOT_REQUIRED_MARK}; fi"
 )
 
+MAX_CHANGELOGS = 25
+"""At most this many security updates get their changelog read per scan (the first ones)."""
+CHANGELOG_MAX_LINES = 1000
+"""Lines kept of each changelog: the newest entries come first, and a full history is huge."""
+
+# One remote command for all packages, but one apt-get per package: an
+# unknown version makes apt-get changelog refuse its whole command line, and
+# one failed fetch must not hide the other changelogs. The exit marker goes
+# through head too, so a cut-off (long, hence fetched) changelog has none.
+# Unprivileged: apt-get changelog needs no root.
+CHANGELOG_LOOP_BODY = (
+    f'do echo "{parse.CHANGELOG_MARK} $spec";'
+    f' {{ LC_ALL=C apt-get -q changelog "$spec" 2>&1; echo "{parse.CHANGELOG_EXIT_MARK} $?"; }}'
+    f" | head -n {CHANGELOG_MAX_LINES}; done"
+)
+
+
+def changelog_command(updates: Sequence[PendingUpdate]) -> str:
+    """Print the candidate's changelog of each update, each after a marker line."""
+    specs = " ".join(
+        shlex.quote(f"{check_package_name(update.name)}={check_version(update.candidate)}")
+        for update in updates
+    )
+    return f"for spec in {specs}; {CHANGELOG_LOOP_BODY}"
+
 
 def _pin(target: PackageTarget) -> str:
     spec = target.name if target.version is None else f"{target.name}={target.version}"
@@ -95,14 +124,19 @@ def _require_outcome(result: CommandResult, what: str) -> int:
 class AptDriver(Driver):
     """Scan Debian/Ubuntu hosts with apt-get.
 
-    Severity is always None: Debian and Ubuntu publish no per-update severity
-    in apt metadata. Security means "offered by a -security suite".
+    Security means "offered by a -security suite". Debian and Ubuntu publish no
+    per-update severity or advisory ids in apt metadata, so the scan reads the
+    candidate's changelog of each security update (at most MAX_CHANGELOGS) and
+    keeps the CVE, DSA/DLA and USN ids of the entries newer than the installed
+    version. Severity stays None unless such an entry has urgency critical or
+    emergency (Debian's urgency is a migration hint, not a CVSS rating).
     """
 
     family: ClassVar[str] = "apt"
     update_timeout: ClassVar[float] = LOCK_WAIT_SECONDS + 600.0
     simulate_timeout: ClassVar[float] = 300.0
     check_timeout: ClassVar[float] = 30.0
+    changelog_timeout: ClassVar[float] = 180.0
 
     async def scan(
         self,
@@ -164,6 +198,7 @@ class AptDriver(Driver):
         if reboot_packages:
             warnings.append("reboot requested by: " + " ".join(reboot_packages))
 
+        pending = await self._add_changelog_ids(session, pending, warnings)
         return ScanResult(
             pending=pending,
             reboot_required=reboot_required,
@@ -171,6 +206,66 @@ class AptDriver(Driver):
             metadata_stale=stale,
             warnings=tuple(warnings),
         )
+
+    async def _add_changelog_ids(
+        self, session: RemoteSession, pending: tuple[PendingUpdate, ...], warnings: list[str]
+    ) -> tuple[PendingUpdate, ...]:
+        """Fill advisories/cves (and a critical severity) of security updates from changelogs.
+
+        Never fails the scan: a host without network access to the changelog
+        server (or a local repository without changelogs) gets one warning.
+        The output is not streamed to ``on_line``: it can be thousands of lines.
+        """
+        security = [update for update in pending if update.security]
+        if not security:
+            return pending
+        chosen = security[:MAX_CHANGELOGS]
+        if len(security) > len(chosen):
+            warnings.append(
+                f"advisory ids read for {len(chosen)} of {len(security)} security updates"
+                f" (at most {MAX_CHANGELOGS} changelogs per scan)"
+            )
+        try:
+            result = await session.run(
+                changelog_command(chosen), privileged=False, timeout=self.changelog_timeout
+            )
+        except TransportError as error:
+            if error.kind != "timeout":
+                raise
+            warnings.append(
+                f"changelogs not read (timed out after {self.changelog_timeout:.0f} s):"
+                " no advisory/CVE ids for the security updates"
+            )
+            return pending
+        if result.exit_status is None:
+            warnings.append("changelogs not read (connection lost): no advisory/CVE ids")
+            return pending
+        sections = {
+            (section.name, section.version): section
+            for section in parse.parse_changelog_batch(result.stdout)
+        }
+        failed: list[parse.ChangelogSection] = []
+        found: dict[str, PendingUpdate] = {}
+        for update in chosen:
+            section = sections.get((update.name, update.candidate))
+            if section is None or section.failed:
+                if section is not None:
+                    failed.append(section)
+                continue
+            ids = parse.changelog_ids(parse.parse_changelog(section.text), update.installed)
+            found[update.name] = replace(
+                update,
+                advisories=ids.advisories,
+                cves=ids.cves,
+                severity=ids.severity or update.severity,
+            )
+        if len(found) < len(chosen):
+            detail = f": {failed[0].error}" if failed else ""
+            warnings.append(
+                f"changelog unavailable for {len(chosen) - len(found)} of {len(chosen)}"
+                f" security updates, no advisory/CVE ids for them{detail}"
+            )
+        return tuple(found.get(update.name, update) for update in pending)
 
     # Patching -----------------------------------------------------------------
 

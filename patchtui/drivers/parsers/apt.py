@@ -308,3 +308,211 @@ def classify_install_failure(exit_status: int, log: Sequence[str]) -> tuple[str,
     errors = [line for line in lines if line.startswith("E:")]
     detail = errors[-1] if errors else next((line for line in reversed(lines) if line), "")
     return "failed", f"exit status {exit_status}: {detail}"[:300]
+
+
+# -- changelogs: advisory and CVE ids of pending security updates ----------------------
+
+CHANGELOG_MARK = "patchtui-changelog"
+"""Marker line before each package's changelog: ``patchtui-changelog name=version``."""
+CHANGELOG_EXIT_MARK = "patchtui-changelog-exit"
+"""Line after apt-get's output: ``patchtui-changelog-exit <status>`` (cut off with long output)."""
+
+# "openssl (1.0.1e-2+deb7u5) wheezy-security; urgency=high" (Debian policy 4.4).
+_CHANGELOG_HEADER_RE = re.compile(
+    r"^(?P<source>[a-z0-9][a-z0-9+.-]*) \((?P<version>[^()\s]+)\)"
+    r"(?P<distributions>(?: +[A-Za-z0-9._+-]+)+) *;(?P<fields>.*)$"
+)
+_URGENCY_RE = re.compile(r"\burgency=(?P<urgency>[A-Za-z]+)", re.IGNORECASE)
+_CVE_RE = re.compile(r"\bCVE-\d{4}-\d{4,}\b", re.IGNORECASE)
+# Debian Security Advisories, Debian LTS Advisories, Ubuntu Security Notices.
+_ADVISORY_ID_RE = re.compile(r"\b(?:DSA|DLA|USN)-\d{2,}-\d+\b", re.IGNORECASE)
+
+# Debian urgency says how soon testing should pick an upload up, not how bad
+# a flaw is (it is no CVSS rating): only the two levels reserved for
+# emergencies are read as a severity; high/medium/low say nothing reliable.
+_URGENCY_SEVERITY = {"critical": "critical", "emergency": "critical"}
+_URGENCY_RANK = ("low", "medium", "high", "emergency", "critical")
+
+
+@dataclass(frozen=True)
+class ChangelogEntry:
+    """One entry of a Debian changelog: header, body and trailer."""
+
+    source: str
+    version: str
+    distributions: tuple[str, ...]
+    urgency: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class ChangelogSection:
+    """What the changelog loop printed for one requested ``name=version``."""
+
+    name: str
+    version: str
+    text: str
+    exit_status: int | None
+    """apt-get's status; None when the output was cut at the line limit (long, so fetched)."""
+
+    @property
+    def failed(self) -> bool:
+        if self.exit_status is not None:
+            return self.exit_status != 0
+        return not any(_CHANGELOG_HEADER_RE.match(line) for line in self.text.splitlines())
+
+    @property
+    def error(self) -> str:
+        """The apt error line (``E: Failed to fetch changelog:/...``), else the last line."""
+        lines = [line.strip() for line in self.text.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("E:")]
+        if errors:
+            return errors[0]
+        return lines[-1] if lines else f"exit status {self.exit_status}"
+
+
+@dataclass(frozen=True)
+class ChangelogIds:
+    """Advisory and CVE ids named by the entries newer than the installed version."""
+
+    cves: tuple[str, ...]
+    advisories: tuple[str, ...]
+    urgency: str | None
+    """The most urgent ``urgency=`` among those entries (Debian's word, lower case)."""
+    entries: int
+    """How many entries were read (0: nothing newer than the installed version)."""
+
+    @property
+    def severity(self) -> str | None:
+        """``critical`` for urgency critical/emergency; None otherwise (see _URGENCY_SEVERITY)."""
+        return _URGENCY_SEVERITY.get(self.urgency or "")
+
+
+def parse_changelog(text: str) -> list[ChangelogEntry]:
+    """Debian changelog text (``apt-get changelog``) -> its entries, newest first.
+
+    Lines before the first header (apt's ``Get:1 ... Changelog`` progress,
+    a ``W:`` note) are ignored; an entry's body runs up to the next header.
+    """
+    entries: list[ChangelogEntry] = []
+    header: re.Match[str] | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if header is None:
+            return
+        urgency = _URGENCY_RE.search(header["fields"])
+        entries.append(
+            ChangelogEntry(
+                source=header["source"],
+                version=header["version"],
+                distributions=tuple(header["distributions"].split()),
+                urgency=urgency["urgency"].lower() if urgency else None,
+                body="\n".join(body).strip("\n"),
+            )
+        )
+
+    for line in text.splitlines():
+        if match := _CHANGELOG_HEADER_RE.match(line):
+            flush()
+            header, body = match, []
+        elif header is not None:
+            body.append(line)
+    flush()
+    return entries
+
+
+def changelog_ids(entries: Sequence[ChangelogEntry], installed: str | None) -> ChangelogIds:
+    """The ids named in the entries newer than ``installed`` (the fixes not yet on the host).
+
+    Without an installed version (a package the upgrade pulls in) only the
+    newest entry counts: the rest of its history was never missing anywhere.
+    """
+    if installed is None:
+        newer = list(entries[:1])
+    else:
+        newer = [entry for entry in entries if compare_versions(entry.version, installed) > 0]
+    text = "\n".join(entry.body for entry in newer)
+    cves = sorted({match.upper() for match in _CVE_RE.findall(text)})
+    advisories = sorted({match.upper() for match in _ADVISORY_ID_RE.findall(text)})
+    urgencies = [entry.urgency for entry in newer if entry.urgency in _URGENCY_RANK]
+    urgency = max(urgencies, key=_URGENCY_RANK.index) if urgencies else None
+    return ChangelogIds(tuple(cves), tuple(advisories), urgency, len(newer))
+
+
+def parse_changelog_batch(output: str) -> list[ChangelogSection]:
+    """Split the driver's changelog loop output into one section per requested package."""
+    sections: list[ChangelogSection] = []
+    spec: str | None = None
+    lines: list[str] = []
+    status: int | None = None
+
+    def flush() -> None:
+        if spec is None:
+            return
+        name, _, version = spec.partition("=")
+        sections.append(ChangelogSection(name, version, "\n".join(lines), status))
+
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == CHANGELOG_MARK:
+            flush()
+            spec, lines, status = words[1], [], None
+        elif len(words) == 2 and words[0] == CHANGELOG_EXIT_MARK and words[1].isdigit():
+            status = int(words[1])
+        elif spec is not None:
+            lines.append(line)
+    flush()
+    return sections
+
+
+def _order(char: str) -> int:
+    """dpkg's sort weight of one non-digit character: ~ first, then letters, then the rest."""
+    if char == "~":
+        return -1
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _compare_part(left: str, right: str) -> int:
+    """dpkg's comparison of an upstream version or a Debian revision."""
+    i = j = 0
+    while i < len(left) or j < len(right):
+        # Non-digit prefixes, character by character ('' sorts after '~', before all else).
+        while (i < len(left) and not left[i].isdigit()) or (
+            j < len(right) and not right[j].isdigit()
+        ):
+            a = _order(left[i]) if i < len(left) and not left[i].isdigit() else 0
+            b = _order(right[j]) if j < len(right) and not right[j].isdigit() else 0
+            if a != b:
+                return -1 if a < b else 1
+            i += 1
+            j += 1
+        start_i, start_j = i, j
+        while i < len(left) and left[i].isdigit():
+            i += 1
+        while j < len(right) and right[j].isdigit():
+            j += 1
+        a_num = int(left[start_i:i] or "0")
+        b_num = int(right[start_j:j] or "0")
+        if a_num != b_num:
+            return -1 if a_num < b_num else 1
+    return 0
+
+
+def compare_versions(left: str, right: str) -> int:
+    """Compare two Debian versions as dpkg does: -1, 0 or 1."""
+
+    def split(version: str) -> tuple[int, str, str]:
+        epoch, _, rest = version.partition(":") if ":" in version else ("0", "", version)
+        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+        return int(epoch) if epoch.isdigit() else 0, upstream, revision
+
+    left_epoch, left_upstream, left_revision = split(left)
+    right_epoch, right_upstream, right_revision = split(right)
+    if left_epoch != right_epoch:
+        return -1 if left_epoch < right_epoch else 1
+    return _compare_part(left_upstream, right_upstream) or _compare_part(
+        left_revision, right_revision
+    )

@@ -11,6 +11,12 @@ version stays there, so a rollback can install it again (as it can on a real
 host while the mirror still carries it). Faults: ``dpkg-lock`` (the real lock
 error, exit 100), ``install-fails`` (dpkg fails on the second half of the
 packages after upgrading the first, exit 100).
+
+The driver's changelog loop (``apt-get changelog name=version`` per package)
+gets a Debian-format changelog per requested version: the offered version's
+entry names its advisory (DSA-/USN-style) and CVEs, followed by an entry for
+the installed version; an unknown package or version gets apt's error and
+exit status 100 in that package's section.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import shlex
 
 from patchtui.drivers import apt as driver
+from patchtui.drivers.parsers import apt as parse
 from patchtui.lab.sim import ShellResult
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 
@@ -43,6 +50,10 @@ def handle(host: SimHost, command: str) -> ShellResult | None:
         return _reboot_check(host)
     if command == driver.HOLDS_COMMAND:
         return ShellResult(stdout="".join(f"{name}\n" for name in sorted(held(host))))
+    if command.startswith("for spec in ") and command.endswith(f"; {driver.CHANGELOG_LOOP_BODY}"):
+        return _changelogs(
+            host, command[len("for spec in ") : -len(driver.CHANGELOG_LOOP_BODY) - 2]
+        )
     if command.startswith("dpkg-query -W -f="):
         return _dpkg_query(host, command)
     if command.startswith(driver.APT_GET_PREFIX + " "):
@@ -309,3 +320,77 @@ def _install(host: SimHost, changes: list[tuple[SimPackage, str]]) -> None:
             host.reboot_required = True
             if package.name not in host.reboot_packages:
                 host.reboot_packages.append(package.name)
+
+
+# -- changelogs ---------------------------------------------------------------------
+
+_DEBIAN_TRAILER = (
+    " -- Debian Security Team <team@security.debian.org>  Mon, 03 Jun 2024 10:00:00 +0000"
+)
+_UBUNTU_TRAILER = " -- Ubuntu Security Team <security@ubuntu.com>  Mon, 03 Jun 2024 10:00:00 +0000"
+_MAINTAINER_TRAILER = (
+    " -- Package Maintainer <maintainer@example.org>  Mon, 01 Jan 2024 10:00:00 +0000"
+)
+
+
+def _changelogs(host: SimHost, specs_text: str) -> ShellResult:
+    """The driver's changelog loop: a marker, apt-get's output and its exit status per spec."""
+    try:
+        specs = shlex.split(specs_text)
+    except ValueError:
+        return ShellResult(
+            stderr="sh: 1: Syntax error: Unterminated quoted string\n", exit_status=2
+        )
+    out: list[str] = []
+    for spec in specs:
+        out.append(f"{parse.CHANGELOG_MARK} {spec}\n")
+        text, status = _changelog(host, spec)
+        out.append(text)
+        out.append(f"{parse.CHANGELOG_EXIT_MARK} {status}\n")
+    return ShellResult(stdout="".join(out))
+
+
+def _changelog(host: SimHost, spec: str) -> tuple[str, int]:
+    """``apt-get changelog name=version`` on ``host``: (output, exit status)."""
+    name, _, version = spec.partition("=")
+    package = host.packages.get(name)
+    if package is None:
+        return f"E: Unable to locate package {name}\n", 100
+    rank = _rank(package, version)
+    if rank < 0:
+        return f"E: Version '{version}' for '{name}' was not found\n", 100
+    return render_changelog(host, package, package.available[rank]), 0
+
+
+def render_changelog(host: SimHost, package: SimPackage, offered: SimVersion) -> str:
+    """A Debian-format changelog: the offered version's entry, then the installed one's."""
+    codename = host.version_codename
+    entries: list[str] = []
+    if offered.version != package.installed:
+        suite = f"{codename}-security" if offered.security else f"{codename}-updates"
+        if _is_ubuntu(host):
+            lines = ["  * SECURITY UPDATE: fixes from upstream"]
+            if offered.advisory:
+                lines[0] += f" ({offered.advisory})"
+            lines.extend(f"    - {cve}" for cve in offered.cves)
+            trailer = _UBUNTU_TRAILER
+        else:
+            lines = ["  * Non-maintainer upload by the Security Team."]
+            if offered.cves or offered.advisory:
+                fixes = " and ".join(offered.cves) or "security issues"
+                named = f" ({offered.advisory})" if offered.advisory else ""
+                lines.append(f"  * Fix {fixes}{named}.")
+            trailer = _DEBIAN_TRAILER
+        if not offered.security:
+            lines, trailer = ["  * New upstream stable release."], _MAINTAINER_TRAILER
+        urgency = "high" if offered.security else "medium"
+        entries.append(
+            f"{package.name} ({offered.version}) {suite}; urgency={urgency}\n\n"
+            + "\n".join(lines)
+            + f"\n\n{trailer}\n"
+        )
+    entries.append(
+        f"{package.name} ({package.installed}) {codename}; urgency=medium\n\n"
+        f"  * Version installed on this host.\n\n{_MAINTAINER_TRAILER}\n"
+    )
+    return "\n".join(entries)
