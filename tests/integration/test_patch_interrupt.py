@@ -45,7 +45,12 @@ def test_sigint_stops_new_hosts_lets_running_ones_finish_and_exits_130(
             process.send_signal(signal.SIGINT)  # mid-install of the first wave
             break
         assert time.monotonic() < deadline
-    rest, stderr = process.communicate(timeout=120)
+    # Read the rest through the same buffered file: communicate() would read the pipe
+    # directly and lose lines the loop above had already buffered.
+    rest = process.stdout.read()
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
     lines += [json.loads(raw) for raw in rest.splitlines() if raw.strip()]
 
     assert process.returncode == 130, stderr
