@@ -72,7 +72,11 @@ def _run_writer_until_killed(db_path: Path, rng: random.Random) -> tuple[set[str
                     kill_at = time.monotonic() + rng.uniform(0.0, 0.4)
         os.kill(child.pid, signal.SIGKILL)
         # Lines already in the pipe were printed after finish_run returned: count them.
-        rest, errors = child.communicate(timeout=10)
+        # Read through the buffered file (communicate() would skip what readline buffered).
+        rest = child.stdout.read()
+        assert child.stderr is not None
+        errors = child.stderr.read()
+        child.wait(timeout=10)
         # The kill can cut the last print short: only whole lines were really printed.
         complete = rest.split("\n")[:-1]
         for line in complete:
