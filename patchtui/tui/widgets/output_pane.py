@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
@@ -75,6 +76,28 @@ class OutputLog(Log):
         """Index in ``lines`` of the match the view was last moved to."""
 
     # ------------------------------------------------------------ writing
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
+        """Widen the scrollable area for ``lines`` now, on the UI loop.
+
+        ``Log`` measures every write in a new worker thread. A busy pane writes ten
+        times a second (six panes in the split view) and switching host writes the
+        whole scrollback: each thread costs a start-up and, measuring thousands of
+        lines, holds the GIL against the loop that answers keys. Printable ASCII (near
+        all package-manager output) is one cell a character, so ``len`` measures it
+        without a regex or a width table; anything else is measured the way ``Log`` does.
+        """
+        if not lines:
+            return
+        widest = 0
+        for line in lines:
+            if line.isascii() and line.isprintable():
+                width = len(line)
+            else:
+                width = cell_len(self._process_line(line))
+            if width > widest:
+                widest = width
+        self._update_maximum_width(updates, widest)
 
     def append(self, lines: Sequence[str]) -> None:
         """Add lines at the end; follow them or keep the view where it is."""
