@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchtui.baselines.versions import compare_versions, version_key
+from patchtui.drivers.versions import compare_versions, version_key
 from patchtui.errors import ConfigError
 
 DAY = 86_400.0

@@ -45,12 +45,11 @@ def _severity(update: Mapping[str, Any]) -> str:
 
 
 def _ids(update: Mapping[str, Any]) -> list[str]:
-    cves = [str(each) for each in update.get("cves") or ()]
-    if cves:
-        return cves
-    advisories = [str(each) for each in update.get("advisories") or ()]
-    if advisories:
-        return advisories
+    # Both: an auditor asks "which hosts still miss DSA-5678-1", another "CVE-2024-1234".
+    ids = [str(each) for each in update.get("cves") or ()]
+    ids += [str(each) for each in update.get("advisories") or () if str(each) not in ids]
+    if ids:
+        return ids
     if update.get("security"):
         origin = update.get("repository") or "security"
         return [f"{origin}:{update.get('name')}"]

@@ -43,6 +43,11 @@ def test_apt_security_updates_are_listed_by_their_changelog_ids(
     listed = {str(row["id"]): set(row["hosts"]) for row in rows}  # type: ignore[call-overload]
     expected_cves = {cve for _, update in apt_security for cve in update["cves"]}
     assert expected_cves <= set(listed)
+    expected_advisories = {a for _, update in apt_security for a in update["advisories"]}
+    assert expected_advisories <= set(listed)  # DSA/USN ids are listed beside the CVEs
+    some = sorted(expected_advisories)[0]
+    only = run_patchtui("advisories", "--json", "--db", str(db), "--cve", some)
+    assert [row["id"] for row in json_lines(only.stdout) if row["type"] == "advisory"] == [some]
     # Every apt host with a security update is named under one of its CVEs, never
     # only under the "<origin>:<package>" placeholder used when ids are missing.
     for name in apt_hosts:

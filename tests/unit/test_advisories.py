@@ -59,6 +59,7 @@ def test_rows_group_by_id_oldest_first() -> None:
         "RLSA-9",
         "CVE-2024-1",
         "CVE-2024-2",
+        "RLSA-1",  # the advisory is listed beside the CVEs it fixes
     ]
     first_cve = rows[2]
     assert first_cve.hosts == {"rocky-1", "rocky-2"} and first_cve.oldest_first_seen == 200.0

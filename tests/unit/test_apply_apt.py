@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from patchtui.drivers.apt import APT_GET_PREFIX, REPAIR_COMMAND, AptDriver
-from patchtui.drivers.base import DriverError, PackageChange, PackageTarget, Selection
+from patchtui.drivers.base import (
+    DriverError,
+    PackageChange,
+    PackageTarget,
+    PendingUpdate,
+    Selection,
+)
 from patchtui.drivers.parsers import apt as parse
 from patchtui.transport.base import CommandResult, LineCallback
 
@@ -185,6 +191,10 @@ async def test_scan_drops_held_packages_and_says_so() -> None:
             apt.SIMULATE_COMMAND: simulation,
             apt.HOLDS_COMMAND: "linux-image-amd64\n",
             apt.REBOOT_CHECK_COMMAND: "no-reboot-required\n",
+            # The security update's changelog: unreadable here, which is only a warning.
+            apt.changelog_command(
+                [PendingUpdate("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", security=True)]
+            ): "",
         }
     )
     result = await driver.scan(session, refresh=False)  # type: ignore[arg-type]

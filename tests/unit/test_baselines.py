@@ -17,7 +17,7 @@ from patchtui.baselines.model import (
     plan_host,
 )
 from patchtui.baselines.store import BaselineBook, baselines_path
-from patchtui.baselines.versions import compare_versions
+from patchtui.drivers.versions import compare_versions
 from patchtui.errors import ConfigError, StoreError
 
 NOW = 1_750_000_000.0

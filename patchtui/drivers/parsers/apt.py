@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from patchtui.drivers.base import PackageChange, PendingUpdate
+from patchtui.drivers.versions import compare_versions
 
 _LOCK_PATTERNS = (
     # apt >= 1.9: "E: Could not get lock <path>. It is held by process 1234 (apt-get)"
@@ -464,55 +465,3 @@ def parse_changelog_batch(output: str) -> list[ChangelogSection]:
             lines.append(line)
     flush()
     return sections
-
-
-def _order(char: str) -> int:
-    """dpkg's sort weight of one non-digit character: ~ first, then letters, then the rest."""
-    if char == "~":
-        return -1
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
-
-
-def _compare_part(left: str, right: str) -> int:
-    """dpkg's comparison of an upstream version or a Debian revision."""
-    i = j = 0
-    while i < len(left) or j < len(right):
-        # Non-digit prefixes, character by character ('' sorts after '~', before all else).
-        while (i < len(left) and not left[i].isdigit()) or (
-            j < len(right) and not right[j].isdigit()
-        ):
-            a = _order(left[i]) if i < len(left) and not left[i].isdigit() else 0
-            b = _order(right[j]) if j < len(right) and not right[j].isdigit() else 0
-            if a != b:
-                return -1 if a < b else 1
-            i += 1
-            j += 1
-        start_i, start_j = i, j
-        while i < len(left) and left[i].isdigit():
-            i += 1
-        while j < len(right) and right[j].isdigit():
-            j += 1
-        a_num = int(left[start_i:i] or "0")
-        b_num = int(right[start_j:j] or "0")
-        if a_num != b_num:
-            return -1 if a_num < b_num else 1
-    return 0
-
-
-def compare_versions(left: str, right: str) -> int:
-    """Compare two Debian versions as dpkg does: -1, 0 or 1."""
-
-    def split(version: str) -> tuple[int, str, str]:
-        epoch, _, rest = version.partition(":") if ":" in version else ("0", "", version)
-        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
-        return int(epoch) if epoch.isdigit() else 0, upstream, revision
-
-    left_epoch, left_upstream, left_revision = split(left)
-    right_epoch, right_upstream, right_revision = split(right)
-    if left_epoch != right_epoch:
-        return -1 if left_epoch < right_epoch else 1
-    return _compare_part(left_upstream, right_upstream) or _compare_part(
-        left_revision, right_revision
-    )

@@ -1,4 +1,5 @@
-"""Package version ordering, so a baseline can tell "behind" from "ahead". Pure.
+"""Package version ordering: a baseline tells "behind" from "ahead", the apt
+changelog reader keeps only entries newer than what is installed. Pure.
 
 The algorithm is dpkg's (``[epoch:]upstream[-revision]``, ``~`` sorts before
 anything, letters before other symbols). rpm (``[epoch:]version-release``) and
