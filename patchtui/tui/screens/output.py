@@ -198,17 +198,23 @@ class SplitOutputScreen(_OutputScreenBase):
         grid = self.query_one("#split-grid", Grid)
         panes = list(self.query(OutputPane))
         bridge = self.patchtui.bridge
-        for index, host in enumerate(hosts):
-            if index < len(panes):
-                pane = panes[index]
-                if pane.host != host:
-                    pane.show_host(host, bridge, self.state_of(host))
-            else:
-                pane = OutputPane(scrollback=bridge.scrollback, classes="split-pane")
-                await grid.mount(pane)  # its log exists once mounted
-                pane.show_host(host, bridge, self.state_of(host))
-        self.shown = list(hosts)
+        # Columns first: the panes are then laid out once, at their final size.
         grid.styles.grid_size_columns = grid_columns(len(hosts))
+        for pane, host in zip(panes, hosts, strict=False):
+            if pane.host != host:
+                pane.show_host(host, bridge, self.state_of(host))
+        added = [
+            OutputPane(scrollback=bridge.scrollback, classes="split-pane")
+            for _ in hosts[len(panes) :]
+        ]
+        if added:
+            # One mount for all new panes: one style and layout pass, not one per pane
+            # (opening the split view on a busy fleet adds six at once).
+            await grid.mount_all(added)  # their logs exist once mounted
+            with self.app.batch_update():
+                for pane, host in zip(added, hosts[len(panes) :], strict=True):
+                    pane.show_host(host, bridge, self.state_of(host))
+        self.shown = list(hosts)
         self._update_status(running_hosts(self.patchtui.rows, self.order))
 
     def _update_status(self, running: list[str]) -> None:
