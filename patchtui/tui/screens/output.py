@@ -20,9 +20,10 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from patchtui.engine.events import HostState
+from patchtui.tui.widgets.footer import SteadyFooter
 from patchtui.tui.widgets.output_pane import OutputPane
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class HostOutputScreen(_OutputScreenBase):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield OutputPane(scrollback=self.patchtui.bridge.scrollback, classes="focus-pane")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.start_sync()
@@ -167,7 +168,7 @@ class SplitOutputScreen(_OutputScreenBase):
         yield Header(icon="")
         yield Static(id="split-status", classes="summary")
         yield Grid(id="split-grid")
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         self.sub_title = "output of running hosts"
