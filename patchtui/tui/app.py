@@ -198,7 +198,9 @@ class PatchtuiApp(App[int]):
         for name in dirty:
             self._apply_live(name)
         hosts_screen = self.hosts_screen
-        if hosts_screen is None or not hosts_screen.is_mounted:
+        # While the app shuts down its widgets are removed under a still-ticking timer:
+        # a redraw then would look up widgets already gone (NoMatches at exit).
+        if hosts_screen is None or not hosts_screen.is_mounted or not self.is_running:
             return
         with self.batch_update():
             if dirty:
@@ -225,7 +227,7 @@ class PatchtuiApp(App[int]):
 
     def _refresh_ages(self) -> None:
         hosts_screen = self.hosts_screen
-        if hosts_screen is not None and hosts_screen.is_mounted:
+        if hosts_screen is not None and hosts_screen.is_mounted and self.is_running:
             with self.batch_update():
                 hosts_screen.refresh_all()
 
