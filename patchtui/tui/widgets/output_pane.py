@@ -270,8 +270,9 @@ class OutputPane(Vertical):
         """How many of the bridge's lines for ``host`` the log has (``line_count``)."""
 
     def compose(self) -> ComposeResult:
+        # The search box is made when first wanted (``search_input``): most panes are
+        # never searched, and six hidden inputs made opening the split view slower.
         yield OutputLog(max_lines=self.scrollback, id=self.log_id)
-        yield Input(placeholder="search this output (plain text) · enter: go · escape: close")
 
     def on_mount(self) -> None:
         self.update_title()
@@ -283,7 +284,17 @@ class OutputPane(Vertical):
 
     @property
     def search_input(self) -> Input:
-        return self.query_one(Input)
+        """The search box (hidden until ``/``), mounted the first time it is asked for."""
+        existing = self._existing_search_input()
+        if existing is not None:
+            return existing
+        search = Input(placeholder="search this output (plain text) · enter: go · escape: close")
+        self.mount(search)
+        return search
+
+    def _existing_search_input(self) -> Input | None:
+        found = self.query_children(Input)
+        return found.first() if found else None
 
     @property
     def lines(self) -> Sequence[str]:
@@ -390,7 +401,8 @@ class OutputPane(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_search":
             # Without a search, escape belongs to the screen (back, clear filter).
-            return bool(self.search_term) or self.search_input.has_class("-shown")
+            search = self._existing_search_input()
+            return bool(self.search_term) or (search is not None and search.has_class("-shown"))
         if action in ("next_match", "previous_match"):
             return True if self.search_term else None
         return True
