@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.apk import (
     APK_PREFIX,
@@ -16,19 +16,13 @@ from patchtui.drivers.apk import (
 from patchtui.drivers.base import DriverError, PackageChange, PackageTarget, Selection
 from patchtui.drivers.parsers import apk as parse
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "apk"
 driver = ApkDriver()
 TARGETS = [PackageTarget("openssl", "3.1.4-r5"), PackageTarget("py3-idna", "3.4-r4")]
 
 
 def fixture(name: str) -> tuple[str, int]:
-    lines = (DATA / name).read_text().splitlines()
-    status = 0
-    while lines and lines[0].startswith("# "):
-        header = lines.pop(0)
-        if header.startswith("# Exit status:"):
-            status = int(header.split(":", 1)[1])
-    return "\n".join(lines) + "\n", status
+    text, status = captured(f"apk/{name}")
+    return text, status or 0
 
 
 def test_everything_is_a_plain_upgrade() -> None:

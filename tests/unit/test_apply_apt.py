@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.apt import APT_GET_PREFIX, REPAIR_COMMAND, AptDriver
 from patchtui.drivers.base import (
@@ -18,18 +18,10 @@ from patchtui.drivers.base import (
 from patchtui.drivers.parsers import apt as parse
 from patchtui.transport.base import CommandResult, LineCallback
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "apt"
-
 
 def fixture(name: str) -> tuple[str, int]:
-    """(text without the '# ' source header, exit status named in the header or 0)."""
-    lines = (DATA / name).read_text().splitlines()
-    status = 0
-    while lines and lines[0].startswith("# "):
-        header = lines.pop(0)
-        if header.startswith("# Exit status:"):
-            status = int(header.split(":", 1)[1])
-    return "\n".join(lines) + "\n", status
+    text, status = captured(f"apt/{name}")
+    return text, status or 0
 
 
 driver = AptDriver()

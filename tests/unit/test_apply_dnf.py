@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from pathlib import Path
 
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.base import PackageTarget, Selection
 from patchtui.drivers.dnf import DnfDriver, YumDriver, split_dry_run, split_rollback
@@ -16,14 +16,11 @@ from patchtui.lab.sim import dnf as sim_dnf
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 from patchtui.transport.base import CommandResult, LineCallback
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 CHOSEN = Selection(packages=("openssl-libs", "kernel", "bash"))
 
 
 def load(relative: str) -> str:
-    """A fixture without its ``# `` source header."""
-    lines = (DATA / relative).read_text().splitlines(keepends=True)
-    return "".join(line for line in lines if not line.startswith("# "))
+    return captured(relative)[0]
 
 
 def make_host(family: str = "dnf") -> SimHost:

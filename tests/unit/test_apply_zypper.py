@@ -4,7 +4,8 @@ and round trips through the lab simulator (install, rescan, rollback, faults).""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+
+from fixtures import captured
 
 from patchtui.drivers.base import PackageTarget, ScanResult, Selection
 from patchtui.drivers.dnf import split_rollback
@@ -14,14 +15,12 @@ from patchtui.lab.sim import zypper as sim_zypper
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 from patchtui.transport.base import CommandResult, LineCallback
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 CHOSEN = Selection(packages=("curl", "kernel-default", "bash"))
 DRIVER = ZypperDriver()
 
 
 def load(relative: str) -> str:
-    lines = (DATA / relative).read_text().splitlines(keepends=True)
-    return "".join(line for line in lines if not line.startswith("# "))
+    return captured(relative)[0]
 
 
 def make_host() -> SimHost:

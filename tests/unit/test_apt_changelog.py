@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
+from fixtures import captured
 
 from patchtui.drivers import apt
 from patchtui.drivers.apt import MAX_CHANGELOGS, AptDriver, changelog_command
@@ -25,17 +24,10 @@ from patchtui.lab.shell import execute
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 from patchtui.transport.base import CommandResult, LineCallback, TransportError
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "apt"
-
 
 def load(name: str) -> tuple[str, int]:
-    """(fixture text without its ``# `` header, exit status the header records or 0)."""
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    status = 0
-    while lines and lines[0].startswith("# "):
-        if match := re.match(r"# Exit status: (\d+)", lines.pop(0)):
-            status = int(match[1])
-    return "".join(lines), status
+    text, status = captured(f"apt/{name}")
+    return text, status or 0
 
 
 # -- parser on real captures ---------------------------------------------------------

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from fixtures import captured
 
 from patchtui.drivers.base import PendingUpdate
 from patchtui.drivers.parsers.apk import (
@@ -14,16 +13,10 @@ from patchtui.drivers.parsers.apk import (
     parse_update,
 )
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "apk"
-
 
 def load(name: str) -> tuple[str, int]:
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    status = 0
-    while lines and lines[0].startswith("# "):
-        if match := re.match(r"# Exit status: (\d+)", lines.pop(0)):
-            status = int(match[1])
-    return "".join(lines), status
+    text, status = captured(f"apk/{name}")
+    return text, status or 0
 
 
 def test_update_with_failed_repositories_is_stale() -> None:

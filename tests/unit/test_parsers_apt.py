@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from fixtures import captured
 
 from patchtui.drivers.base import PendingUpdate
 from patchtui.drivers.parsers.apt import (
@@ -14,17 +13,10 @@ from patchtui.drivers.parsers.apt import (
     parse_update,
 )
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "apt"
-
 
 def load(name: str) -> tuple[str, int]:
-    """(fixture text without its ``# `` header, exit status the header records or 0)."""
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    status = 0
-    while lines and lines[0].startswith("# "):
-        if match := re.match(r"# Exit status: (\d+)", lines.pop(0)):
-            status = int(match[1])
-    return "".join(lines), status
+    text, status = captured(f"apt/{name}")
+    return text, status or 0
 
 
 def test_gpg_failure_with_exit_0_is_stale() -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.facts import FACTS_COMMAND
 from patchtui.drivers.parsers.facts import (
@@ -14,15 +13,9 @@ from patchtui.drivers.parsers.facts import (
     parse_os_release,
 )
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "facts"
-
 
 def load(name: str) -> str:
-    """The fixture without its leading ``# `` provenance header."""
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    while lines and lines[0].startswith("# "):
-        lines.pop(0)
-    return "".join(lines)
+    return captured(f"facts/{name}")[0]
 
 
 def test_debian12() -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.parsers.zypper import (
     INFORMATIONAL_EXITS,
@@ -19,19 +18,9 @@ from patchtui.drivers.parsers.zypper import (
     parse_xml_stream,
 )
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-
 
 def load(relative: str) -> tuple[str, int | None]:
-    """A fixture's text without its '# ' header, and the exit status the header records."""
-    lines = (DATA / relative).read_text(encoding="utf-8").splitlines(keepends=True)
-    exit_status: int | None = None
-    index = 0
-    while index < len(lines) and lines[index].startswith("# "):
-        if lines[index].startswith("# exit:"):
-            exit_status = int(lines[index].split(":", 1)[1])
-        index += 1
-    return "".join(lines[index:]), exit_status
+    return captured(relative)
 
 
 def test_list_updates_leap16() -> None:
