@@ -23,6 +23,8 @@ from patchtui.drivers.base import (
     ScanResult,
     Selection,
     check_package_name,
+    pin_words,
+    require_exact_versions,
 )
 from patchtui.drivers.parsers import apk as parse
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
@@ -57,12 +59,6 @@ def unwrap_preserving_world(command: str) -> str | None:
     if command.startswith(WORLD_SAVE) and command.endswith(WORLD_RESTORE):
         return command[len(WORLD_SAVE) : -len(WORLD_RESTORE)]
     return None
-
-
-def _pins(targets: Sequence[PackageTarget]) -> str:
-    return " ".join(
-        shlex.quote(t.name if t.version is None else f"{t.name}={t.version}") for t in targets
-    )
 
 
 def _require_outcome(result: CommandResult, what: str) -> int:
@@ -141,7 +137,7 @@ class ApkDriver(Driver):
             return f"{APK_PREFIX} upgrade"
         if not targets:
             raise DriverError("failed", "nothing to install")
-        return preserving_world(f"{APK_PREFIX} add --upgrade {_pins(targets)}")
+        return preserving_world(f"{APK_PREFIX} add --upgrade {pin_words(targets)}")
 
     def dry_run_command(self, targets: Sequence[PackageTarget], selection: Selection) -> str:
         # --simulate opens the database read-only and writes no world file.
@@ -149,7 +145,7 @@ class ApkDriver(Driver):
             return "apk upgrade --simulate"
         if not targets:
             raise DriverError("failed", "nothing to install")
-        return f"apk add --upgrade --simulate {_pins(targets)}"
+        return f"apk add --upgrade --simulate {pin_words(targets)}"
 
     def parse_dry_run(self, stdout: str) -> list[PackageChange]:
         return parse.parse_dry_run(stdout)
@@ -162,9 +158,8 @@ class ApkDriver(Driver):
         return parse.parse_installed_list(stdout)
 
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
-        if not targets or any(target.version is None for target in targets):
-            raise DriverError("failed", "a rollback needs an exact version for every package")
-        return preserving_world(f"{APK_PREFIX} add {_pins(targets)}")
+        require_exact_versions(targets)
+        return preserving_world(f"{APK_PREFIX} add {pin_words(targets)}")
 
     def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
         return parse.classify_install_failure(exit_status, log)

@@ -27,6 +27,8 @@ from patchtui.drivers.base import (
     Selection,
     check_package_name,
     check_version,
+    pin_words,
+    require_exact_versions,
 )
 from patchtui.drivers.parsers import apt as parse
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, TransportError
@@ -95,11 +97,6 @@ def changelog_command(updates: Sequence[PendingUpdate]) -> str:
     return f"for spec in {specs}; {CHANGELOG_LOOP_BODY}"
 
 
-def _pin(target: PackageTarget) -> str:
-    spec = target.name if target.version is None else f"{target.name}={target.version}"
-    return shlex.quote(spec)
-
-
 def _install_words(targets: Sequence[PackageTarget], selection: Selection) -> str:
     """The apt-get action: a whole-system upgrade, or exact versions of named packages."""
     if selection.is_everything:
@@ -108,7 +105,7 @@ def _install_words(targets: Sequence[PackageTarget], selection: Selection) -> st
         raise DriverError("failed", "nothing to install")
     # --only-upgrade: a selected name that is somehow not installed is never
     # pulled in; name=version: exactly what the scan showed, never newer.
-    return "install --only-upgrade " + " ".join(_pin(target) for target in targets)
+    return "install --only-upgrade " + pin_words(targets)
 
 
 def _combined(result: CommandResult) -> str:
@@ -288,10 +285,8 @@ class AptDriver(Driver):
         return parse.parse_installed_versions(stdout)
 
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
-        if not targets or any(target.version is None for target in targets):
-            raise DriverError("failed", "a rollback needs an exact version for every package")
-        pins = " ".join(_pin(target) for target in targets)
-        return f"{APT_GET_PREFIX} install --allow-downgrades {pins}"
+        require_exact_versions(targets)
+        return f"{APT_GET_PREFIX} install --allow-downgrades {pin_words(targets)}"
 
     def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
         return parse.classify_install_failure(exit_status, log)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,20 @@ class PackageTarget:
         check_package_name(self.name)
         if self.version is not None:
             check_version(self.version)
+
+
+def pin_words(targets: Sequence[PackageTarget]) -> str:
+    """Shell-quoted ``name=version`` words (a bare ``name`` means the newest): the pin
+    syntax apt, apk and zypper share."""
+    return " ".join(
+        shlex.quote(t.name if t.version is None else f"{t.name}={t.version}") for t in targets
+    )
+
+
+def require_exact_versions(targets: Sequence[PackageTarget]) -> None:
+    """A rollback restores recorded versions: refuse an empty or unpinned list."""
+    if not targets or any(target.version is None for target in targets):
+        raise DriverError("failed", "a rollback needs an exact version for every package")
 
 
 @dataclass(frozen=True)

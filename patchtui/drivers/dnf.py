@@ -46,6 +46,7 @@ from patchtui.drivers.base import (
     PendingUpdate,
     ScanResult,
     Selection,
+    require_exact_versions,
 )
 from patchtui.drivers.parsers import dnf as parse
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
@@ -297,6 +298,7 @@ class _RpmFamilyDriver(Driver):
         return parse.parse_rpm_query_names(stdout)
 
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
+        require_exact_versions(targets)
         return rollback_command(f"{self.install_prefix} downgrade {_specs(targets)}")
 
     def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:

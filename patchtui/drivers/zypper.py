@@ -32,6 +32,8 @@ from patchtui.drivers.base import (
     PendingUpdate,
     ScanResult,
     Selection,
+    pin_words,
+    require_exact_versions,
 )
 from patchtui.drivers.dnf import rollback_command, rpm_query_command
 from patchtui.drivers.parsers import zypper as parse
@@ -255,7 +257,8 @@ class ZypperDriver(Driver):
         return parse_rpm_query_names(stdout)
 
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
-        command = f"{_INSTALL_PREFIX} install --oldpackage {_LICENSES} {_capabilities(targets)}"
+        require_exact_versions(targets)
+        command = f"{_INSTALL_PREFIX} install --oldpackage {_LICENSES} {pin_words(targets)}"
         return rollback_command(informational_ok(command))
 
     def classify_failure(self, exit_status: int, log: Sequence[str]) -> tuple[str, str]:
@@ -335,13 +338,7 @@ def split_informational(command: str) -> str | None:
     return None
 
 
-def _capabilities(targets: Sequence[PackageTarget]) -> str:
-    return " ".join(
-        shlex.quote(f"{t.name}={t.version}" if t.version is not None else t.name) for t in targets
-    )
-
-
 def _upgrade_arguments(targets: Sequence[PackageTarget], selection: Selection) -> str:
     if selection.is_everything:
         return f"update {_LICENSES}"
-    return f"install {_LICENSES} {_capabilities(targets)}"
+    return f"install {_LICENSES} {pin_words(targets)}"
