@@ -115,13 +115,7 @@ def run_doctor_command(args: argparse.Namespace) -> int:
 
     job = DoctorJob(hosts, connector=connector, on_check=on_check)
 
-    async def main() -> list[HostCheck]:
-        try:
-            return await job.run()
-        finally:
-            await connector.close_all()
-
-    checks = run_interruptible(main, job.cancel)
+    checks = run_interruptible(job.run, job.cancel, connector=connector)
     if args.json:
         emit_json(summary_json(checks, len(hosts), job.cancelled))
     else:

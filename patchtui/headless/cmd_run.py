@@ -185,13 +185,7 @@ def run_command(args: argparse.Namespace) -> int:
         )
         printer.job = job
 
-        async def main() -> RunSummary:
-            try:
-                return await job.run()
-            finally:
-                await connector.close_all()
-
-        summary = run_interruptible(main, job.cancel)
+        summary = run_interruptible(job.run, job.cancel, connector=connector)
     finally:
         store.close()
     printer.print_report()

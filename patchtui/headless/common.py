@@ -49,11 +49,17 @@ def make_connector(args: argparse.Namespace) -> SshConnector:
     return SshConnector(concurrency=args.concurrency)
 
 
-def run_interruptible(main: Callable[[], Awaitable[T]], on_interrupt: Callable[[], None]) -> T:
+def run_interruptible(
+    main: Callable[[], Awaitable[T]],
+    on_interrupt: Callable[[], None],
+    *,
+    connector: SshConnector | None = None,
+) -> T:
     """Run ``main`` with SIGINT/SIGTERM calling ``on_interrupt`` instead of raising.
 
     The job decides what an interrupt means (stop starting hosts, let running
     transactions finish); the caller learns of it from the job's outcome.
+    ``connector``'s sessions are closed at the end, inside the same event loop.
     """
 
     async def runner() -> T:
@@ -63,6 +69,8 @@ def run_interruptible(main: Callable[[], Awaitable[T]], on_interrupt: Callable[[
         try:
             return await main()
         finally:
+            if connector is not None:
+                await connector.close_all()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
 

@@ -213,13 +213,7 @@ def _interrupt_notice(job: PatchJob) -> None:
 
 
 def _run_job(job: PatchJob, printer: PatchPrinter, connector: SshConnector) -> int:
-    async def main() -> RunSummary:
-        try:
-            return await job.run()
-        finally:
-            await connector.close_all()
-
-    summary = run_interruptible(main, lambda: _interrupt_notice(job))
+    summary = run_interruptible(job.run, lambda: _interrupt_notice(job), connector=connector)
     printer.print_report()
     return int(run_exit_code(printer.finish, summary))
 

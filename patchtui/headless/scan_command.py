@@ -121,13 +121,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
             options={"limit": args.limit, "concurrency": args.concurrency},
         )
 
-        async def main() -> RunSummary:
-            try:
-                return await job.run()
-            finally:
-                await connector.close_all()
-
-        summary = run_interruptible(main, job.cancel)
+        summary = run_interruptible(job.run, job.cancel, connector=connector)
     finally:
         store.close()
     printer.print_report()
