@@ -132,14 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apt: allow new dependencies and removals (dist-upgrade instead of upgrade)",
     )
-    rollout = patch.add_argument_group("rollout")
-    rollout.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
-    rollout.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
-    rollout.add_argument(
-        "--max-failures",
-        metavar="N|N%",
-        help="failures allowed before the run halts (default 0: the first failure halts)",
-    )
+    _add_rollout(patch)
     _add_run_controls(patch)
     patch.add_argument("--pre", metavar="CMD", help="run on each host first; failure skips it")
     patch.add_argument("--post", metavar="CMD", help="run on each host after patching")
@@ -245,6 +238,12 @@ class ParserKit:
     def add_run_controls(self, parser: argparse.ArgumentParser) -> None:
         _add_run_controls(parser)
 
+    def add_rollout(self, parser: argparse.ArgumentParser) -> None:
+        _add_rollout(parser)
+
+    def add_confirmation(self, parser: argparse.ArgumentParser) -> None:
+        _add_confirmation(parser)
+
     def positive_int(self, text: str) -> int:
         return _positive_int(text)
 
@@ -265,6 +264,17 @@ def _command_plugins() -> list[Callable[[Any, ParserKit], None]]:
     return found
 
 
+def _add_rollout(parser: argparse.ArgumentParser) -> None:
+    rollout = parser.add_argument_group("rollout")
+    rollout.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
+    rollout.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
+    rollout.add_argument(
+        "--max-failures",
+        metavar="N|N%",
+        help="failures allowed before the run halts (default 0: the first failure halts)",
+    )
+
+
 def _add_run_controls(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reboot",
@@ -272,6 +282,11 @@ def _add_run_controls(parser: argparse.ArgumentParser) -> None:
         default="if-needed",
         help="reboot policy (default if-needed); a reboot is proven by a new boot_id",
     )
+    _add_confirmation(parser)
+
+
+def _add_confirmation(parser: argparse.ArgumentParser) -> None:
+    """Flags of every command that changes hosts: dry-run, confirmation, output, sudo."""
     parser.add_argument("--dry-run", action="store_true", help="show what would change")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")

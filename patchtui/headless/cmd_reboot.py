@@ -26,32 +26,18 @@ def register(commands: Any, kit: Any) -> None:
         action="store_true",
         help="reboot only hosts that report a reboot is required",
     )
-    reboot.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
-    reboot.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
-    reboot.add_argument("--max-failures", metavar="N|N%", help="failures allowed before halting")
     reboot.add_argument(
         "--ignore-window",
         action="store_true",
         help="also reboot hosts outside their maintenance window",
     )
-    reboot.add_argument("--dry-run", action="store_true", help="show which hosts would reboot")
-    reboot.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    reboot.add_argument("--json", action="store_true", help="one JSON object per line")
-    reboot.add_argument(
-        "-K", "--ask-become-pass", action="store_true", help="ask once for the sudo password"
-    )
-    reboot.add_argument(
-        "--become-password-fd",
-        type=int,
-        metavar="FD",
-        help="read the sudo password from this file descriptor (never from argv)",
-    )
+    kit.add_rollout(reboot)
+    kit.add_confirmation(reboot)
     reboot.set_defaults(handler=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
     from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
-    from patchtui.engine.rollout import Amount
     from patchtui.headless.common import open_store, selected_hosts
     from patchtui.headless.patch_command import (
         PatchPrinter,
@@ -59,16 +45,13 @@ def _handler(args: argparse.Namespace) -> int:
         _run_job,
         become_password,
         confirm,
+        rollout_from_args,
     )
 
     options = PatchOptions(
         install=False,
         reboot="if-needed" if args.only_if_needed else "always",
-        canary=args.canary,
-        batch=Amount.parse(args.batch, flag="--batch") if args.batch else None,
-        max_failures=(
-            Amount.parse(args.max_failures, flag="--max-failures") if args.max_failures else None
-        ),
+        **rollout_from_args(args),
         dry_run=args.dry_run,
         ignore_window=args.ignore_window,
     )

@@ -6,7 +6,7 @@ import argparse
 import getpass
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchtui.drivers.base import Selection, check_package_name
 from patchtui.engine.events import (
@@ -157,16 +157,23 @@ def baseline_from_args(args: argparse.Namespace) -> Baseline | None:
     return BaselineBook(db_path(args)).require(name)
 
 
+def rollout_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """canary, batch and max_failures for PatchOptions, from the rollout flags."""
+    return {
+        "canary": args.canary,
+        "batch": Amount.parse(args.batch, flag="--batch") if args.batch else None,
+        "max_failures": (
+            Amount.parse(args.max_failures, flag="--max-failures") if args.max_failures else None
+        ),
+    }
+
+
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
     return PatchOptions(
         baseline=baseline_from_args(args),
         ignore_window=bool(getattr(args, "ignore_window", False)),
         selection=selection_from_args(args),
-        canary=args.canary,
-        batch=Amount.parse(args.batch, flag="--batch") if args.batch else None,
-        max_failures=(
-            Amount.parse(args.max_failures, flag="--max-failures") if args.max_failures else None
-        ),
+        **rollout_from_args(args),
         reboot=args.reboot,
         pre=args.pre,
         post=args.post,
