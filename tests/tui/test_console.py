@@ -228,3 +228,61 @@ async def test_history_without_a_store_is_a_notice(
         await pilot.pause()
         assert isinstance(app.screen, HostsScreen)
         assert any("no history" in str(n.message) for n in app._notifications)
+
+
+def _textual_cells(table: HostTable) -> list[list[object]]:
+    """Every visible cell as DataTable itself renders it (cursor and hover included)."""
+    rendered = []
+    for row_index in range(table.row_count):
+        for column_index, column in enumerate(table.ordered_columns):
+            for cursor in (False, True):
+                rendered.append(
+                    DataTable._render_cell(
+                        table,
+                        row_index,
+                        column_index,
+                        table._get_row_style(row_index, table.rich_style),
+                        column.get_render_width(table),
+                        cursor=cursor,
+                    )
+                )
+    return rendered
+
+
+def _our_cells(table: HostTable) -> list[list[object]]:
+    rendered = []
+    for row_index in range(table.row_count):
+        for column_index, column in enumerate(table.ordered_columns):
+            for cursor in (False, True):
+                rendered.append(
+                    table._render_cell(
+                        row_index,
+                        column_index,
+                        table._get_row_style(row_index, table.rich_style),
+                        column.get_render_width(table),
+                        cursor=cursor,
+                    )
+                )
+    return rendered
+
+
+async def test_cells_render_as_datatable_does_and_only_changed_ones_again(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        # Same segments (text, styles, click metadata) as Textual's own renderer.
+        assert _our_cells(table) == _textual_cells(table)
+        db_state = table._render_cell(0, 4, table._get_row_style(0, table.rich_style), 11)
+        web_state = table._render_cell(2, 4, table._get_row_style(2, table.rich_style), 11)
+        app.bridge(HostStateChanged(run_id=RUN, host="web-01", state=HostState.SCANNING))
+        await settle(pilot)
+        # web-01 changed: drawn anew, with its new text; db-01 did not: the same object.
+        web_after = table._render_cell(2, 4, table._get_row_style(2, table.rich_style), 11)
+        assert "scanning" in "".join(segment.text for segment in web_after[0])
+        assert web_after is not web_state
+        assert table._render_cell(0, 4, table._get_row_style(0, table.rich_style), 11) is db_state
+        # Focus moving to the filter changes the table's look: still Textual's rendering.
+        await pilot.press("slash")
+        assert _our_cells(table) == _textual_cells(table)

@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from rich.cells import cell_len
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.render import measure
+from textual.renderables.styled import Styled
 from textual.widgets import DataTable
 from textual.widgets._data_table import default_cell_formatter
 from textual.widgets.data_table import RowDoesNotExist, RowKey
@@ -53,6 +58,12 @@ FIXED_WIDTHS: dict[str, int] = {
 SELECTED_MARK = "●"
 REBUILD_AFTER = 32
 """More rows leaving the view than this: rebuild rather than remove them one by one."""
+CELL_CACHE_SIZE = 8_000
+"""Rendered cells kept: several screens of a 9-column table in each cursor/focus look."""
+
+CellKey = tuple[object, ...]
+_EMPTY_CELL = Text(no_wrap=True, end="")
+"""What ``DataTable`` draws for a cell whose text is empty (its ``_EMPTY_TEXT``)."""
 
 
 class HostTable(DataTable[Text]):
@@ -65,6 +76,8 @@ class HostTable(DataTable[Text]):
         self.sort_reverse = False
         self._shown: dict[str, dict[str, Text]] = {}
         """What each visible row's cells show now, to skip unchanged updates."""
+        self._cells_by_content: LRUCache[CellKey, list[list[Segment]]] = LRUCache(CELL_CACHE_SIZE)
+        """Rendered cells keyed by what decides their look (see ``_render_cell``)."""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -174,6 +187,90 @@ class HostTable(DataTable[Text]):
             + self._row_label_column_width,
             self._total_row_height + header_height,
         )
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """A cell's segments, rendered through Rich only when its look changed.
+
+        ``DataTable`` keys its cell cache on a counter that every ``update_cell`` bumps
+        and empties it on every style update (a focus change): one host's state
+        changing, or ``/`` moving focus to the filter, re-rendered every visible cell
+        through Rich, ~40 ms of a key press on a busy fleet. Here a cell is keyed by
+        everything its rendering reads (its text and spans, the row and component
+        styles, the width, its row and column for the click metadata), so only cells
+        that look different are rendered again, and the result is the same. Header,
+        label and auto-height cells, and cells that are not ``Text``, take Textual's way.
+        """
+        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        column_key = self._column_locations.get_key(column_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        cell = (
+            self._data.get(row_key, {}).get(column_key)
+            if row_key is not None and column_key is not None
+            else None
+        )
+        if (
+            row is None
+            or column_index < 0
+            or row.height != 1
+            or row.auto_height
+            or not isinstance(cell, Text)
+            or row_index < self.fixed_rows
+            or column_index < self.fixed_columns
+        ):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        key: CellKey = (
+            row_index,
+            column_index,
+            base_style,
+            component_style,
+            post_style,
+            width,
+            self.cell_padding,
+            cell.plain,
+            cell.style,
+            tuple(cell.spans),
+            cell.justify,
+            cell.overflow,
+            cell.no_wrap,
+        )
+        cached = self._cells_by_content.get(key)
+        if cached is not None:
+            return cached
+        # What DataTable._render_cell does for a one-line Text cell (an empty one is
+        # swapped for a no-wrap empty Text there too, which renders one more segment).
+        renderable = cell if cell.plain else _EMPTY_CELL
+        options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+        lines = self.app.console.render_lines(
+            Styled(
+                Padding(renderable, (0, self.cell_padding)),
+                pre_style=base_style
+                + Style.from_meta({"row": row_index, "column": column_index})
+                + component_style,
+                post_style=post_style,
+            ),
+            options,
+        )
+        self._cells_by_content[key] = lines
+        return lines
 
     @property
     def visible_hosts(self) -> list[str]:
