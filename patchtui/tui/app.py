@@ -17,7 +17,7 @@ import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -46,6 +46,11 @@ AGE_INTERVAL = 5.0
 """Seconds between refreshes of the 'last scan' ages."""
 ELAPSED_INTERVAL = 1.0
 """Seconds between ticks of a running run's elapsed time."""
+HOST_OUTPUT_SCREEN = "host-output"
+SPLIT_OUTPUT_SCREEN = "split-output"
+"""Names of the output screens, installed on first use and kept (see screens/output.py)."""
+
+KeptScreen = TypeVar("KeptScreen", bound=Screen[Any])
 
 
 class ClosableConnector(Connector, Protocol):
@@ -637,6 +642,34 @@ class PatchtuiApp(App[int]):
             return
         if not isinstance(self.screen, ComplianceScreen):
             self.push_screen(ComplianceScreen(self.store, list(self.rows), clock=self.clock))
+
+    def show_host_output(self, host: str) -> None:
+        """One host's output full-screen (the screen is made once, then re-shown)."""
+        from patchtui.tui.screens.output import HostOutputScreen
+
+        screen = self._kept_screen(HOST_OUTPUT_SCREEN, HostOutputScreen)
+        if screen in self.screen_stack:
+            return
+        screen.show(host)
+        self.push_screen(screen)
+
+    def show_split_output(self, fallback: Sequence[str], *, order: Sequence[str]) -> None:
+        """The running hosts' output side by side (made once, then re-shown)."""
+        from patchtui.tui.screens.output import SplitOutputScreen
+
+        screen = self._kept_screen(SPLIT_OUTPUT_SCREEN, SplitOutputScreen)
+        if screen in self.screen_stack:
+            return
+        screen.show(fallback, order=order)
+        self.push_screen(screen)
+
+    def _kept_screen(self, name: str, kind: type[KeptScreen]) -> KeptScreen:
+        """The screen installed as ``name``, installing a new ``kind`` the first time."""
+        if not self.is_screen_installed(name):
+            self.install_screen(kind(), name)
+        screen = self.get_screen(name)
+        assert isinstance(screen, kind)
+        return screen
 
     def open_details(self, host: str) -> None:
         from patchtui.tui.screens.detail import HostDetailScreen

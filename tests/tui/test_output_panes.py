@@ -308,3 +308,73 @@ async def test_full_screen_focus_from_split_view_and_back(
         assert isinstance(app.screen, HostOutputScreen)
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, HostsScreen)
+
+
+# ---------------------------------------------------------------- screens made once, shown again
+
+
+async def test_full_screen_output_is_reshown_for_the_next_host(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        feed(app, "db-01", ["db line"])
+        feed(app, "dev-[red]x[/red]", ["dev line"])
+        await pilot.press("z")
+        first = app.screen
+        assert isinstance(first, HostOutputScreen) and first.host == "db-01"
+        pane = first.query_one(OutputPane)
+        await pilot.press("slash", "d", "b", "enter")  # search, then leave
+        assert pane.search_term == "db"
+        await pilot.press("escape")  # clears the search
+        await pilot.press("slash", "d", "b", "enter", "z")
+        assert isinstance(app.screen, HostsScreen)
+        feed(app, "db-01", ["arrived while hidden"])
+        await settle(pilot)
+        # Hidden: its timer is paused, so nothing was drawn meanwhile.
+        assert list(pane.lines) == ["db line"]
+        await pilot.press("z")  # the same host: the view as left, plus what arrived
+        assert app.screen is first
+        assert list(pane.lines) == ["db line", "arrived while hidden"]
+        assert pane.search_term == "db"
+        await pilot.press("escape", "escape", "down", "z")  # another host: a fresh view
+        assert app.screen is first and first.host == "dev-[red]x[/red]"
+        assert list(pane.lines) == ["dev line"] and pane.search_term == ""
+        assert pane.following and pane.output_log.has_focus
+
+
+async def test_split_view_is_reshown_with_panes_for_what_runs_now(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for host in ("web-01", "web-02", "db-01"):
+            app.bridge(HostStateChanged(run_id=RUN, host=host, state=HostState.PATCHING))
+        await settle(pilot)
+        await pilot.press("v")
+        split = app.screen
+        assert isinstance(split, SplitOutputScreen)
+        await settle(pilot)
+        assert [pane.host for pane in split.query(OutputPane)] == ["db-01", "web-01", "web-02"]
+        await pilot.press("escape")
+        for host in ("web-02", "db-01"):
+            app.bridge(HostStateChanged(run_id=RUN, host=host, state=HostState.OK))
+        feed(app, "web-01", ["Unpacking openssl (3.0.2) ..."])
+        await settle(pilot)
+        await pilot.press("v")
+        assert app.screen is split
+        # Still three panes, none added: web-01 keeps its pane; the others keep their
+        # finished hosts' last lines (no other host is waiting for a pane).
+        panes = list(split.query(OutputPane))
+        assert [pane.host for pane in panes] == ["db-01", "web-01", "web-02"]
+        assert panes[1].lines[-1] == "Unpacking openssl (3.0.2) ..."
+        await pilot.press("escape")
+        app.bridge(HostStateChanged(run_id=RUN, host="web-01", state=HostState.OK))
+        await settle(pilot)
+        await pilot.press("space", "v")  # nothing runs: the one selected host
+        await settle(pilot)
+        assert app.screen is split
+        shown = [pane for pane in split.query(OutputPane) if pane.display]
+        assert [pane.host for pane in shown] == ["db-01"]
+        assert len(split.query(OutputPane)) == 3  # the others are hidden, kept for later
+        assert split.focused_pane() is shown[0]

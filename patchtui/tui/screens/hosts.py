@@ -135,7 +135,7 @@ class HostsScreen(Screen[None]):
         return row.state if row is not None else None
 
     def action_split_output(self) -> None:
-        from patchtui.tui.screens.output import SplitOutputScreen, quiet_choice
+        from patchtui.tui.screens.output import quiet_choice
 
         table = self.query_one(HostTable)
         run = self.patchtui.bridge.run
@@ -143,14 +143,12 @@ class HostsScreen(Screen[None]):
         chosen = quiet_choice(
             sorted(self.selected), run.states if run else {}, table.highlighted_host, order
         )
-        self.app.push_screen(SplitOutputScreen(chosen, order=order))
+        self.patchtui.show_split_output(chosen, order=order)
 
     def action_zoom_output(self) -> None:
-        from patchtui.tui.screens.output import HostOutputScreen
-
         host = self.query_one(HostTable).highlighted_host
         if host is not None:
-            self.app.push_screen(HostOutputScreen(host))
+            self.patchtui.show_host_output(host)
 
     # ------------------------------------------------------------ selection
 

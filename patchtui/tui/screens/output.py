@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from patchtui.engine.events import HostState
@@ -102,6 +103,18 @@ def grid_columns(panes: int) -> int:
 
 
 class _OutputScreenBase(Screen[None]):
+    """An output screen made once and shown again and again (see ``PatchtuiApp``).
+
+    Building a screen of output panes, and tearing it down again, cost a key press
+    more than the 100 ms the console allows on a busy fleet, and left its widgets as
+    cyclic garbage for the collector to find. So each kind is installed once and
+    re-shown: a key then costs one repaint. Its bridge timer runs only while shown.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sync_timer: Timer | None = None
+
     @property
     def patchtui(self) -> PatchtuiApp:
         from patchtui.tui.app import PatchtuiApp
@@ -113,20 +126,38 @@ class _OutputScreenBase(Screen[None]):
         row = self.patchtui.rows.get(host) if host is not None else None
         return row.state if row is not None else None
 
-    def start_sync(self) -> None:
-        self.set_interval(REFRESH_INTERVAL, self.refresh_from_bridge, name="output-sync")
+    async def on_screen_resume(self) -> None:
+        await self.show_now()
+        if self._sync_timer is None:
+            self._sync_timer = self.set_interval(
+                REFRESH_INTERVAL, self.refresh_from_bridge, name="output-sync"
+            )
+        else:
+            self._sync_timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        # Hidden: nothing to draw. Showing it again catches up from the bridge.
+        if self._sync_timer is not None:
+            self._sync_timer.pause()
+
+    async def show_now(self) -> None:
+        """Bring the panes up to what they should show now (the screen is being shown)."""
 
     async def refresh_from_bridge(self) -> None:
         """Draw what the bridge received since the last tick (each screen its own way)."""
 
 
 class HostOutputScreen(_OutputScreenBase):
-    """One host's output on the whole screen."""
+    """One host's output on the whole screen (``show`` picks the host)."""
 
     BINDINGS = [Binding("escape,q,z", "app.pop_screen", "Back", tooltip="Back")]
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str | None = None) -> None:
         super().__init__()
+        self.host = host
+
+    def show(self, host: str) -> None:
+        """The host to show next time this screen is shown."""
         self.host = host
 
     def compose(self) -> ComposeResult:
@@ -134,11 +165,16 @@ class HostOutputScreen(_OutputScreenBase):
         yield OutputPane(scrollback=self.patchtui.bridge.scrollback, classes="focus-pane")
         yield SteadyFooter()
 
-    def on_mount(self) -> None:
-        self.start_sync()
+    async def show_now(self) -> None:
         self.sub_title = f"output of {self.host}"
         pane = self.query_one(OutputPane)
-        pane.show_host(self.host, self.patchtui.bridge, self.state_of(self.host))
+        if pane.host != self.host:
+            # Another host: a fresh view of it (following, no search).
+            pane.reset_search()
+            pane.show_host(self.host, self.patchtui.bridge, self.state_of(self.host))
+        else:
+            # The same host again: the view is as the reader left it, plus what arrived.
+            pane.sync(self.patchtui.bridge, self.state_of(self.host))
         pane.output_log.focus()
 
     async def refresh_from_bridge(self) -> None:
@@ -156,13 +192,18 @@ class SplitOutputScreen(_OutputScreenBase):
 
     def __init__(self, fallback: Sequence[str] = (), *, order: Sequence[str] | None = None):
         super().__init__()
-        self.fallback = list(fallback)[:MAX_PANES]
-        """Shown when no host is running (see ``quiet_choice``)."""
-        self.order = list(order) if order is not None else None
+        self.fallback: list[str] = []
+        self.order: list[str] | None = None
+        self.show(fallback, order=order)
         self.shown: list[str] = []
         # Mounting a pane awaits; the 10 Hz sync must not place panes meanwhile,
         # or both would add one for the same host.
         self._placing = asyncio.Lock()
+
+    def show(self, fallback: Sequence[str], *, order: Sequence[str] | None = None) -> None:
+        """What to show next time if no host runs (see ``quiet_choice``), in ``order``."""
+        self.fallback = list(fallback)[:MAX_PANES]
+        self.order = list(order) if order is not None else None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -170,14 +211,24 @@ class SplitOutputScreen(_OutputScreenBase):
         yield Grid(id="split-grid")
         yield SteadyFooter()
 
-    async def on_mount(self) -> None:
+    async def show_now(self) -> None:
         self.sub_title = "output of running hosts"
         running = running_hosts(self.patchtui.rows, self.order)
-        await self._place(assign_panes([], running) or self.fallback)
-        panes = list(self.query(OutputPane))
-        if panes:
-            panes[0].output_log.focus()
-        self.start_sync()
+        # Panes stay on the hosts they showed last time while those still run.
+        wanted = assign_panes(self.shown, running) if running else self.fallback
+        await self._place(wanted)
+        for pane in self._panes():
+            if pane.host not in wanted or pane.host is None:
+                continue
+            pane.sync(self.patchtui.bridge, self.state_of(pane.host))
+        shown = self._panes()
+        focused = self.focused_pane()
+        if shown and (focused is None or focused not in shown):
+            shown[0].output_log.focus()
+
+    def _panes(self) -> list[OutputPane]:
+        """The panes in use (the rest are hidden until more hosts need one)."""
+        return [pane for pane in self.query(OutputPane) if pane.display]
 
     async def refresh_from_bridge(self) -> None:
         running = running_hosts(self.patchtui.rows, self.order)
@@ -186,12 +237,12 @@ class SplitOutputScreen(_OutputScreenBase):
             await self._place(wanted)
         bridge = self.patchtui.bridge
         with self.app.batch_update():
-            for pane in self.query(OutputPane):
+            for pane in self._panes():
                 pane.sync(bridge, self.state_of(pane.host))
         self._update_status(running)
 
     async def _place(self, hosts: list[str]) -> None:
-        """Give pane i host i, adding panes as needed (panes are never taken away)."""
+        """Give pane i host i, adding panes as needed and hiding those not needed."""
         async with self._placing:
             await self._place_unlocked(hosts)
 
@@ -201,9 +252,13 @@ class SplitOutputScreen(_OutputScreenBase):
         bridge = self.patchtui.bridge
         # Columns first: the panes are then laid out once, at their final size.
         grid.styles.grid_size_columns = grid_columns(len(hosts))
-        for pane, host in zip(panes, hosts, strict=False):
-            if pane.host != host:
-                pane.show_host(host, bridge, self.state_of(host))
+        with self.app.batch_update():
+            for index, pane in enumerate(panes):
+                host = hosts[index] if index < len(hosts) else None
+                pane.display = host is not None
+                if host is not None and pane.host != host:
+                    pane.reset_search()
+                    pane.show_host(host, bridge, self.state_of(host))
         added = [
             OutputPane(scrollback=bridge.scrollback, classes="split-pane")
             for _ in hosts[len(panes) :]
@@ -245,7 +300,7 @@ class SplitOutputScreen(_OutputScreenBase):
     def action_zoom(self) -> None:
         pane = self.focused_pane()
         if pane is not None and pane.host is not None:
-            self.app.push_screen(HostOutputScreen(pane.host))
+            self.patchtui.show_host_output(pane.host)
 
 
 __all__ = [

@@ -407,6 +407,15 @@ class OutputPane(Vertical):
             return True if self.search_term else None
         return True
 
+    def reset_search(self) -> None:
+        """No search and no search box (the pane is about to show another host)."""
+        if self.search_term:
+            self.search("")
+        search = self._existing_search_input()
+        if search is not None:
+            search.value = ""
+            search.remove_class("-shown")
+
     def search(self, term: str) -> None:
         """Highlight ``term`` (plain text, any case) in the output; "" clears it."""
         self.search_term = term
