@@ -15,7 +15,7 @@ latency ends at the first frame the compositor renders after the key's effect
 is visible in the app's state (headless: rendered off-screen, not written).
 
 Run:  python benchmarks/console_load.py [--hosts 300] [--lines 2000] [--rate 30000]
-      [--scrollback 2000] [--gap 0.05]
+      [--scrollback 2000] [--gap 0.05] [--pause 1.5]
 Takes about lines*hosts/rate seconds of streaming (20 s by default) plus start-up.
 """
 
@@ -39,7 +39,7 @@ from textual.widgets import Input
 from patchtui.engine.events import HostOutput, HostState, HostStateChanged, RunStarted
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui.app import PatchtuiApp, make_app
-from patchtui.tui.launch import tune_gc_for_console
+from patchtui.tui.collector import tune_gc_for_console
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.output import HostOutputScreen, SplitOutputScreen
 from patchtui.tui.widgets.host_table import HostTable
@@ -123,6 +123,27 @@ class Stream:
 
 
 @dataclass
+class CollectorLog:
+    """Every garbage collection while the stream runs: the loop stands still during each."""
+
+    young: list[float] = field(default_factory=list)
+    full: list[float] = field(default_factory=list)
+    _started: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = (time.perf_counter() - self._started) * 1000
+        (self.full if info["generation"] == 2 else self.young).append(took)
+
+    def describe(self, label: str, values: list[float]) -> str:
+        if not values:
+            return f"  {label}: none"
+        return f"  {label}: {len(values)}, longest {max(values):.1f} ms, total {sum(values):.0f} ms"
+
+
+@dataclass
 class Probe:
     """When the compositor last produced a frame (wraps the app's display hook)."""
 
@@ -172,8 +193,10 @@ def hosts_screen(app: PatchtuiApp) -> HostsScreen:
     return screen
 
 
-async def key_cycle(app: PatchtuiApp, probe: Probe, timings: dict[str, list[float]]) -> None:
-    """One round of everyday keys, each measured."""
+async def key_cycle(
+    app: PatchtuiApp, probe: Probe, timings: dict[str, list[float]], *, after_pause: bool = False
+) -> None:
+    """One round of everyday keys, each measured (the first one after a pause: apart)."""
     screen = hosts_screen(app)
     table = screen.query_one(HostTable)
 
@@ -181,7 +204,8 @@ async def key_cycle(app: PatchtuiApp, probe: Probe, timings: dict[str, list[floa
         timings[label].append(await press(app, probe, key, effect))
 
     row = table.cursor_row
-    await measure("down", "down", lambda: table.cursor_row == row + 1)
+    first = "down, after a pause" if after_pause else "down"
+    await measure(first, "down", lambda: table.cursor_row == row + 1)
     selected = len(screen.selected)
     await measure("space (select)", "space", lambda: len(screen.selected) != selected)
     await measure("z (full-screen output)", "z", lambda: isinstance(app.screen, HostOutputScreen))
@@ -234,7 +258,7 @@ def summarise(label: str, values: list[float]) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     app = build_app(args.hosts, args.scrollback)
-    tune_gc_for_console()  # as `patchtui` and `patchtui demo` do
+    app.collector = tune_gc_for_console()  # as `patchtui` and `patchtui demo` do
     names = list(app.rows)
     stream = Stream(names, args.lines, args.rate)
     timings: dict[str, list[float]] = defaultdict(list)
@@ -243,14 +267,22 @@ async def main(args: argparse.Namespace) -> int:
     async with app.run_test(size=(160, 45), headless=True) as pilot:
         probe.install(app)
         await pilot.pause(0.5)
+        collections = CollectorLog()
+        gc.callbacks.append(collections)
         feeder = asyncio.create_task(stream.run(app))
         await asyncio.sleep(0.3)  # let the stream get going before the first key
         rounds = 0
         while not feeder.done():
-            await key_cycle(app, probe, timings)
+            # Every few rounds the operator stops to read, long enough for the console
+            # to run a full collection; the key after the pause may meet one.
+            pause = args.pause if rounds % 4 == 3 else args.gap
+            await asyncio.sleep(pause)
+            if feeder.done():
+                break
+            await key_cycle(app, probe, timings, after_pause=pause == args.pause)
             rounds += 1
-            await asyncio.sleep(args.gap)
         await feeder
+        gc.callbacks.remove(collections)
         await pilot.pause(0.3)
         rss_streamed = current_rss_mib()
         kept, kept_bytes = kept_lines(app, names)
@@ -273,6 +305,9 @@ async def main(args: argparse.Namespace) -> int:
         f" worst at {worst / TARGET_MS:.2f}x of the target"
         f" -> {'met' if worst < TARGET_MS else 'NOT met'}"
     )
+    print("garbage collections while streaming (the UI loop waits for each):")
+    print(collections.describe("young (generations 0 and 1)", collections.young))
+    print(collections.describe("full (the console runs them between keys)", collections.full))
     bound = args.hosts * args.scrollback
     print("memory:")
     print(f"  RSS before the app {rss_start:7.1f} MiB, after streaming {rss_streamed:7.1f} MiB,")
@@ -294,6 +329,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scrollback", type=int, default=2_000, help="lines kept per host (bridge and panes)"
     )
     parser.add_argument("--gap", type=float, default=0.05, help="seconds between key rounds")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.5,
+        help="seconds of no keys before every 4th round (the console collects garbage then)",
+    )
     return parser.parse_args(argv)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -34,6 +34,7 @@ from patchtui.engine.rollback import RollbackJob
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui import themes
 from patchtui.tui.bridge import EventBridge
+from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.storeview import ConsoleStore, host_records
@@ -118,8 +119,11 @@ class PatchtuiApp(App[int]):
         extra_theme_dirs: Iterable[Path] = (),
         run_defaults: PatchOptions | None = None,
         default_theme: str | None = None,
+        collector: IdleCollector | None = None,
     ) -> None:
         super().__init__()
+        self.collector = collector
+        """Runs full garbage collections while nobody types (the real console sets one)."""
         self.default_theme = default_theme
         """config.toml's theme: used until the user picks one (which is remembered)."""
         self.inventory = inventory
@@ -155,8 +159,19 @@ class PatchtuiApp(App[int]):
         self.set_interval(FLUSH_INTERVAL, self.flush_events, name="bridge-flush")
         self.set_interval(AGE_INTERVAL, self._refresh_ages, name="ages")
         self.set_interval(ELAPSED_INTERVAL, self._tick_elapsed, name="elapsed")
+        self.set_interval(CHECK_SECONDS, self._tick_collector, name="idle-gc")
         for error in self.theme_errors:
             self.notify(error, title="Theme file skipped", severity="warning")
+
+    def _tick_collector(self) -> None:
+        if self.collector is not None:
+            self.collector.tick()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys and the mouse mean someone is there: no full collection for a while.
+        if self.collector is not None and isinstance(event, (events.Key, events.MouseEvent)):
+            self.collector.note_input()
+        await super().on_event(event)
 
     def _register_themes(self) -> None:
         dirs = [*themes.theme_dirs(), *self.extra_theme_dirs]

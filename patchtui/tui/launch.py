@@ -30,26 +30,6 @@ LAB_START_TIMEOUT = 120.0
 LAB_STOP_TIMEOUT = 15.0
 
 
-GC_THRESHOLDS = (10_000, 20, 100)
-"""Collector thresholds for the console process (CPython's default is (700, 10, 10)).
-
-Streaming output creates short-lived event objects at tens of thousands a
-second; with the defaults, full collections walking the widget tree and every
-kept line's containers stall key handling. Measured with
-benchmarks/console_load.py (300 hosts x 2,000 lines): worst key 690 -> 220 ms,
-p95 377 -> 130 ms, for ~60 MiB more peak memory (garbage lives a little longer).
-"""
-
-
-def tune_gc_for_console() -> None:
-    """Freeze what exists at start-up (imports, the app) and collect less often."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _connector_factory(concurrency: int) -> ConnectorFactory:
     def make(become_password: str | None = None) -> Any:
         from patchtui.transport.ssh import SshConnector
@@ -75,6 +55,7 @@ def _open_console(
 ) -> int:
     from patchtui.config import load_config
     from patchtui.tui.app import make_app
+    from patchtui.tui.collector import tune_gc_for_console
 
     app = make_app(
         inventory=inventory,
@@ -83,7 +64,7 @@ def _open_console(
         store=store,
         default_theme=load_config().theme,
     )
-    tune_gc_for_console()
+    app.collector = tune_gc_for_console()
     result = app.run()
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
