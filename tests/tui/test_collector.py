@@ -45,8 +45,10 @@ def test_full_collection_waits_for_an_idle_moment() -> None:
     clock.now += IDLE_SECONDS
     assert collector.tick() and runs == [clock.now]
     assert collector.full_collections == 1
-    clock.now += IDLE_SECONDS * 2
+    clock.now += MIN_GAP_SECONDS * 0.9
     assert not collector.tick()  # idle, but the last one was moments ago
+    clock.now += MIN_GAP_SECONDS * 0.2
+    assert collector.tick() and len(runs) == 2
 
 
 def test_nothing_new_in_the_old_generation_means_no_collection() -> None:
