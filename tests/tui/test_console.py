@@ -7,6 +7,7 @@ engine would emit them. Scans against a real lab are in test_console_lab.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log
@@ -230,15 +231,14 @@ async def test_history_without_a_store_is_a_notice(
         assert any("no history" in str(n.message) for n in app._notifications)
 
 
-def _textual_cells(table: HostTable) -> list[list[object]]:
-    """Every visible cell as DataTable itself renders it (cursor and hover included)."""
+def _every_cell(table: HostTable, render: Callable[..., list[object]]) -> list[list[object]]:
+    """Every visible cell through ``render`` (cursor and no cursor), in table order."""
     rendered = []
     for row_index in range(table.row_count):
         for column_index, column in enumerate(table.ordered_columns):
             for cursor in (False, True):
                 rendered.append(
-                    DataTable._render_cell(
-                        table,
+                    render(
                         row_index,
                         column_index,
                         table._get_row_style(row_index, table.rich_style),
@@ -247,23 +247,15 @@ def _textual_cells(table: HostTable) -> list[list[object]]:
                     )
                 )
     return rendered
+
+
+def _textual_cells(table: HostTable) -> list[list[object]]:
+    """As DataTable itself renders them."""
+    return _every_cell(table, partial(DataTable._render_cell, table))
 
 
 def _our_cells(table: HostTable) -> list[list[object]]:
-    rendered = []
-    for row_index in range(table.row_count):
-        for column_index, column in enumerate(table.ordered_columns):
-            for cursor in (False, True):
-                rendered.append(
-                    table._render_cell(
-                        row_index,
-                        column_index,
-                        table._get_row_style(row_index, table.rich_style),
-                        column.get_render_width(table),
-                        cursor=cursor,
-                    )
-                )
-    return rendered
+    return _every_cell(table, table._render_cell)
 
 
 async def test_cells_render_as_datatable_does_and_only_changed_ones_again(
