@@ -1,7 +1,7 @@
 """Ad-hoc `true` on N hosts: patchtui run vs ansible -m raw vs parallel-ssh, one real sshd.
 
 Every "host" is an inventory entry with its own name pointing at one private
-OpenSSH sshd on 127.0.0.1 (benchmarks/sshd_fixture.py), so all three tools
+OpenSSH sshd on 127.0.0.1 (the real_apt tests' tests/real_apt/sshd.py), so all three tools
 pay real key exchanges, logins and a session per host against the same
 server, at the same concurrency. ansible-core and parallel-ssh are installed
 into a venv of their own (default ~/.cache/patchtui-bench/venv), never into
@@ -23,8 +23,9 @@ import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sshd_fixture import Sshd, start_sshd, unavailable_reason
+# The private sshd the real_apt tests use: one way to start and stop it, by PID.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "real_apt"))
+from sshd import Limits, PrivateSshd, sshd_available, start_sshd
 
 RUN_TIMEOUT = 600.0
 DEFAULT_VENV = Path.home() / ".cache" / "patchtui-bench" / "venv"
@@ -77,7 +78,7 @@ def ensure_competitors(venv: Path) -> tuple[Path | None, str]:
     return python, ""
 
 
-def write_inventories(sshd: Sshd, count: int, directory: Path) -> tuple[Path, Path]:
+def write_inventories(sshd: PrivateSshd, count: int, directory: Path) -> tuple[Path, Path]:
     names = [f"host{index:04d}" for index in range(1, count + 1)]
     yaml_lines = [
         "defaults:",
@@ -127,7 +128,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100, help="forks/pool/-c for all")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="competitors' venv")
     args = parser.parse_args()
-    reason = unavailable_reason()
+    reason = sshd_available(setenv=False)
     if reason:
         print(f"cannot run: {reason}")
         return 2
@@ -159,7 +160,14 @@ def main() -> int:
         )
         pssh_script = base / "pssh_true.py"
         pssh_script.write_text(PSSH_SCRIPT)
-        sshd = start_sshd(base / "sshd", max_startups=max(1000, args.concurrency * 2))
+        startups = max(1000, args.concurrency * 2)
+        sshd = start_sshd(
+            base / "sshd",
+            {},
+            limits=Limits(
+                max_startups=f"{startups}:30:{startups}", max_sessions=100, log_level="ERROR"
+            ),
+        )
         try:
             print(
                 f"OpenSSH sshd on 127.0.0.1:{sshd.port}; command `true`; "

@@ -1,4 +1,4 @@
-"""A private OpenSSH sshd on 127.0.0.1 for the ``real_apt`` tests.
+"""A private OpenSSH sshd on 127.0.0.1 for the ``real_apt`` tests (and benchmarks/adhoc.py).
 
 The daemon runs in the foreground (``-D``) with its own config, host key, authorized key and PID
 file, all in a tmp directory, listening only on loopback at a free port. ``SetEnv`` in its config
@@ -126,8 +126,23 @@ def _child_pids(parent: int) -> list[int]:
     return children
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Connection limits and logging: the tests' defaults; a benchmark raises the limits
+    so that its concurrency is measured, not sshd's throttle."""
+
+    max_startups: str = "50:30:100"
+    max_sessions: int | None = None
+    log_level: str = "VERBOSE"
+
+
 def _write_config(
-    directory: Path, port: int, host_key: Path, authorized_keys: Path, env: dict[str, str]
+    directory: Path,
+    port: int,
+    host_key: Path,
+    authorized_keys: Path,
+    env: dict[str, str],
+    limits: Limits,
 ) -> Path:
     set_env = " ".join(f'"{name}={value}"' for name, value in env.items())
     lines = [
@@ -150,10 +165,12 @@ def _write_config(
         "X11Forwarding no",
         "AllowTcpForwarding no",
         "PermitTunnel no",
-        "MaxStartups 50:30:100",
-        "LogLevel VERBOSE",
+        f"MaxStartups {limits.max_startups}",
+        f"LogLevel {limits.log_level}",
         "Subsystem sftp internal-sftp",
     ]
+    if limits.max_sessions is not None:
+        lines.append(f"MaxSessions {limits.max_sessions}")
     if set_env:
         lines.append(f"SetEnv {set_env}")
     config = directory / "sshd_config"
@@ -176,7 +193,13 @@ def _wait_until_accepting(process: subprocess.Popen[bytes], port: int) -> bool:
     return False
 
 
-def start_sshd(directory: Path, env: dict[str, str], *, attempts: int = 3) -> PrivateSshd:
+def start_sshd(
+    directory: Path,
+    env: dict[str, str],
+    *,
+    attempts: int = 3,
+    limits: Limits = Limits(),  # frozen: one shared default is safe
+) -> PrivateSshd:
     """Configure and start a private sshd in ``directory`` that sets ``env`` for each session.
 
     A free port can be taken by someone else between probing and sshd binding it, so a start
@@ -185,7 +208,7 @@ def start_sshd(directory: Path, env: dict[str, str], *, attempts: int = 3) -> Pr
     version = openssh_version()
     if version is None:
         raise SshdError(f"{SSHD} is missing or does not report its version")
-    if version < MIN_OPENSSH_FOR_SETENV:
+    if env and version < MIN_OPENSSH_FOR_SETENV:
         raise SshdError(f"OpenSSH {version} is too old for SetEnv in sshd_config (needs 8.7)")
     directory.mkdir(parents=True, exist_ok=True)
     # sshd refuses to start without its privilege-separation directory; a machine where the
@@ -205,7 +228,7 @@ def start_sshd(directory: Path, env: dict[str, str], *, attempts: int = 3) -> Pr
     last_log = ""
     for _ in range(attempts):
         port = free_loopback_port()
-        config = _write_config(directory, port, host_key, authorized_keys, env)
+        config = _write_config(directory, port, host_key, authorized_keys, env, limits)
         # Validate the config first: a typo shows as a clear error instead of a dead daemon.
         check = subprocess.run(
             [str(SSHD), "-t", "-f", str(config)],
@@ -242,14 +265,19 @@ def start_sshd(directory: Path, env: dict[str, str], *, attempts: int = 3) -> Pr
     raise SshdError(f"sshd did not start after {attempts} attempts; log:\n{last_log}")
 
 
-def sshd_available() -> str | None:
-    """None when a private sshd can run here, else the reason it cannot (for a skip)."""
+def sshd_available(*, setenv: bool = True) -> str | None:
+    """None when a private sshd can run here, else the reason it cannot (for a skip).
+
+    ``setenv``: sessions need ``SetEnv`` (the tests' APT_CONFIG); a benchmark does not.
+    """
     if not SSHD.exists():
         return f"{SSHD} not installed (run .ci/setup-real-apt.sh)"
     if shutil.which("ssh-keygen") is None:
         return "ssh-keygen not installed"
     version = openssh_version()
-    if version is None or version < MIN_OPENSSH_FOR_SETENV:
+    if version is None:
+        return f"{SSHD} does not report its version"
+    if setenv and version < MIN_OPENSSH_FOR_SETENV:
         return f"OpenSSH {version} lacks SetEnv in sshd_config (needs >= 8.7)"
     if os.geteuid() != 0:
         return "the private sshd must run as root to log in as root"
