@@ -152,9 +152,10 @@ class HostOutputScreen(_OutputScreenBase):
 
     BINDINGS = [Binding("escape,q,z", "app.pop_screen", "Back", tooltip="Back")]
 
-    def __init__(self, host: str | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.host = host
+        self.host: str | None = None
+        """The host shown (``show`` sets it before each showing)."""
 
     def show(self, host: str) -> None:
         """The host to show next time this screen is shown."""
@@ -190,11 +191,11 @@ class SplitOutputScreen(_OutputScreenBase):
         Binding("z,enter", "zoom", "Full screen", tooltip="Show the focused pane full-screen"),
     ]
 
-    def __init__(self, fallback: Sequence[str] = (), *, order: Sequence[str] | None = None):
+    def __init__(self) -> None:
         super().__init__()
         self.fallback: list[str] = []
+        """Shown when no host runs (``show`` sets it before each showing)."""
         self.order: list[str] | None = None
-        self.show(fallback, order=order)
         self.shown: list[str] = []
         # Mounting a pane awaits; the 10 Hz sync must not place panes meanwhile,
         # or both would add one for the same host.
@@ -217,10 +218,7 @@ class SplitOutputScreen(_OutputScreenBase):
         # Panes stay on the hosts they showed last time while those still run.
         wanted = assign_panes(self.shown, running) if running else self.fallback
         await self._place(wanted)
-        for pane in self._panes():
-            if pane.host not in wanted or pane.host is None:
-                continue
-            pane.sync(self.patchtui.bridge, self.state_of(pane.host))
+        self._sync_panes()
         shown = self._panes()
         focused = self.focused_pane()
         if shown and (focused is None or focused not in shown):
@@ -235,11 +233,15 @@ class SplitOutputScreen(_OutputScreenBase):
         wanted = assign_panes(self.shown, running) if running else self.shown
         if wanted != self.shown:
             await self._place(wanted)
+        self._sync_panes()
+        self._update_status(running)
+
+    def _sync_panes(self) -> None:
+        """Draw what the bridge received for each pane's host since it last drew."""
         bridge = self.patchtui.bridge
         with self.app.batch_update():
             for pane in self._panes():
                 pane.sync(bridge, self.state_of(pane.host))
-        self._update_status(running)
 
     async def _place(self, hosts: list[str]) -> None:
         """Give pane i host i, adding panes as needed and hiding those not needed."""
