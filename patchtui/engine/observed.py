@@ -6,9 +6,8 @@ console's output pane and the stored transcript see exactly what ran.
 
 from __future__ import annotations
 
-from collections import deque
-
 from patchtui.engine.events import EventSink, HostOutput
+from patchtui.engine.scrollback import Scrollback
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, Stream
 
 TRANSCRIPT_LINES = 5_000
@@ -25,16 +24,14 @@ class ObservedSession:
         run_id: str,
         host: str,
         emit: EventSink,
-        transcript: deque[str] | None = None,
+        transcript: Scrollback | None = None,
     ) -> None:
         self._inner = inner
         self._run_id = run_id
         self._host = host
         self._emit = emit
         # Shared between the sessions of one host in one run (reconnects, reboots).
-        self.transcript: deque[str] = (
-            transcript if transcript is not None else deque(maxlen=TRANSCRIPT_LINES)
-        )
+        self.transcript = transcript if transcript is not None else Scrollback(TRANSCRIPT_LINES)
 
     @property
     def inner(self) -> RemoteSession:

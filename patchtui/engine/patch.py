@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +47,7 @@ from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.engine.scan import scan_to_record
+from patchtui.engine.scrollback import Scrollback
 from patchtui.engine.windows import (
     MaintenanceWindow,
     WindowError,
@@ -216,7 +216,7 @@ class PatchJob:
         self._resume = asyncio.Event()
         self._resume.set()
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
-        self._transcripts: dict[str, deque[str]] = {}
+        self._transcripts: dict[str, Scrollback] = {}
 
     # Control from a front end -------------------------------------------------
 
@@ -420,7 +420,7 @@ class PatchJob:
         return f"outside maintenance window ({describe_windows(windows)}); next opens {opens}"
 
     def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
-        transcript = self._transcripts.setdefault(host.name, deque(maxlen=TRANSCRIPT_LINES))
+        transcript = self._transcripts.setdefault(host.name, Scrollback(TRANSCRIPT_LINES))
         return ObservedSession(
             inner, run_id=self.run_id, host=host.name, emit=self.emit, transcript=transcript
         )

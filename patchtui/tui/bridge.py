@@ -14,7 +14,6 @@ worker), so it needs no locks; it must never block.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from patchtui.engine.events import (
@@ -30,6 +29,7 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.scrollback import Scrollback
 from patchtui.textsafe import strip_control
 
 SCROLLBACK_LINES = 2_000
@@ -98,8 +98,7 @@ class EventBridge:
         self.scrollback = scrollback
         self.live: dict[str, HostLive] = {}
         self.run: RunProgress | None = None
-        self._lines: dict[str, deque[str]] = {}
-        self._line_counts: dict[str, int] = {}
+        self._lines: dict[str, Scrollback] = {}
         self._dirty: set[str] = set()
         """Hosts whose row (state, scan) changed."""
         self._output_dirty: set[str] = set()
@@ -186,10 +185,9 @@ class EventBridge:
     def _append(self, host: str, line: str) -> None:
         lines = self._lines.get(host)
         if lines is None:
-            lines = self._lines[host] = deque(maxlen=self.scrollback)
+            lines = self._lines[host] = Scrollback(self.scrollback)
         # Everything shown comes from hosts (output, error messages): strip it here, once.
         lines.append(strip_control(line))
-        self._line_counts[host] = self._line_counts.get(host, 0) + 1
         self._output_dirty.add(host)
 
     # ------------------------------------------------------------ draining
@@ -207,16 +205,18 @@ class EventBridge:
 
     def lines(self, host: str) -> list[str]:
         """The host's kept output, oldest first (at most ``scrollback`` lines)."""
-        return list(self._lines.get(host, ()))
+        kept = self._lines.get(host)
+        return list(kept) if kept is not None else []
 
     def line_count(self, host: str) -> int:
         """Lines ever received for ``host``: lets a pane append only what is new."""
-        return self._line_counts.get(host, 0)
+        kept = self._lines.get(host)
+        return kept.received if kept is not None else 0
 
     def lines_since(self, host: str, seen: int) -> list[str]:
         """Lines received after the first ``seen``; as many as are still kept."""
         new = self.line_count(host) - seen
         if new <= 0:
             return []
-        kept = self._lines.get(host, deque())
-        return list(kept)[-new:] if new < len(kept) else list(kept)
+        kept = self._lines.get(host)
+        return kept.tail(new) if kept is not None else []

@@ -1,0 +1,79 @@
+"""Scrollback: behaves as a deque(maxlen=N) of lines, but shows the collector few references."""
+
+from __future__ import annotations
+
+import gc
+import random
+from collections import deque
+
+import pytest
+
+from patchtui.engine.scrollback import BLOCK_LINES, Scrollback
+
+
+@pytest.mark.parametrize(
+    "limit", [0, 1, 5, BLOCK_LINES - 1, BLOCK_LINES, BLOCK_LINES + 1, 3 * BLOCK_LINES + 7]
+)
+def test_keeps_what_a_bounded_deque_keeps(limit: int) -> None:
+    rng = random.Random(limit)
+    kept = Scrollback(limit)
+    reference: deque[str] = deque(maxlen=limit)
+    received = 0
+    for step in range(12):
+        # Batches of every size, so blocks seal and drop at every offset.
+        batch = [f"line {received + index}" for index in range(rng.randint(0, 2 * BLOCK_LINES))]
+        received += len(batch)
+        if step % 2:
+            kept.extend(batch)
+        else:
+            for line in batch:
+                kept.append(line)
+        reference.extend(batch)
+        assert list(kept) == list(reference)
+        assert len(kept) == len(reference)
+        assert bool(kept) == bool(reference)
+        assert kept.received == received
+        for count in (0, 1, 3, BLOCK_LINES, BLOCK_LINES + 2, limit, limit + 1, received + 5):
+            expected = list(reference)[-count:] if count else []
+            assert kept.tail(count) == expected, (limit, step, count)
+
+
+def test_starts_from_given_lines() -> None:
+    kept = Scrollback(3, ["a", "b", "c", "d"])
+    assert list(kept) == ["b", "c", "d"]
+    assert kept.received == 4
+
+
+def test_negative_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        Scrollback(-1)
+
+
+def _references_walked(root: object) -> int:
+    """References the cycle collector follows from ``root`` through the tracked
+    containers that hold its lines (not through its class and beyond)."""
+    walked = 0
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        container = pending.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
+        referents = gc.get_referents(container)
+        walked += len(referents)
+        pending.extend(
+            each
+            for each in referents
+            if gc.is_tracked(each) and isinstance(each, (Scrollback, deque, list, tuple))
+        )
+    return walked
+
+
+def test_the_collector_walks_a_reference_per_block_not_per_line() -> None:
+    lines = 20_000
+    kept = Scrollback(lines, (f"line {index}" for index in range(lines)))
+    as_deque = deque(kept, maxlen=lines)
+    gc.collect()  # the collector stops tracking tuples of strings once it has seen them
+    assert _references_walked(as_deque) >= lines
+    assert _references_walked(kept) < lines // BLOCK_LINES + BLOCK_LINES + 10
