@@ -1,0 +1,111 @@
+"""Drawn lines (Textual ``Strip``) are freed by reference count, with Textual's own results."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+
+import pytest
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from tuihelp import SIZE
+
+from patchtui.tui import strip_cycles
+from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.strip_cycles import break_strip_self_cycles
+
+RED = Style(color="red")
+
+
+def sample_strips() -> list[Strip]:
+    return [
+        Strip([]),
+        Strip([Segment("hello", RED), Segment(" world")]),
+        Strip([Segment("ab"), Segment("cd", RED), Segment("ef")]),
+        Strip([Segment("wide 字符", RED)]),
+    ]
+
+
+def divisions(strip: Strip) -> list[list[int]]:
+    length = strip.cell_length
+    return [[length], [length, length + 4], [0, length], [1, length], [2], [length + 3], []]
+
+
+def crops(strip: Strip) -> list[tuple[int, int]]:
+    length = strip.cell_length
+    return [(0, length), (-2, length), (0, length + 3), (1, length), (0, max(length - 1, 0))]
+
+
+@pytest.fixture
+def no_automatic_collection() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_results_are_textual_own() -> None:
+    break_strip_self_cycles()
+    for strip in sample_strips():
+        for cuts in divisions(strip):
+            ours = Strip.divide(strip, cuts)
+            theirs = strip_cycles._original_divide(Strip(list(strip), strip.cell_length), cuts)
+            assert [list(each) for each in ours] == [list(each) for each in theirs], cuts
+            assert [each.cell_length for each in ours] == [each.cell_length for each in theirs]
+        for start, end in crops(strip):
+            for style in (None, RED):
+                ours_cropped = strip.crop_extend(start, end, style)
+                theirs_cropped = strip_cycles._original_crop_extend(
+                    Strip(list(strip), strip.cell_length), start, end, style
+                )
+                assert list(ours_cropped) == list(theirs_cropped), (start, end, style)
+                assert ours_cropped.cell_length == theirs_cropped.cell_length
+
+
+def test_a_strip_used_as_the_compositor_uses_it_leaves_no_cycle(
+    no_automatic_collection: None,
+) -> None:
+    break_strip_self_cycles()
+    for strip in sample_strips():
+        length = strip.cell_length
+        strip.divide([length])
+        strip.crop_extend(0, length, None)
+        strip.crop(0, length)
+        strip.adjust_cell_length(length)
+        strip.extend_cell_length(length)
+        strip.crop_extend(1, length + 2, RED)  # cached results are other strips: fine
+    del strip
+    assert gc.collect() == 0
+
+
+def test_without_the_fix_those_calls_make_cycles(no_automatic_collection: None) -> None:
+    """Guards the test above: Textual's own methods do leave cycles behind."""
+    strip = Strip([Segment("hello", RED)])
+    strip_cycles._original_divide(strip, [strip.cell_length])
+    del strip
+    assert gc.collect() > 0
+
+
+async def test_drawing_the_console_leaves_no_strip_to_the_cycle_collector(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                app.screen.refresh(repaint=True)
+                app.screen.query_one("HostTable").refresh()
+                await pilot.press("down")
+                await pilot.pause()
+            gc.collect()
+            strips = sum(1 for each in gc.garbage if type(each) is Strip)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert strips == 0
