@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Select, Static
+from textual.widgets import DataTable, Header, Label, Select, Static
 
 from patchtui import paths
 from patchtui.compliance.evaluate import (
@@ -36,6 +36,7 @@ from patchtui.textsafe import strip_control
 from patchtui.tui.hostview import format_time
 from patchtui.tui.storeview import ConsoleStore, host_records
 from patchtui.tui.widgets.colours import plain, styled, theme_style
+from patchtui.tui.widgets.footer import KeyFooter
 
 EXPORT_FORMATS: dict[str, str] = {
     # format name (patchtui.compliance.report) -> file extension
@@ -129,7 +130,7 @@ class ComplianceScreen(Screen[None]):
                 id="export-format",
             )
             yield Static(Content("e: export to the data directory"), classes="dialog-hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "compliance"

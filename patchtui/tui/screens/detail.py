@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from patchtui.drivers.base import SEVERITIES
 from patchtui.textsafe import strip_control
@@ -26,6 +26,7 @@ from patchtui.tui.hostview import (
     normalise_severity,
 )
 from patchtui.tui.widgets.colours import plain, styled, theme_style
+from patchtui.tui.widgets.footer import KeyFooter
 
 FACT_FIELDS: tuple[tuple[str, str], ...] = (
     ("os_name", "OS"),
@@ -88,7 +89,7 @@ class HostDetailScreen(Screen[None]):
         yield DataTable(id="updates", cursor_type="row", zebra_stripes=True)
         yield Static(Content("Recent runs"), classes="section-title")
         yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         row = self.row

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, Static
+from textual.widgets import DataTable, Header, Log, Static
 
 from patchtui.engine.events import HostState
 from patchtui.textsafe import strip_control
@@ -26,6 +26,7 @@ from patchtui.tui.storeview import (
     transcript_lines,
 )
 from patchtui.tui.widgets.colours import plain, styled, theme_style
+from patchtui.tui.widgets.footer import KeyFooter
 
 OUTCOME_VARIABLES = {
     "ok": "text-success",
@@ -70,7 +71,7 @@ class HistoryScreen(Screen[None]):
             classes="section-title",
         )
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "history"
@@ -161,7 +162,7 @@ class RunScreen(Screen[None]):
         yield Static(id="run-summary", classes="summary")
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield Log(id="transcript", highlight=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"run {self.run_id}"

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Header, Input
 
 from patchtui.tui.bridge import RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
-from patchtui.tui.widgets.footer import SteadyFooter
+from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.output_pane import OutputPane
 from patchtui.tui.widgets.progress import RunProgressBar
@@ -76,7 +76,7 @@ class HostsScreen(Screen[None]):
         yield OutputPane(
             scrollback=self.patchtui.bridge.scrollback, log_id="output", id="output-pane"
         )
-        yield SteadyFooter()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(HostTable)

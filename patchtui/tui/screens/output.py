@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from patchtui.engine.events import HostState
-from patchtui.tui.widgets.footer import SteadyFooter
+from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.output_pane import OutputPane
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class HostOutputScreen(_OutputScreenBase):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield OutputPane(scrollback=self.patchtui.bridge.scrollback, classes="focus-pane")
-        yield SteadyFooter()
+        yield KeyFooter()
 
     async def show_now(self) -> None:
         self.sub_title = f"output of {self.host}"
@@ -210,7 +210,7 @@ class SplitOutputScreen(_OutputScreenBase):
         yield Header(icon="")
         yield Static(id="split-status", classes="summary")
         yield Grid(id="split-grid")
-        yield SteadyFooter()
+        yield KeyFooter()
 
     async def show_now(self) -> None:
         self.sub_title = "output of running hosts"
