@@ -38,7 +38,7 @@ from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.storeview import ConsoleStore, host_records
-from patchtui.tui.strip_cycles import break_strip_self_cycles
+from patchtui.tui.textual_cycles import break_textual_cycles
 
 FLUSH_INTERVAL = 0.1
 """Seconds between redraws from the bridge: fast enough to feel live, cheap on 1,000 hosts."""
@@ -122,7 +122,7 @@ class PatchtuiApp(App[int]):
         default_theme: str | None = None,
         collector: IdleCollector | None = None,
     ) -> None:
-        break_strip_self_cycles()  # drawn lines freed at once, not by the cycle collector
+        break_textual_cycles()  # what Textual drops is freed at once, not by the collector
         super().__init__()
         self.collector = collector
         """Runs full garbage collections while nobody types (the real console sets one)."""
