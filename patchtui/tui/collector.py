@@ -1,18 +1,20 @@
 """When the console's garbage collector runs: small collections often, full ones when idle.
 
-Textual leaves its drawing as cyclic garbage (a ``Strip`` keeps itself in its own
-caches), so a console streaming hundreds of hosts makes garbage that only the
-cycle collector frees, at ~100,000 objects a second in benchmarks/console_load.py.
-CPython's collector then decides when the UI loop stops for it, and a stop
-delays whatever key is being answered:
+While hundreds of hosts stream, the console allocates hundreds of thousands of
+objects a second, and CPython's collector decides when the UI loop stops to
+look for cycles among them; a key waits for any collection running when it
+arrives. textual_cycles.py keeps Textual from turning what it drops into
+cycles, so little of that is garbage the collector must find, but each
+collection still walks what it finds alive:
 
-- collections of the young generations are kept small (``GC_THRESHOLDS``): each
-  walks a few tens of thousands of objects, ~5-20 ms on the benchmark machine;
-- full collections walk everything alive (~100,000 objects under Textual alone,
-  ~85 ms there, plus the garbage they free). CPython would start one at a moment
-  of its choosing, mid key press. Here they never start by themselves: the
-  console runs one when nobody has pressed a key or touched the mouse for
-  ``IDLE_SECONDS``, at most every ``MIN_GAP_SECONDS``, and after
+- collections of the young generations are kept small (``GC_THRESHOLDS``):
+  each walks at most a few tens of thousands of objects, under ~10 ms in
+  benchmarks/console_load.py;
+- full collections walk everything alive since start-up (~75,000 objects under
+  Textual with 300 hosts streaming, ~50-75 ms there). CPython would start one
+  at a moment of its choosing, mid key press. Here they never start by
+  themselves: the console runs one when nobody has pressed a key or touched the
+  mouse for ``IDLE_SECONDS``, at most every ``MIN_GAP_SECONDS``, and after
   ``MAX_GAP_SECONDS`` even if the operator never stops typing, so garbage that
   outlives the young collections cannot grow without bound.
 """
@@ -23,13 +25,11 @@ import gc
 import time
 from collections.abc import Callable
 
-GC_THRESHOLDS = (4_000, 10, 1_000_000)
-"""Young collections every 4,000 net allocations, the middle one every 10 of those;
+GC_THRESHOLDS = (4_000, 5, 1_000_000)
+"""Young collections every 4,000 net allocations, the middle one every 5 of those;
 the full one only when ``IdleCollector`` asks (a million middle ones never happen).
-Measured with benchmarks/console_load.py against the previous (10_000, 20, 100):
-longest young collection ~110 ms -> ~20 ms, and keys pressed one after another
-stay under 100 ms. A full collection there takes ~150-300 ms (the live heap and
-the garbage since the last one); a key that arrives during one waits for it."""
+Measured with benchmarks/console_load.py: the longest young collection ~8-10 ms
+(17-20 ms with a middle one every 10), for the same total time."""
 IDLE_SECONDS = 1.0
 """No input for this long: a full collection will not be in the way of a key."""
 MIN_GAP_SECONDS = 2.0
