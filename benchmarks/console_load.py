@@ -28,7 +28,6 @@ import asyncio
 import gc
 import resource
 import statistics
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -263,13 +262,9 @@ def current_rss_mib() -> float:
 
 
 def kept_lines(app: PatchtuiApp, hosts: list[str]) -> tuple[int, int]:
-    """(lines the bridge keeps, bytes of their text as Python strings)."""
-    count = size = 0
-    for host in hosts:
-        lines = app.bridge.lines(host)
-        count += len(lines)
-        size += sum(sys.getsizeof(line) for line in lines)
-    return count, size
+    """(lines the bridge keeps, bytes they take there)."""
+    count = sum(len(app.bridge.lines(host)) for host in hosts)
+    return count, sum(app.bridge.kept_bytes(host) for host in hosts)
 
 
 def summarise(label: str, values: list[float]) -> str:
@@ -338,7 +333,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"  RSS before the app {rss_start:7.1f} MiB, after streaming {rss_streamed:7.1f} MiB,")
     print(f"  peak RSS (ru_maxrss) {rss_mib():7.1f} MiB")
     print(
-        f"  bridge keeps {kept:,} lines ({kept_bytes / 2**20:.1f} MiB of strings) of"
+        f"  bridge keeps {kept:,} lines ({kept_bytes / 2**20:.1f} MiB) of"
         f" {stream.total:,} received; bound {args.hosts} x {args.scrollback:,} = {bound:,}"
     )
     print(f"  the hosts screen's pane holds {pane_lines:,} lines (scrollback {args.scrollback:,})")

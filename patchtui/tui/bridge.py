@@ -208,6 +208,11 @@ class EventBridge:
         kept = self._lines.get(host)
         return list(kept) if kept is not None else []
 
+    def kept_bytes(self, host: str) -> int:
+        """Memory the host's kept output takes (the load benchmark reports it)."""
+        kept = self._lines.get(host)
+        return kept.nbytes() if kept is not None else 0
+
     def line_count(self, host: str) -> int:
         """Lines ever received for ``host``: lets a pane append only what is new."""
         kept = self._lines.get(host)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import gc
 import random
+import sys
 from collections import deque
 
 import pytest
 
 from patchtui.engine.scrollback import BLOCK_LINES, Scrollback
+
+AWKWARD = ["", " ", "é", "━━ 45%", "中文", "🙂", "tab\there", "two\nlines", "\udcff", "\x00"]
+"""Endings a host's output can have: multi-byte UTF-8, a newline kept inside a line,
+a lone surrogate (undecodable bytes decoded with surrogateescape), NUL."""
 
 
 @pytest.mark.parametrize(
@@ -21,7 +26,10 @@ def test_keeps_what_a_bounded_deque_keeps(limit: int) -> None:
     received = 0
     for step in range(12):
         # Batches of every size, so blocks seal and drop at every offset.
-        batch = [f"line {received + index}" for index in range(rng.randint(0, 2 * BLOCK_LINES))]
+        batch = [
+            f"line {received + index}{rng.choice(AWKWARD)}"
+            for index in range(rng.randint(0, 2 * BLOCK_LINES))
+        ]
         received += len(batch)
         if step % 2:
             kept.extend(batch)
@@ -77,3 +85,14 @@ def test_the_collector_walks_a_reference_per_block_not_per_line() -> None:
     gc.collect()  # the collector stops tracking tuples of strings once it has seen them
     assert _references_walked(as_deque) >= lines
     assert _references_walked(kept) < lines // BLOCK_LINES + BLOCK_LINES + 10
+
+
+def test_kept_lines_take_less_memory_than_string_objects() -> None:
+    lines = [
+        f"Get:{index} http://deb.debian.org/debian bookworm/main amd64 libfoo"
+        for index in range(4096)
+    ]
+    kept = Scrollback(len(lines), lines)
+    assert list(kept) == lines
+    as_strings = sum(map(sys.getsizeof, lines))
+    assert kept.nbytes() < 0.7 * as_strings
