@@ -11,7 +11,7 @@ Here the newest lines sit in an ordinary list (the open block). Every
 ``bytes`` with their end offsets packed beside it. A sealed block is a tuple of
 two ``bytes``, which the collector stops tracking once it has seen it, so it
 walks one reference per block instead of one per line; and a kept line costs
-its UTF-8 bytes plus 4, not a ~50-byte string object (~100 MB less at 1,000
+its UTF-8 bytes plus 8, not a ~50-byte string object (~100 MB less at 1,000
 hosts x 2,000 lines). Lines are decoded again when read, which the console
 does for the few hosts on screen.
 """
@@ -29,8 +29,8 @@ BLOCK_LINES = 256
 """Lines per sealed block: few enough references for the collector, small enough
 that the open block (an ordinary, tracked list) stays cheap."""
 
-_OFFSET: Final = "I"
-"""Packed end offsets: unsigned 32-bit (a block of 256 lines stays far below 4 GiB)."""
+_OFFSET: Final = "Q"
+"""Packed end offsets: unsigned 64-bit, so no line is too long for its block."""
 _OFFSET_SIZE = array(_OFFSET).itemsize
 _ENCODING = ("utf-8", "surrogatepass")
 """Round-trips every str, lone surrogates from undecodable host output included."""
