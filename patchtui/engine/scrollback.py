@@ -22,7 +22,7 @@ import sys
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
-from itertools import accumulate
+from itertools import accumulate, count
 from typing import Final
 
 BLOCK_LINES = 256
@@ -35,11 +35,18 @@ _OFFSET_SIZE = array(_OFFSET).itemsize
 _ENCODING = ("utf-8", "surrogatepass")
 """Round-trips every str, lone surrogates from undecodable host output included."""
 
+_stagger = count()
+"""Numbers Scrollbacks so that their first blocks differ in size (see ``__init__``)."""
+
 Block = tuple[bytes, bytes]
 """A sealed block: the lines' UTF-8 back to back, and their packed end offsets."""
 
 
 def seal(lines: list[str]) -> Block:
+    text = "".join(lines)
+    if text.isascii():
+        # Nearly all package-manager output: one encode, and offsets are lengths.
+        return text.encode("ascii"), array(_OFFSET, accumulate(map(len, lines))).tobytes()
     encoded = [line.encode(*_ENCODING) for line in lines]
     return b"".join(encoded), array(_OFFSET, accumulate(map(len, encoded))).tobytes()
 
@@ -64,7 +71,7 @@ def unseal(block: Block, start: int = 0) -> list[str]:
 class Scrollback:
     """A bounded, append-only sequence of lines: the newest ``limit`` are kept."""
 
-    __slots__ = ("_blocks", "_dropped", "_kept", "_open", "_received", "limit")
+    __slots__ = ("_blocks", "_dropped", "_kept", "_open", "_received", "_seal_at", "limit")
 
     def __init__(self, limit: int, lines: Iterable[str] = ()) -> None:
         if limit < 0:
@@ -76,6 +83,11 @@ class Scrollback:
         self._open: list[str] = []
         self._kept = 0
         self._received = 0
+        # Hosts that print alike (a fleet patched with one command) would all seal
+        # on the same line, hundreds of seals in one go; a first block of a size
+        # between a half and a whole block spreads them out from the start.
+        half = BLOCK_LINES // 2
+        self._seal_at = half + next(_stagger) * 37 % half
         self.extend(lines)
 
     @property
@@ -95,9 +107,10 @@ class Scrollback:
             return
         self._open.append(line)
         self._kept += 1
-        if len(self._open) >= BLOCK_LINES:
+        if len(self._open) >= self._seal_at:
             self._blocks.append(seal(self._open))
             self._open.clear()
+            self._seal_at = BLOCK_LINES
         self._trim()
 
     def extend(self, lines: Iterable[str]) -> None:

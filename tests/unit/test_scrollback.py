@@ -96,3 +96,17 @@ def test_kept_lines_take_less_memory_than_string_objects() -> None:
     assert list(kept) == lines
     as_strings = sum(map(sys.getsizeof, lines))
     assert kept.nbytes() < 0.7 * as_strings
+
+
+def test_hosts_printing_in_lockstep_seal_at_different_lines() -> None:
+    """300 hosts printing the same output must not all seal on one line (a stall)."""
+    fleet = [Scrollback(2_000) for _ in range(300)]
+    first_seal: dict[int, int] = {}
+    for line_no in range(BLOCK_LINES):
+        for index, kept in enumerate(fleet):
+            kept.append(f"line {line_no}")
+            if index not in first_seal and kept._blocks:  # sealing is the behaviour tested
+                first_seal[index] = line_no
+    assert len(first_seal) == len(fleet)
+    seals_per_line = max(list(first_seal.values()).count(line) for line in first_seal.values())
+    assert seals_per_line <= 3
