@@ -7,11 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.style import Style
 from tuihelp import SIZE
 
 from patchtui.engine.events import HostFinished, HostState
 from patchtui.tui import themes
 from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.widgets.colours import theme_style
 from patchtui.tui.widgets.host_table import HostTable
 
 BUNDLED = {"patchtui-dark", "patchtui-light", "patchtui-high-contrast"}
@@ -90,3 +92,21 @@ async def test_state_colours_follow_the_theme(tui_offline_app: Callable[..., Pat
         assert table.get_cell("web-01", "state").plain == "failed"
         assert before != after
         assert not isinstance(after, str) and after.color is not None
+
+
+def colour_of(style: Style) -> str:
+    assert style.color is not None
+    return style.color.name
+
+
+def test_cell_styles_follow_each_theme_and_are_made_once_per_theme() -> None:
+    dark = {"text-warning": "#ffa500", "foreground": "#e0e0e0", "background": "#000000"}
+    light = {"text-warning": "#8a4b00", "foreground": "#202020", "background": "#ffffff"}
+    warning = theme_style(dark, "text-warning")
+    assert colour_of(warning) == "#ffa500"
+    assert theme_style(dark, "text-warning") is warning  # made once for this theme
+    assert theme_style(dark, "text-warning", bold=True).bold
+    assert colour_of(theme_style(light, "text-warning")) == "#8a4b00"
+    # Back to the dark theme's mapping (Textual builds a new one on a theme change).
+    assert colour_of(theme_style(dict(dark), "text-warning")) == "#ffa500"
+    assert theme_style(dark, "no-such-variable") == theme_style(dark, "no-such-variable")
