@@ -179,7 +179,10 @@ def _state_for(result: str) -> HostState:
 class PatchJob:
     """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
 
-    operation = "patch"
+    @property
+    def operation(self) -> str:
+        """A run that installs nothing is the reboot operation (history, events)."""
+        return "patch" if self.options.install else "reboot"
 
     def __init__(
         self,

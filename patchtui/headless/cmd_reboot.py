@@ -37,34 +37,14 @@ def register(commands: Any, kit: Any) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
-    from patchtui.headless.common import open_store, selected_hosts
-    from patchtui.headless.patch_command import (
-        PatchPrinter,
-        _connector,
-        _run_job,
-        become_password,
-        confirm,
-        rollout_from_args,
-    )
+    from patchtui.engine.patch import PatchOptions
+    from patchtui.headless.patch_command import rollout_from_args, run_patch_job
 
     options = PatchOptions(
-        install=False,
+        install=False,  # the engine records a run that installs nothing as a reboot
         reboot="if-needed" if args.only_if_needed else "always",
         **rollout_from_args(args),
         dry_run=args.dry_run,
         ignore_window=args.ignore_window,
     )
-    _, hosts = selected_hosts(args)
-    windows_by_host(hosts)
-    confirm(args, hosts, "Reboot")
-    password = become_password(args)
-    store = open_store(args)
-    try:
-        printer = PatchPrinter(as_json=args.json)
-        connector = _connector(args, password)
-        job = PatchJob(hosts, connector=connector, emit=printer, options=options, store=store)
-        job.operation = "reboot"
-        return _run_job(job, printer, connector)
-    finally:
-        store.close()
+    return run_patch_job(args, options, verb="Reboot")

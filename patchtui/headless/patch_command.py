@@ -232,10 +232,14 @@ def _connector(args: argparse.Namespace, password: str | None) -> SshConnector:
 
 
 def run_patch_command(args: argparse.Namespace) -> int:
-    options = options_from_args(args)
+    return run_patch_job(args, options_from_args(args), verb="Patch")
+
+
+def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str) -> int:
+    """Ask, connect and run one PatchJob over the selected hosts (``patch``, ``reboot``)."""
     _, hosts = selected_hosts(args)
     windows_by_host(hosts)  # a malformed window stops here, before any question or host
-    confirm(args, hosts, "Patch")
+    confirm(args, hosts, verb)
     password = become_password(args)
     store = open_store(args)
     try:

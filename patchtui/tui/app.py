@@ -74,7 +74,9 @@ class RunnableJob(Protocol):
     """What the console needs of a run: ScanJob, PatchJob, RollbackJob, AdhocJob."""
 
     run_id: str
-    operation: str
+
+    @property
+    def operation(self) -> str: ...
 
     async def run(self) -> RunSummary: ...
 
@@ -296,7 +298,6 @@ class PatchtuiApp(App[int]):
         options: PatchOptions,
         *,
         become_password: str | None = None,
-        operation: str | None = None,
     ) -> bool:
         """Patch ``names`` with ``options`` (no questions asked: the flows ask first)."""
         if self._refuse_if_running():
@@ -304,7 +305,7 @@ class PatchtuiApp(App[int]):
         hosts = self._hosts(names)
 
         def build(connector: ClosableConnector) -> RunnableJob:
-            job = PatchJob(
+            return PatchJob(
                 hosts,
                 connector=connector,
                 emit=self.bridge,
@@ -312,9 +313,6 @@ class PatchtuiApp(App[int]):
                 store=self.store,  # type: ignore[arg-type]
                 extra_options={"from": "console"},
             )
-            if operation is not None:
-                job.operation = operation  # a reboot is a patch run that installs nothing
-            return job
 
         self._start(build, become_password)
         return True
@@ -591,7 +589,7 @@ class PatchtuiApp(App[int]):
         options = dataclasses.replace(
             self.run_defaults, selection=Selection(), install=False, reboot="always"
         )
-        self.start_patch(names, options, operation="reboot")
+        self.start_patch(names, options)  # installs nothing: the engine calls it a reboot
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def open_rollback(self, run_id: str) -> None:
