@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 from patchtui.drivers.base import DriverError, Facts
 from patchtui.drivers.facts import collect_facts
-from patchtui.engine.hostwork import Connector
+from patchtui.engine.hostwork import Connector, HostTasks
 from patchtui.inventory.model import Host
 from patchtui.transport.base import RemoteSession, TransportError
 
@@ -221,7 +221,7 @@ def _judge_sudo(seen: Observation, problems: list[str], hints: list[str]) -> str
     return "FAILS"
 
 
-class DoctorJob:
+class DoctorJob(HostTasks[None]):
     """Check ``hosts`` concurrently; ``run()`` once, ``cancel()`` from anywhere.
 
     ``on_check`` is called with each host's row as soon as it is known.
@@ -235,22 +235,12 @@ class DoctorJob:
         on_check: Callable[[HostCheck], None] | None = None,
         host_time_limit: float = HOST_TIME_LIMIT,
     ) -> None:
+        super().__init__()
         self.hosts = list(hosts)
         self.connector = connector
         self.on_check = on_check
         self.host_time_limit = host_time_limit
         self.checks: dict[str, HostCheck] = {}
-        self._cancelled = False
-        self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        for task in self._tasks:
-            task.cancel()
 
     async def run(self) -> list[HostCheck]:
         """Every host's row, in inventory order (hosts not reached before a cancel are left out)."""

@@ -14,7 +14,7 @@ import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from patchtui.engine.events import (
     EventSink,
@@ -25,7 +25,13 @@ from patchtui.engine.events import (
     RunStarted,
     RunSummary,
 )
-from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
+from patchtui.engine.hostwork import (
+    Connector,
+    HostTasks,
+    classify_error,
+    new_run_id,
+    summarize,
+)
 from patchtui.engine.observed import ObservedSession
 from patchtui.engine.recorder import Recorder
 from patchtui.inventory.model import Host
@@ -47,7 +53,7 @@ class HostOutcome:
 OutcomeT = TypeVar("OutcomeT", bound=HostOutcome)
 
 
-class FanoutJob(ABC, Generic[OutcomeT]):
+class FanoutJob(HostTasks[OutcomeT], ABC):
     """One run over ``hosts``: ``run()`` once, ``cancel()`` from anywhere."""
 
     operation: str
@@ -63,6 +69,7 @@ class FanoutJob(ABC, Generic[OutcomeT]):
         options: Mapping[str, object] | None = None,
         host_time_limit: float | None = None,
     ) -> None:
+        super().__init__()
         self.hosts = list(hosts)
         self.connector = connector
         self.emit = emit
@@ -73,18 +80,6 @@ class FanoutJob(ABC, Generic[OutcomeT]):
         """Upper bound for one host's whole work (None: none)."""
         self.run_id = new_run_id()
         self.outcomes: dict[str, OutcomeT] = {}
-        self._cancelled = False
-        self._tasks: list[asyncio.Task[OutcomeT]] = []
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    def cancel(self) -> None:
-        """Start no more hosts and abandon the ones running (their channels close)."""
-        self._cancelled = True
-        for task in self._tasks:
-            task.cancel()
 
     # What subclasses provide ---------------------------------------------------
 

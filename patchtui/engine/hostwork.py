@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from patchtui.drivers.base import DriverError
 from patchtui.engine.events import HostState, RunSummary
@@ -22,6 +23,27 @@ class Connector(Protocol):
     async def connect(self, host: Host) -> RemoteSession: ...
 
     def slot(self) -> AbstractAsyncContextManager[object]: ...
+
+
+TaskResultT = TypeVar("TaskResultT")
+
+
+class HostTasks(Generic[TaskResultT]):
+    """A run's one task per host, and whether it was cancelled: set ``_tasks`` in ``run()``."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+        self._tasks: list[asyncio.Task[TaskResultT]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Start no more hosts and abandon the ones running (their channels close)."""
+        self._cancelled = True
+        for task in self._tasks:
+            task.cancel()
 
 
 def new_run_id() -> str:
