@@ -8,13 +8,13 @@ import shlex
 
 import pytest
 from fixtures import captured
+from sessions import SimulatorSession
 
 from patchtui.drivers.base import PackageTarget, Selection
 from patchtui.drivers.dnf import DnfDriver, YumDriver, split_dry_run, split_rollback
 from patchtui.drivers.parsers.dnf import parse_transaction_table
 from patchtui.lab.sim import dnf as sim_dnf
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
-from patchtui.transport.base import CommandResult, LineCallback
 
 CHOSEN = Selection(packages=("openssl-libs", "kernel", "bash"))
 
@@ -68,31 +68,8 @@ def make_host(family: str = "dnf") -> SimHost:
     return host
 
 
-class SimSession:
-    """A RemoteSession answered by the dnf simulator (no SSH, no sudo wrapper)."""
-
-    def __init__(self, host: SimHost) -> None:
-        self.host = host
-
-    async def run(
-        self,
-        command: str,
-        *,
-        privileged: bool = False,
-        on_line: LineCallback | None = None,
-        timeout: float | None = None,
-        input: str | None = None,
-    ) -> CommandResult:
-        answer = sim_dnf.handle(self.host, command)
-        assert answer is not None, command
-        return CommandResult(command, answer.exit_status, answer.stdout, answer.stderr)
-
-    async def close(self) -> None:
-        return None
-
-
 def targets_of(host: SimHost, driver: DnfDriver) -> list[PackageTarget]:
-    scan = asyncio.run(driver.scan(SimSession(host), refresh=False))
+    scan = asyncio.run(driver.scan(SimulatorSession(host, sim_dnf.handle), refresh=False))
     chosen, _ = CHOSEN.choose(scan.pending)
     return CHOSEN.targets(chosen)
 
@@ -224,7 +201,7 @@ def test_install_chosen_targets_then_nothing_pending(driver: DnfDriver) -> None:
     query = sim_dnf.handle(host, driver.installed_versions_command([t.name for t in targets]))
     assert query is not None
     assert driver.parse_installed_versions(query.stdout) == {t.name: t.version for t in targets}
-    after = asyncio.run(driver.scan(SimSession(host), refresh=False))
+    after = asyncio.run(driver.scan(SimulatorSession(host, sim_dnf.handle), refresh=False))
     assert after.pending == ()
     assert after.reboot_required is True  # the kernel asked for it
 
@@ -240,7 +217,7 @@ def test_downgrade_restores_and_old_versions_stay_offered() -> None:
     assert host.packages["openssl-libs"].installed == "1:3.0.7-24.el9"
     assert host.packages["bash"].installed == "5.1.8-6.el9_1"
     # Both rolled-back packages are pending again; the kernel stays patched.
-    after = asyncio.run(driver.scan(SimSession(host), refresh=False))
+    after = asyncio.run(driver.scan(SimulatorSession(host, sim_dnf.handle), refresh=False))
     assert {u.name for u in after.pending} == {"openssl-libs", "bash"}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from fixtures import captured
+from sessions import SimulatorSession
 
 from patchtui.drivers.base import PackageTarget, ScanResult, Selection
 from patchtui.drivers.dnf import split_rollback
@@ -13,7 +14,6 @@ from patchtui.drivers.zypper import ZypperDriver, split_informational
 from patchtui.lab.sim import ShellResult
 from patchtui.lab.sim import zypper as sim_zypper
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
-from patchtui.transport.base import CommandResult, LineCallback
 
 CHOSEN = Selection(packages=("curl", "kernel-default", "bash"))
 DRIVER = ZypperDriver()
@@ -77,29 +77,8 @@ def make_host() -> SimHost:
     return host
 
 
-class SimSession:
-    def __init__(self, host: SimHost) -> None:
-        self.host = host
-
-    async def run(
-        self,
-        command: str,
-        *,
-        privileged: bool = False,
-        on_line: LineCallback | None = None,
-        timeout: float | None = None,
-        input: str | None = None,
-    ) -> CommandResult:
-        answer = sim_zypper.handle(self.host, command)
-        assert answer is not None, command
-        return CommandResult(command, answer.exit_status, answer.stdout, answer.stderr)
-
-    async def close(self) -> None:
-        return None
-
-
 def scan(host: SimHost) -> ScanResult:
-    return asyncio.run(DRIVER.scan(SimSession(host), refresh=False))
+    return asyncio.run(DRIVER.scan(SimulatorSession(host, sim_zypper.handle), refresh=False))
 
 
 def targets_of(host: SimHost) -> list[PackageTarget]:

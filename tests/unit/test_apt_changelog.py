@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Sequence
 
 import pytest
 from fixtures import captured
+from sessions import LabSession
 
 from patchtui.drivers import apt
 from patchtui.drivers.apt import MAX_CHANGELOGS, AptDriver, changelog_command
@@ -20,9 +20,7 @@ from patchtui.drivers.parsers.apt import (
     parse_changelog,
     parse_changelog_batch,
 )
-from patchtui.lab.shell import execute
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
-from patchtui.transport.base import CommandResult, LineCallback, TransportError
 
 
 def load(name: str) -> tuple[str, int]:
@@ -113,34 +111,6 @@ def test_changelog_command_quotes_and_validates() -> None:
 
 
 # -- the scan through the lab simulator ----------------------------------------------
-
-
-class LabSession:
-    """A RemoteSession answering via lab.shell.execute (no sudo: every scan command here)."""
-
-    def __init__(self, host: SimHost, *, fail_on: str | None = None) -> None:
-        self.host = host
-        self.fail_on = fail_on
-        self.commands: list[str] = []
-
-    async def run(
-        self,
-        command: str,
-        *,
-        privileged: bool = False,
-        on_line: LineCallback | None = None,
-        timeout: float | None = None,
-        input: str | None = None,
-    ) -> CommandResult:
-        wire = f"sudo -n -u root -- sh -c {shlex.quote(command)}" if privileged else command
-        self.commands.append(wire)
-        if self.fail_on is not None and self.fail_on in command:
-            raise TransportError("timeout", "command timed out")
-        answer = execute(self.host, wire)
-        return CommandResult(command, answer.exit_status, answer.stdout, answer.stderr)
-
-    async def close(self) -> None:
-        return None
 
 
 def lab_host(os_id: str = "debian", security_packages: int = 1) -> SimHost:

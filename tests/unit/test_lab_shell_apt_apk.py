@@ -6,6 +6,7 @@ import shlex
 import time
 
 import pytest
+from sessions import LabSession
 
 from patchtui.drivers.apk import ApkDriver
 from patchtui.drivers.apt import AptDriver
@@ -14,35 +15,7 @@ from patchtui.drivers.facts import FACTS_COMMAND, collect_facts
 from patchtui.drivers.registry import driver_for
 from patchtui.lab.shell import execute, unwrap_become
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
-from patchtui.transport.base import CommandResult, LineCallback
-
-
-class LabSession:
-    """A RemoteSession answering via lab.shell.execute; privileged commands get the sudo wrapper."""
-
-    def __init__(self, host: SimHost) -> None:
-        self.host = host
-        self.commands: list[str] = []
-
-    async def run(
-        self,
-        command: str,
-        *,
-        privileged: bool = False,
-        on_line: LineCallback | None = None,
-        timeout: float | None = None,
-        input: str | None = None,
-    ) -> CommandResult:
-        wire = f"sudo -n -u root -- sh -c {shlex.quote(command)}" if privileged else command
-        self.commands.append(wire)
-        answer = execute(self.host, wire)
-        if on_line is not None:
-            for line in answer.stdout.splitlines():
-                on_line("stdout", line)
-        return CommandResult(command, answer.exit_status, answer.stdout, answer.stderr)
-
-    async def close(self) -> None:
-        return None
+from patchtui.transport.base import CommandResult
 
 
 def debian_host() -> SimHost:
