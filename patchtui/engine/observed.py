@@ -10,6 +10,9 @@ from patchtui.engine.events import EventSink, HostOutput
 from patchtui.engine.scrollback import Scrollback
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, Stream
 
+STREAM_PREFIX = {"cmd": "$ ", "stderr": "! "}
+"""How a line's stream is marked in the transcript (and in the console's output panes)."""
+
 TRANSCRIPT_LINES = 5_000
 """Lines of one host's output the engine keeps for the store; older lines drop off."""
 
@@ -43,7 +46,7 @@ class ObservedSession:
         self._record(stream, line)
 
     def _record(self, stream: str, line: str) -> None:
-        prefix = {"cmd": "$ ", "stderr": "! "}.get(stream, "")
+        prefix = STREAM_PREFIX.get(stream, "")
         self.transcript.append(prefix + line)
         self._emit(HostOutput(run_id=self._run_id, host=self._host, stream=stream, line=line))
 

@@ -29,14 +29,12 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.observed import STREAM_PREFIX
 from patchtui.engine.scrollback import Scrollback
 from patchtui.textsafe import strip_control
 
 SCROLLBACK_LINES = 2_000
 """Output lines kept per host: enough to read a failed upgrade, bounded for 1,000 hosts."""
-
-STREAM_PREFIX = {"cmd": "$ ", "stderr": "! "}
-"""How a line's stream is shown: the same prefixes as the stored transcript."""
 
 FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 """Host results that count against a patch run's failure threshold (as the engine counts)."""
