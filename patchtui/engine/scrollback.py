@@ -98,9 +98,6 @@ class Scrollback:
     def __len__(self) -> int:
         return self._kept
 
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
     def append(self, line: str) -> None:
         self._received += 1
         if self.limit == 0:

@@ -40,8 +40,8 @@ _original_lru_discard: Callable[[LRUCache[Any, Any], Any], None] = LRUCache.disc
 
 
 def _divide(self: Strip, cuts: Iterable[int]) -> Sequence[Strip]:
-    cuts = list(cuts)
-    if [cut for cut in cuts if cut <= self.cell_length] == [self.cell_length]:
+    cuts = [cut for cut in cuts if cut <= self.cell_length]  # as Textual's divide does
+    if cuts == [self.cell_length]:
         return [self]
     return _original_divide(self, cuts)
 
