@@ -19,6 +19,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from patchtui.drivers.versions import compare_versions, version_key
@@ -124,13 +125,20 @@ class Baseline:
 
     def versions_for(self, os_id: str, os_version: str) -> dict[str, str] | None:
         """Approved versions for a host's release (reject globs applied), None if not covered."""
-        approved = self.releases.get(release_key(os_id, os_version))
-        if approved is None:
-            return None
+        approved = self._approved_by_release.get(release_key(os_id, os_version))
+        return dict(approved) if approved is not None else None
+
+    @cached_property
+    def _approved_by_release(self) -> dict[str, dict[str, str]]:
+        # Matching every package against the reject globs, once per baseline and not
+        # once per host: a compliance report judges thousands of hosts of a few releases.
         return {
-            name: version
-            for name, version in approved.items()
-            if self.rules.rejects_name(name) is None
+            release: {
+                name: version
+                for name, version in approved.items()
+                if self.rules.rejects_name(name) is None
+            }
+            for release, approved in self.releases.items()
         }
 
     @property
