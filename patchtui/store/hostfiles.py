@@ -50,7 +50,6 @@ from patchtui.errors import StoreError
 from patchtui.store import schema
 from patchtui.store.storage import (
     Tables,
-    atomic_write_bytes,
     atomic_write_many,
     corrupt_message,
     dump_tables,
@@ -273,10 +272,7 @@ class HostFiles:
 
         ``docs`` must be new objects (copy-on-write), never the cached ones mutated.
         """
-        path = self.path(index)
-        payload = dump_tables({schema.HOSTS: docs})
-        atomic_write_bytes(path, payload)
-        self._cache[index] = HostShard.build(stat_key(path), _digest(payload), {schema.HOSTS: docs})
+        self.write_many({index: docs})
 
     def write_many(self, shards: Mapping[int, dict[str, dict[str, Any]]]) -> None:
         """:meth:`write` for several shards, with one directory fsync for all of them."""

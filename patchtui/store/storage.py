@@ -119,20 +119,7 @@ def fsync_directory(directory: Path) -> None:
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # pid + random: two writers never share a temp name, and a stray file names its author.
-    temp = path.with_name(f"{temp_name_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    fsync_directory(path.parent)
+    atomic_write_many([(path, payload)])
 
 
 def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
@@ -146,6 +133,7 @@ def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
     try:
         for path, payload in files:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # pid + random: two writers never share a temp name; a stray file names its author.
             temp = path.with_name(f"{temp_name_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
             temps.append((temp, path))
             with open(temp, "wb") as handle:
