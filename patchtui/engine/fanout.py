@@ -29,13 +29,13 @@ from patchtui.engine.hostwork import (
     Connector,
     HostTasks,
     classify_error,
+    close_quietly,
     new_run_id,
     summarize,
 )
 from patchtui.engine.observed import ObservedSession
 from patchtui.engine.recorder import Recorder
 from patchtui.inventory.model import Host
-from patchtui.transport.base import RemoteSession
 
 if TYPE_CHECKING:
     from patchtui.store.db import Store
@@ -73,7 +73,6 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
         self.hosts = list(hosts)
         self.connector = connector
         self.emit = emit
-        self.store = store
         self.recorder = Recorder(store)
         self.options: dict[str, object] = dict(options or {})
         self.host_time_limit = host_time_limit
@@ -206,12 +205,3 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
                 duration=outcome.duration,
             )
         )
-
-
-async def close_quietly(session: RemoteSession) -> None:
-    """Close within 5 s or give up: closing is best effort, and must not hang a run."""
-    try:
-        async with asyncio.timeout(5):
-            await session.close()
-    except (Exception, asyncio.CancelledError):
-        pass

@@ -46,6 +46,15 @@ class HostTasks(Generic[TaskResultT]):
             task.cancel()
 
 
+async def close_quietly(session: RemoteSession) -> None:
+    """Close within 5 s or give up: closing is best effort, and must not hang a run."""
+    try:
+        async with asyncio.timeout(5):
+            await session.close()
+    except (Exception, asyncio.CancelledError):
+        pass
+
+
 def new_run_id() -> str:
     """Sortable by time, unique across processes: 20261127T083000Z-1a2b3c."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -40,8 +40,13 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
-from patchtui.engine.fanout import close_quietly
-from patchtui.engine.hostwork import Connector, classify_error, new_run_id, summarize
+from patchtui.engine.hostwork import (
+    Connector,
+    classify_error,
+    close_quietly,
+    new_run_id,
+    summarize,
+)
 from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
