@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITY_ORDER: tuple[str, ...] = ("critical", "important", "moderate", "low", "unknown")
+from patchtui.drivers.base import SEVERITIES as SEVERITY_ORDER
 
 
 @dataclass

@@ -53,7 +53,7 @@ def run_interruptible(
     main: Callable[[], Awaitable[T]],
     on_interrupt: Callable[[], None],
     *,
-    connector: SshConnector | None = None,
+    connector: SshConnector,
 ) -> T:
     """Run ``main`` with SIGINT/SIGTERM calling ``on_interrupt`` instead of raising.
 
@@ -69,8 +69,7 @@ def run_interruptible(
         try:
             return await main()
         finally:
-            if connector is not None:
-                await connector.close_all()
+            await connector.close_all()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
 

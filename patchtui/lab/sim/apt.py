@@ -368,7 +368,9 @@ def render_changelog(host: SimHost, package: SimPackage, offered: SimVersion) ->
     entries: list[str] = []
     if offered.version != package.installed:
         suite = f"{codename}-security" if offered.security else f"{codename}-updates"
-        if _is_ubuntu(host):
+        if not offered.security:
+            lines, trailer = ["  * New upstream stable release."], _MAINTAINER_TRAILER
+        elif _is_ubuntu(host):
             lines = ["  * SECURITY UPDATE: fixes from upstream"]
             if offered.advisory:
                 lines[0] += f" ({offered.advisory})"
@@ -381,8 +383,6 @@ def render_changelog(host: SimHost, package: SimPackage, offered: SimVersion) ->
                 named = f" ({offered.advisory})" if offered.advisory else ""
                 lines.append(f"  * Fix {fixes}{named}.")
             trailer = _DEBIAN_TRAILER
-        if not offered.security:
-            lines, trailer = ["  * New upstream stable release."], _MAINTAINER_TRAILER
         urgency = "high" if offered.security else "medium"
         entries.append(
             f"{package.name} ({offered.version}) {suite}; urgency={urgency}\n\n"
