@@ -122,12 +122,11 @@ class PatchtuiApp(App[int]):
         extra_theme_dirs: Iterable[Path] = (),
         run_defaults: PatchOptions | None = None,
         default_theme: str | None = None,
-        collector: IdleCollector | None = None,
     ) -> None:
         break_textual_cycles()  # what Textual drops is freed at once, not by the collector
         super().__init__()
-        self.collector = collector
-        """Runs full garbage collections while nobody types (the real console sets one)."""
+        self.collector: IdleCollector | None = None
+        """Runs full garbage collections while nobody types (launch sets it before run())."""
         self.default_theme = default_theme
         """config.toml's theme: used until the user picks one (which is remembered)."""
         self.inventory = inventory
@@ -163,7 +162,8 @@ class PatchtuiApp(App[int]):
         self.set_interval(FLUSH_INTERVAL, self.flush_events, name="bridge-flush")
         self.set_interval(AGE_INTERVAL, self._refresh_ages, name="ages")
         self.set_interval(ELAPSED_INTERVAL, self._tick_elapsed, name="elapsed")
-        self.set_interval(CHECK_SECONDS, self._tick_collector, name="idle-gc")
+        if self.collector is not None:  # the real console's; tests run without one
+            self.set_interval(CHECK_SECONDS, self._tick_collector, name="idle-gc")
         for error in self.theme_errors:
             self.notify(error, title="Theme file skipped", severity="warning")
 

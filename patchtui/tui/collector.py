@@ -85,7 +85,7 @@ class IdleCollector:
 
 def tune_gc_for_console() -> IdleCollector:
     """Freeze what exists at start-up (imports, the app), set the thresholds above,
-    and return the collector the console must tick (``make_app(collector=...)``)."""
+    and return the collector the console must tick (set as ``app.collector`` before ``run()``)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
