@@ -229,8 +229,7 @@ class PatchtuiApp(App[int]):
         with self.batch_update():
             if dirty:
                 hosts_screen.refresh_hosts(dirty)
-            if output_dirty - dirty:
-                hosts_screen.refresh_output(output_dirty)
+            hosts_screen.refresh_output(output_dirty - dirty)  # refresh_hosts did the rest
             if run_dirty:
                 hosts_screen.update_run_status(self.bridge.run)
 

@@ -53,7 +53,7 @@ def run_records(store: ConsoleStore) -> list[Mapping[str, Any]]:
     # Run ids start with a UTC timestamp, so they sort by time even without 'started'.
     return sorted(
         records,
-        key=lambda record: (_number(record.get("started")) or 0.0, str(record["run_id"])),
+        key=lambda record: (as_number(record.get("started")) or 0.0, str(record["run_id"])),
         reverse=True,
     )
 
@@ -94,5 +94,6 @@ def run_host_count(run: Mapping[str, Any]) -> int | None:
     return total if isinstance(total, int) else None
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A stored number as float; None for anything else (old or hand-edited records)."""
     return float(value) if isinstance(value, int | float) else None

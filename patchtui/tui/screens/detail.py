@@ -25,6 +25,7 @@ from patchtui.tui.hostview import (
     format_time,
     normalise_severity,
 )
+from patchtui.tui.storeview import as_number
 from patchtui.tui.widgets.colours import plain, styled, theme_style
 from patchtui.tui.widgets.footer import KeyFooter
 
@@ -184,7 +185,7 @@ class HostDetailScreen(Screen[None]):
                 plain(str(result.get("run_id", ""))),
                 plain(str(result.get("operation", ""))),
                 plain(str(result.get("status", ""))),
-                plain(format_time(_number(result.get("finished")))),
+                plain(format_time(as_number(result.get("finished")))),
                 plain(describe_changes(result.get("changes"))),
                 key=f"{index}:{result.get('run_id', '')}",
             )
@@ -201,7 +202,3 @@ def describe_changes(changes: object, *, most: int = 3) -> str:
     ]
     more = len(changes) - most
     return ", ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

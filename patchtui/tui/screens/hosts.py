@@ -98,8 +98,7 @@ class HostsScreen(Screen[None]):
                 changed |= table.update_row(row, name in self.selected)
         if changed and table.sort_column != "name":
             table.sort_rows(self.patchtui.rows)
-        if self.output_host is not None and self.output_host in names:
-            self._append_output()
+        self.refresh_output(names)
 
     def refresh_output(self, names: set[str]) -> None:
         """New output lines only: the pane follows them, the table has nothing to redraw."""

@@ -175,7 +175,7 @@ class HostOutputScreen(_OutputScreenBase):
             pane.show_host(self.host, self.patchtui.bridge, self.state_of(self.host))
         else:
             # The same host again: the view is as the reader left it, plus what arrived.
-            pane.sync(self.patchtui.bridge, self.state_of(self.host))
+            await self.refresh_from_bridge()
         pane.output_log.focus()
 
     async def refresh_from_bridge(self) -> None:

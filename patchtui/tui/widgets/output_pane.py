@@ -392,10 +392,7 @@ class OutputPane(Vertical):
         self.update_status()
 
     def action_clear_search(self) -> None:
-        self.search("")
-        search = self.search_input
-        search.value = ""
-        search.remove_class("-shown")
+        self.reset_search()
         self.output_log.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -408,7 +405,7 @@ class OutputPane(Vertical):
         return True
 
     def reset_search(self) -> None:
-        """No search and no search box (the pane is about to show another host)."""
+        """No search and no search box (escape, or the pane is about to show another host)."""
         if self.search_term:
             self.search("")
         search = self._existing_search_input()
