@@ -26,9 +26,13 @@ DEFAULT_CONCURRENCY = 50
 """Hosts worked on at once: enough for a fleet, gentle on a laptop's CPU and a bastion."""
 
 
+def configured_inventory(path: str | Path) -> Inventory:
+    """The inventory at ``path``, hosts without a host-key policy taking config.toml's."""
+    return load_inventory(path, default_host_key_policy=load_config().host_key_policy)
+
+
 def selected_hosts(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
-    config = load_config()
-    inventory = load_inventory(args.inventory, default_host_key_policy=config.host_key_policy)
+    inventory = configured_inventory(args.inventory)
     print_warnings(inventory)
     return inventory, select_hosts(inventory, args.limit)
 

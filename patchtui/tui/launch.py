@@ -41,12 +41,10 @@ def _connector_factory(concurrency: int) -> ConnectorFactory:
 
 
 def _load(inventory_path: Path, limit: str | None) -> tuple[Inventory, list[Host]]:
-    from patchtui.config import load_config
-    from patchtui.inventory.loader import load_inventory
+    from patchtui.headless.common import configured_inventory
     from patchtui.inventory.patterns import select_hosts
 
-    config = load_config()
-    inventory = load_inventory(inventory_path, default_host_key_policy=config.host_key_policy)
+    inventory = configured_inventory(inventory_path)
     return inventory, select_hosts(inventory, limit)
 
 
