@@ -118,6 +118,7 @@ class PatchtuiApp(App[int]):
         connector_factory: ConnectorFactory,
         store: ConsoleStore | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         refresh_metadata: bool = True,
         extra_theme_dirs: Iterable[Path] = (),
         run_defaults: PatchOptions | None = None,
@@ -139,7 +140,7 @@ class PatchtuiApp(App[int]):
         self.extra_theme_dirs = list(extra_theme_dirs)
         self.run_defaults = run_defaults or PatchOptions()
         """Options the patch form does not show (time limits, poll interval); tests shorten them."""
-        self.bridge = EventBridge()
+        self.bridge = EventBridge(clock=monotonic)
         self.job: RunnableJob | None = None
         self._pending_run: tuple[JobBuilder, str | None] | None = None
         self._run_task: asyncio.Task[RunSummary] | None = None
@@ -766,12 +767,15 @@ def make_app(
     connector_factory: ConnectorFactory,
     store: ConsoleStore | None = None,
     clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
     refresh_metadata: bool = True,
     run_defaults: PatchOptions | None = None,
     default_theme: str | None = None,
 ) -> PatchtuiApp:
     """Build the console from its services (posting's ``make_posting`` pattern).
 
+    ``clock`` is wall time (ages, windows, report stamps); ``monotonic`` times a
+    run's elapsed seconds. Tests freeze both, so nothing drawn reads the real clock.
     ``run_defaults``: the patch options the form starts from and does not show
     (install/reboot/reconnect time limits, poll interval).
     """
@@ -781,6 +785,7 @@ def make_app(
         connector_factory=connector_factory,
         store=store,
         clock=clock,
+        monotonic=monotonic,
         refresh_metadata=refresh_metadata,
         run_defaults=run_defaults,
         default_theme=default_theme,

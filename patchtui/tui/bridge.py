@@ -14,6 +14,7 @@ worker), so it needs no locks; it must never block.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from patchtui.engine.events import (
@@ -57,11 +58,12 @@ class RunProgress:
     run_id: str
     operation: str
     total: int
+    started: float
+    """When the run started, on the bridge's clock (monotonic in the console)."""
     finished: int = 0
     states: dict[str, HostState] = field(default_factory=dict)
     outcome: str | None = None
     summary: RunSummary | None = None
-    started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     wave: str | None = None
     """Label of the wave running now (``canary``, ``wave 2/3``); None for scans."""
@@ -80,9 +82,9 @@ class RunProgress:
     def running(self) -> bool:
         return self.outcome is None
 
-    def elapsed(self, now: float | None = None) -> float:
+    def elapsed(self, now: float) -> float:
         """Seconds since the run started; frozen once it finished."""
-        end = self.ended if self.ended is not None else (now or time.monotonic())
+        end = self.ended if self.ended is not None else now
         return max(0.0, end - self.started)
 
     def count(self, state: HostState) -> int:
@@ -92,8 +94,15 @@ class RunProgress:
 class EventBridge:
     """The engine's event sink for the console: cheap to call, drained by a timer."""
 
-    def __init__(self, *, scrollback: int = SCROLLBACK_LINES) -> None:
+    def __init__(
+        self,
+        *,
+        scrollback: int = SCROLLBACK_LINES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.scrollback = scrollback
+        self.clock = clock
+        """Times a run's elapsed time; the app passes its own so tests can freeze it."""
         self.live: dict[str, HostLive] = {}
         self.run: RunProgress | None = None
         self._lines: dict[str, Scrollback] = {}
@@ -144,6 +153,7 @@ class EventBridge:
                 run_id=event.run_id,
                 operation=event.operation,
                 total=len(event.hosts),
+                started=self.clock(),
                 max_failures=self._next_max_failures,
             )
             self._next_max_failures = None
@@ -165,7 +175,7 @@ class EventBridge:
         elif isinstance(event, RunFinished):
             self.run.outcome = event.outcome
             self.run.summary = event.summary
-            self.run.ended = time.monotonic()
+            self.run.ended = self.clock()
             if event.summary.halt_reason and self.run.halted is None:
                 self.run.halted = event.summary.halt_reason
             self._run_dirty = True

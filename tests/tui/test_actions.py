@@ -18,7 +18,7 @@ from tuihelp import wait_until
 
 from patchtui.drivers.base import Selection
 from patchtui.engine import reboot as engine_reboot
-from patchtui.engine.events import HostState, RunStarted, RunSummary, WaveStarted
+from patchtui.engine.events import HostState, RunFinished, RunStarted, RunSummary, WaveStarted
 from patchtui.engine.patch import PatchJob, PatchOptions
 from patchtui.engine.rollout import Amount, plan_rollout
 from patchtui.errors import ConfigError
@@ -156,8 +156,35 @@ def test_status_line_shows_wave_failures_halt_and_pause() -> None:
     run.control = "paused"
     assert progress_text(run, host_count=6, now=165.0).startswith("patch paused: 3/6")
     run.halted = "failure threshold reached: 2 failed, 1 allowed"
-    assert "HALTED: failure threshold reached" in progress_text(run, host_count=6)
+    assert "HALTED: failure threshold reached" in progress_text(run, host_count=6, now=165.0)
     assert format_elapsed(3725) == "1:02:05"
+
+
+_EMPTY_SUMMARY = RunSummary(
+    hosts=1,
+    ok=1,
+    failed=0,
+    unreachable=0,
+    interrupted=0,
+    skipped=0,
+    pending=0,
+    security=0,
+    reboot_required=0,
+    stale=0,
+    duration=42.0,
+)
+
+
+def test_run_elapsed_time_comes_from_the_bridge_clock_only() -> None:
+    """A snapshot once read 10:58 on a machine up 11 minutes: the run's start must not
+    be read from the real monotonic clock behind the test's frozen one."""
+    ticks = iter([5_000.0, 5_042.0])
+    bridge = EventBridge(clock=lambda: next(ticks))
+    bridge(RunStarted(run_id="r1", operation="scan", hosts=("a",), at=0.0))
+    assert bridge.run is not None and bridge.run.started == 5_000.0
+    assert bridge.run.elapsed(5_030.0) == 30.0
+    bridge(RunFinished(run_id="r1", operation="scan", outcome="completed", summary=_EMPTY_SUMMARY))
+    assert bridge.run.elapsed(9_999.0) == 42.0  # frozen at the bridge clock's end
 
 
 def test_bridge_tracks_waves_and_threshold() -> None:

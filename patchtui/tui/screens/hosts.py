@@ -110,7 +110,10 @@ class HostsScreen(Screen[None]):
         self.refresh_hosts(set(self.query_one(HostTable).visible_hosts))
 
     def update_run_status(self, run: RunProgress | None) -> None:
-        self.query_one(RunProgressBar).show(run, host_count=len(self.patchtui.rows))
+        bridge = self.patchtui.bridge
+        self.query_one(RunProgressBar).show(
+            run, host_count=len(self.patchtui.rows), now=bridge.clock()
+        )
 
     # ------------------------------------------------------------ output pane
 

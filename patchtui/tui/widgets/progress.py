@@ -37,7 +37,7 @@ def _counts(run: RunProgress) -> str:
     )
 
 
-def progress_text(run: RunProgress | None, *, host_count: int, now: float | None = None) -> str:
+def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> str:
     """The status line: what runs, how far, which wave, failures vs threshold, time, keys."""
     if run is None:
         return f"{host_count} hosts · no run yet this session · s: scan · p: patch"
@@ -75,7 +75,7 @@ class RunProgressBar(Horizontal):
         yield ProgressBar(total=None, show_eta=False, id="run-bar")
         yield Static(id="run-status")
 
-    def show(self, run: RunProgress | None, *, host_count: int) -> None:
+    def show(self, run: RunProgress | None, *, host_count: int, now: float) -> None:
         bar = self.query_one("#run-bar", ProgressBar)
         status = self.query_one("#run-status", Static)
         if run is None:
@@ -84,7 +84,7 @@ class RunProgressBar(Horizontal):
             bar.update(total=max(1, run.total), progress=run.finished)
         status.set_class(run is not None and run.running, "-running")
         status.set_class(run is not None and bool(run.halted or run.control == "paused"), "-alert")
-        status.update(Content(progress_text(run, host_count=host_count)))
+        status.update(Content(progress_text(run, host_count=host_count, now=now)))
 
 
 __all__ = ["RunProgressBar", "format_elapsed", "progress_text"]
