@@ -358,6 +358,15 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from patchtui.headless.pipe import guarded_stdout
+
+    with guarded_stdout() as stdout:
+        code = _main(argv)
+    # A reader that went away (``| head -1``) is not an error of ours, nor silence to hide.
+    return int(ExitCode.BROKEN_PIPE) if stdout.broken else code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)

@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
     """The database is locked by another patchtui process beyond the wait limit."""
     INTERRUPTED = 130
     """Interrupted by SIGINT/SIGTERM (Ctrl+C); work already started was allowed to finish."""
+    BROKEN_PIPE = 141
+    """The reader of stdout went away (e.g. head): no new host started; what ran is recorded."""
 
 
 def describe() -> list[tuple[int, str, str]]:

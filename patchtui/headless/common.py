@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from patchtui import paths
 from patchtui.config import load_config
 from patchtui.headless.cmd_inventory import print_warnings
+from patchtui.headless.pipe import on_broken_pipe
 from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.model import Host, Inventory
 from patchtui.inventory.patterns import select_hosts
@@ -62,7 +63,8 @@ def run_interruptible(
     """Run ``main`` with SIGINT/SIGTERM calling ``on_interrupt`` instead of raising.
 
     The job decides what an interrupt means (stop starting hosts, let running
-    transactions finish); the caller learns of it from the job's outcome.
+    transactions finish); the caller learns of it from the job's outcome. A
+    reader of stdout that goes away (``| head -1``) interrupts the same way.
     ``connector``'s sessions are closed at the end, inside the same event loop.
     """
 
@@ -70,9 +72,16 @@ def run_interruptible(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_interrupt)
+        # The pipe breaks inside an event sink's write: interrupt from the loop, not
+        # from inside the job's own emit call.
+        def interrupt_soon() -> None:
+            loop.call_soon(on_interrupt)
+
+        unsubscribe = on_broken_pipe(interrupt_soon)
         try:
             return await main()
         finally:
+            unsubscribe()
             await connector.close_all()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
