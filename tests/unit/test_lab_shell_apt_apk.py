@@ -154,10 +154,11 @@ def test_registry() -> None:
     assert caught.value.kind == "unsupported"
 
 
-def test_thousand_hosts_are_cheap() -> None:
+def test_thousand_hosts_each_answer() -> None:
+    """A 1,000-host lab answers every host (how fast is benchmarks/scan_fleet.py's to say:
+    a timed unit test fails on a busy shared machine)."""
     hosts = [debian_host() for _ in range(1000)]
-    start = time.perf_counter()
     for host in hosts:
-        execute(host, FACTS_COMMAND)
-        execute(host, "LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 dist-upgrade")
-    assert time.perf_counter() - start < 2.0
+        assert execute(host, FACTS_COMMAND).exit_status == 0
+        upgrade = execute(host, "LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 dist-upgrade")
+        assert upgrade.exit_status == 0 and "Inst " in upgrade.stdout
