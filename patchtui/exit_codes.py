@@ -14,13 +14,15 @@ class ExitCode(IntEnum):
     OK = 0
     """Everything selected was processed successfully (and, for compliance, complies)."""
     HOST_FAILURES = 1
-    """At least one host failed, was unreachable, or was skipped by a halted rollout."""
+    """At least one host failed, was unreachable, or was skipped (window, pre-check)."""
     BAD_INPUT = 2
     """Bad input: inventory, flags, pattern, policy or database file; nothing was run."""
     NON_COMPLIANT = 3
     """compliance: at least one selected host is non-compliant or unknown."""
     DB_LOCKED = 4
     """The database is locked by another patchtui process beyond the wait limit."""
+    HALTED = 5
+    """patch/reboot: the rollout halted (canary or failure threshold); later hosts untouched."""
     INTERRUPTED = 130
     """Interrupted by SIGINT/SIGTERM (Ctrl+C); work already started was allowed to finish."""
     BROKEN_PIPE = 141

@@ -116,13 +116,20 @@ class RunSummary:
     waves: int = 0
     halted: bool = False
     halt_reason: str | None = None
+    skipped_reasons: Mapping[str, int] = field(default_factory=dict)
+    """Skipped hosts per reason (halted, cancelled, outside-window, pre-check, ...):
+    ``sum(values) == skipped``, so every host is accounted for."""
+    scanned: int = 0
+    """Hosts this run scanned: ``pending`` and ``security`` count updates on these only."""
+    dry_run: bool = False
+    """Nothing was changed: results are what would happen."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     operation: str
     outcome: str
-    """ok, failed (some host did not succeed), interrupted."""
+    """completed, completed-with-failures, halted, interrupted, dry-run (engine/outcome.py)."""
     summary: RunSummary
 
 

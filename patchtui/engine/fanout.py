@@ -31,9 +31,11 @@ from patchtui.engine.hostwork import (
     classify_error,
     close_quietly,
     new_run_id,
+    skip_reasons,
     summarize,
 )
 from patchtui.engine.observed import ObservedSession
+from patchtui.engine.outcome import SKIP_CANCELLED, decide_outcome
 from patchtui.engine.recorder import Recorder
 from patchtui.inventory.model import Host
 
@@ -102,6 +104,7 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
             reboot_required=0,
             stale=0,
             duration=duration,
+            skipped_reasons=skip_reasons(self.outcomes.values()),
         )
 
     # The run -------------------------------------------------------------------
@@ -124,13 +127,10 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
         for host, result in zip(self.hosts, results, strict=True):
             if not isinstance(result, HostOutcome):  # cancelled before _guarded recorded it
                 self.outcomes[host.name] = self.outcome_type(
-                    host.name, HostState.SKIPPED, error="run cancelled"
+                    host.name, HostState.SKIPPED, error_kind=SKIP_CANCELLED, error="run cancelled"
                 )
         summary = self._summary(time.monotonic() - started)
-        if self._cancelled:
-            outcome = "interrupted"
-        else:
-            outcome = "ok" if summary.ok == summary.hosts else "failed"
+        outcome = decide_outcome(summary, interrupted=self._cancelled, halted=False)
         await self.recorder.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
         self.emit(
             RunFinished(
@@ -149,7 +149,12 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
         try:
             async with self.connector.slot():
                 if self._cancelled:
-                    outcome = self.outcome_type(host.name, HostState.SKIPPED, error="run cancelled")
+                    outcome = self.outcome_type(
+                        host.name,
+                        HostState.SKIPPED,
+                        error_kind=SKIP_CANCELLED,
+                        error="run cancelled",
+                    )
                 else:
                     async with asyncio.timeout(self.host_time_limit):
                         self._state(host.name, HostState.CONNECTING)
@@ -160,7 +165,9 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
                         outcome = await self._work(host, session)
         except asyncio.CancelledError:
             state = HostState.INTERRUPTED if session is not None else HostState.SKIPPED
-            outcome = self.outcome_type(host.name, state, error="run cancelled")
+            outcome = self.outcome_type(
+                host.name, state, error_kind=SKIP_CANCELLED, error="run cancelled"
+            )
         except Exception as error:  # one host never sinks the run
             state, kind, message = classify_error(error)
             outcome = self.outcome_type(host.name, state, error_kind=kind, error=message)

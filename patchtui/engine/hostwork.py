@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
@@ -76,6 +76,21 @@ def classify_error(error: BaseException) -> tuple[HostState, str, str]:
     return HostState.FAILED, "error", f"{type(error).__name__}: {error}"
 
 
+class _Finished(Protocol):
+    state: HostState
+    error_kind: str | None
+
+
+def skip_reasons(outcomes: Iterable[_Finished]) -> dict[str, int]:
+    """Skipped hosts per reason; a skip without a kind was a cancelled run."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome.state is HostState.SKIPPED:
+            reason = outcome.error_kind or "cancelled"
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
 def summarize(
     states: Iterable[HostState],
     *,
@@ -84,6 +99,8 @@ def summarize(
     reboot_required: int,
     stale: int,
     duration: float,
+    scanned: int = 0,
+    skipped_reasons: Mapping[str, int] | None = None,
 ) -> RunSummary:
     state_list = list(states)
 
@@ -102,4 +119,6 @@ def summarize(
         reboot_required=reboot_required,
         stale=stale,
         duration=round(duration, 3),
+        scanned=scanned,
+        skipped_reasons=dict(skipped_reasons or {}),
     )

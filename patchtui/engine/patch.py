@@ -45,9 +45,11 @@ from patchtui.engine.hostwork import (
     classify_error,
     close_quietly,
     new_run_id,
+    skip_reasons,
     summarize,
 )
 from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
+from patchtui.engine.outcome import SKIP_CANCELLED, SKIP_HALTED, decide_outcome
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
@@ -290,7 +292,6 @@ class PatchJob:
                         host, HostPatchOutcome(host.name, "interrupted", HostState.INTERRUPTED)
                     )
         skipped = [host for host in self.hosts if host.name not in self.outcomes]
-        reason = self.halt_reason or ("run cancelled" if self._stopping else None)
         if skipped and self.halt_reason is not None:
             self.emit(
                 RunHalted(
@@ -300,23 +301,14 @@ class PatchJob:
                 )
             )
         for host in skipped:
-            self._record(
-                host,
-                HostPatchOutcome(
-                    host.name, "skipped", HostState.SKIPPED, error_kind="halted", error=reason
-                ),
-            )
+            self._record(host, self._never_started(host))
         summary = self._summary(time.monotonic() - started)
-        if self._stopping:
-            outcome = "interrupted"
-        elif self.halt_reason is not None:
-            outcome = "halted"
-        elif all(
-            o.result in {"ok", "ok-reboot-required", "planned"} for o in self.outcomes.values()
-        ):
-            outcome = "ok"
-        else:
-            outcome = "failed"
+        outcome = decide_outcome(
+            summary,
+            interrupted=self._stopping,
+            halted=self.halt_reason is not None,
+            dry_run=self.options.dry_run,
+        )
         await self.recorder.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
         self.emit(
             RunFinished(
@@ -337,6 +329,8 @@ class PatchJob:
             reboot_required=sum(1 for o in self.outcomes.values() if o.reboot_required),
             stale=sum(1 for scan in scans if scan.metadata_stale),
             duration=duration,
+            scanned=len(scans),
+            skipped_reasons=skip_reasons(self.outcomes.values()),
         )
         return dataclasses.replace(
             base,
@@ -344,6 +338,17 @@ class PatchJob:
             waves=len(self.plan.waves),
             halted=self.halt_reason is not None,
             halt_reason=self.halt_reason,
+            dry_run=self.options.dry_run,
+        )
+
+    def _never_started(self, host: Host) -> HostPatchOutcome:
+        """A host the run will not start: the rollout halted, or the operator stopped it."""
+        if self.halt_reason is not None:
+            kind, reason = SKIP_HALTED, self.halt_reason
+        else:
+            kind, reason = SKIP_CANCELLED, "run cancelled"
+        return HostPatchOutcome(
+            host.name, "skipped", HostState.SKIPPED, error_kind=kind, error=reason
         )
 
     def _state(self, host: str, state: HostState, detail: str = "") -> None:
@@ -357,10 +362,7 @@ class PatchJob:
             async with self.connector.slot():
                 await self._resume.wait()
                 if self._stopping or self.halt_reason is not None:
-                    reason = self.halt_reason or "run cancelled"
-                    outcome = HostPatchOutcome(
-                        host.name, "skipped", HostState.SKIPPED, error_kind="halted", error=reason
-                    )
+                    outcome = self._never_started(host)
                 elif closed := self._window_closed(host):
                     outcome = HostPatchOutcome(
                         host.name,
@@ -385,7 +387,7 @@ class PatchJob:
                     host.name,
                     "skipped",
                     HostState.SKIPPED,
-                    error_kind="halted",
+                    error_kind=SKIP_CANCELLED,
                     error="run cancelled",
                 )
         except HostFailure as failure:
@@ -865,16 +867,19 @@ class PatchJob:
                 "notes": list(outcome.notes),
             }
             self.recorder.record_host_result(self.run_id, host.name, result)
-            hot: dict[str, object] = {
-                "last_state": outcome.state.value,
-                "last_error": outcome.error,
-            }
-            if not self.options.dry_run and outcome.result not in {"skipped", "unreachable"}:
-                hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
-                hot["last_failed"] = outcome.failed_packages
-                if outcome.changes:
-                    hot["last_patch"] = now
-            self.recorder.update_hosts({host.name: hot})
+            # A dry run changes nothing, so it leaves the host's state as the last real
+            # run left it (its scan, a true reading of the host, is stored by _store_scan).
+            if not self.options.dry_run:
+                hot: dict[str, object] = {
+                    "last_state": outcome.state.value,
+                    "last_error": outcome.error,
+                }
+                if outcome.result not in {"skipped", "unreachable"}:
+                    hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
+                    hot["last_failed"] = outcome.failed_packages
+                    if outcome.changes:
+                        hot["last_patch"] = now
+                self.recorder.update_hosts({host.name: hot})
             transcript = self._transcripts.pop(host.name, None)
             if transcript:
                 self.recorder.append_transcript(self.run_id, host.name, list(transcript))

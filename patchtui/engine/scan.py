@@ -16,7 +16,7 @@ from patchtui.drivers.facts import collect_facts
 from patchtui.drivers.registry import driver_for
 from patchtui.engine.events import EventSink, HostScanned, HostState, RunSummary
 from patchtui.engine.fanout import FanoutJob, HostOutcome
-from patchtui.engine.hostwork import Connector, summarize
+from patchtui.engine.hostwork import Connector, skip_reasons, summarize
 from patchtui.engine.observed import ObservedSession
 from patchtui.inventory.model import Host
 
@@ -90,6 +90,8 @@ class ScanJob(FanoutJob[HostScanOutcome]):
             reboot_required=sum(1 for scan in scans if scan.reboot_required),
             stale=sum(1 for scan in scans if scan.metadata_stale),
             duration=duration,
+            scanned=len(scans),
+            skipped_reasons=skip_reasons(self.outcomes.values()),
         )
 
     async def _work(self, host: Host, session: ObservedSession) -> HostScanOutcome:

@@ -143,13 +143,15 @@ class RunPrinter:
 
 
 def summary_line(summary: RunSummary, outcome: str) -> str:
+    from patchtui.engine.outcome import INTERRUPTED, skipped_text
+
     return (
         f"{summary.hosts} hosts: {summary.ok} exited 0, {summary.failed} failed, "
         f"{summary.unreachable} unreachable"
-        + (f", {summary.skipped} skipped" if summary.skipped else "")
         + (f", {summary.interrupted} interrupted" if summary.interrupted else "")
+        + (f", {skipped_text(summary)}" if summary.skipped else "")
         + f" | {summary.duration:.1f}s"
-        + (" | INTERRUPTED" if outcome == "interrupted" else "")
+        + (" | INTERRUPTED" if outcome == INTERRUPTED else "")
     )
 
 

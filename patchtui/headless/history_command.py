@@ -7,6 +7,13 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from patchtui.engine.outcome import (
+    normalize_outcome,
+    skipped_text,
+    stored_run_is_dry,
+    stored_run_label,
+    summary_from_record,
+)
 from patchtui.errors import ConfigError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import open_store
@@ -33,16 +40,35 @@ def _when(epoch: object) -> str:
 
 
 def _counts(run: dict[str, object]) -> str:
-    counts = run.get("counts")
-    if not isinstance(counts, dict):
+    summary = summary_from_record(run.get("counts"))
+    if summary is None:
         return ""
-    results = counts.get("results")
-    if isinstance(results, dict) and results:
-        return ", ".join(f"{n} {k}" for k, n in sorted(results.items()))
-    parts = [
-        f"{counts[k]} {k}" for k in ("ok", "failed", "unreachable", "skipped") if counts.get(k)
-    ]
+    if summary.results:
+        parts = [f"{n} {k}" for k, n in sorted(summary.results.items()) if k != "skipped"]
+    else:
+        parts = [
+            f"{n} {k}"
+            for k, n in (
+                ("ok", summary.ok),
+                ("failed", summary.failed),
+                ("unreachable", summary.unreachable),
+                ("interrupted", summary.interrupted),
+            )
+            if n
+        ]
+    if skipped := skipped_text(summary):
+        parts.append(skipped)
     return ", ".join(parts)
+
+
+def _run_line(run: dict[str, object]) -> dict[str, object]:
+    """A run for scripts: the stored record, its outcome in today's words, dry_run explicit."""
+    return {
+        "type": "run",
+        **run,
+        "status": normalize_outcome(str(run.get("status") or "")) or "running",
+        "dry_run": stored_run_is_dry(run),
+    }
 
 
 def run_history_command(args: argparse.Namespace) -> int:
@@ -62,14 +88,14 @@ def run_history_command(args: argparse.Namespace) -> int:
         runs = store.runs(limit=args.last, host=args.host)
         if args.json:
             for run in runs:
-                emit_json({"type": "run", **run})
+                emit_json(_run_line(run))
             emit_json({"type": "summary", "runs": len(runs)})
             return int(ExitCode.OK)
         rows = [
             [
                 run.get("run_id"),
                 run.get("operation"),
-                run.get("status"),
+                stored_run_label(run),
                 run.get("user"),
                 _when(run.get("started")),
                 run.get("host_count", ""),
@@ -95,7 +121,7 @@ def _show_run(store: Store, args: argparse.Namespace) -> int:
         r for r in store.host_results(args.run) if not args.host or r.get("host") == args.host
     ]
     if args.json:
-        emit_json({"type": "run", **{k: v for k, v in run.items() if k != "hosts"}})
+        emit_json(_run_line({k: v for k, v in run.items() if k != "hosts"}))
         for result in results:
             line = {"type": "host_result", **result}
             if args.host:
@@ -104,7 +130,7 @@ def _show_run(store: Store, args: argparse.Namespace) -> int:
         emit_json({"type": "summary", "hosts": len(results)})
         return int(ExitCode.OK)
     print(
-        f"run {run.get('run_id')}: {run.get('operation')} {run.get('status')} "
+        f"run {run.get('run_id')}: {run.get('operation')} {stored_run_label(run)} "
         f"by {run.get('user')} at {_when(run.get('started'))}"
     )
     rows: list[list[object]] = []

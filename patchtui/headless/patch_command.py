@@ -18,6 +18,7 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.outcome import INTERRUPTED, describe_outcome, skipped_text
 from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
 from patchtui.engine.rollout import Amount
@@ -101,21 +102,30 @@ def describe_result(event: HostFinished) -> str:
 
 def patch_summary_line(finish: RunFinished) -> str:
     summary = finish.summary
-    results = ", ".join(f"{count} {name}" for name, count in sorted(summary.results.items()))
+    results = ", ".join(
+        f"{count} {name}" for name, count in sorted(summary.results.items()) if name != "skipped"
+    )
+    parts = [results] if results else []
+    if skipped := skipped_text(summary):
+        parts.append(skipped)
     line = (
-        f"{finish.operation} {finish.outcome}: {summary.hosts} hosts "
-        f"in {summary.waves} waves: {results}"
+        f"{finish.operation} {describe_outcome(finish.outcome, summary)}: {summary.hosts} hosts "
+        f"in {summary.waves} waves: " + ", ".join(parts)
     )
     if summary.halted:
         line += f" | HALTED: {summary.halt_reason}"
+    if summary.dry_run:
+        line += " | DRY RUN: nothing was changed"
     return line + f" | {summary.duration:.1f}s"
 
 
 def run_exit_code(finish: RunFinished | None, summary: RunSummary) -> ExitCode:
-    if finish is None or finish.outcome == "interrupted":
+    if finish is None or finish.outcome == INTERRUPTED:
         return ExitCode.INTERRUPTED
+    if summary.halted:
+        return ExitCode.HALTED
     ok = sum(count for result, count in summary.results.items() if result in OK_RESULTS)
-    return ExitCode.OK if ok == summary.hosts and not summary.halted else ExitCode.HOST_FAILURES
+    return ExitCode.OK if ok == summary.hosts else ExitCode.HOST_FAILURES
 
 
 def _split_list(values: list[str] | None) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from patchtui.engine.events import (
     RunFinished,
     RunSummary,
 )
+from patchtui.engine.outcome import INTERRUPTED, describe_outcome, pending_text, skipped_text
 from patchtui.engine.scan import ScanJob
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import make_connector, open_store, run_interruptible, selected_hosts
@@ -87,21 +88,22 @@ def _note(finished: HostFinished) -> str:
 
 
 def summary_line(summary: RunSummary, outcome: str) -> str:
+    counts = [f"{summary.ok} ok", f"{summary.failed} failed", f"{summary.unreachable} unreachable"]
+    if summary.interrupted:
+        counts.append(f"{summary.interrupted} interrupted")
+    if skipped := skipped_text(summary):
+        counts.append(skipped)
     return (
-        f"{summary.hosts} hosts: {summary.ok} ok, {summary.failed} failed, "
-        f"{summary.unreachable} unreachable"
-        + (f", {summary.skipped} skipped" if summary.skipped else "")
-        + (f", {summary.interrupted} interrupted" if summary.interrupted else "")
-        + f" | {summary.pending} pending updates ({summary.security} security), "
-        f"{summary.reboot_required} need a reboot"
+        f"scan {describe_outcome(outcome, summary)}: {summary.hosts} hosts: "
+        + ", ".join(counts)
+        + f" | {pending_text(summary)}, {summary.reboot_required} need a reboot"
         + (f", {summary.stale} with stale metadata" if summary.stale else "")
         + f" | {summary.duration:.1f}s"
-        + ("" if outcome != "interrupted" else " | INTERRUPTED")
     )
 
 
 def scan_exit_code(outcome: str, summary: RunSummary) -> ExitCode:
-    if outcome == "interrupted":
+    if outcome == INTERRUPTED:
         return ExitCode.INTERRUPTED
     return ExitCode.OK if summary.ok == summary.hosts else ExitCode.HOST_FAILURES
 
@@ -125,7 +127,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
     printer.print_report()
-    outcome = printer.summary.outcome if printer.summary else "failed"
+    outcome = printer.summary.outcome if printer.summary else INTERRUPTED
     code = scan_exit_code(outcome, summary)
     return int(code)
 

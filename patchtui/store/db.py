@@ -579,7 +579,7 @@ class Store:
         self._tail_dirty.clear()
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, object]) -> None:
-        """Mark the run finished (ok, failed, interrupted, halted); durable when this returns."""
+        """Mark the run finished (an outcome word, engine/outcome.py); durable on return."""
         if status not in schema.RUN_FINAL_STATUSES:
             raise ValueError(f"run status must be one of {sorted(schema.RUN_FINAL_STATUSES)}")
         with self._mutex:

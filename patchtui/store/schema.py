@@ -44,7 +44,12 @@ SHARD_RUN = "run"
 SHARD_RESULTS = "results"
 
 RUN_RUNNING = "running"
-RUN_FINAL_STATUSES: frozenset[str] = frozenset({"ok", "failed", "interrupted", "halted"})
+RUN_FINAL_STATUSES: frozenset[str] = frozenset(
+    # The engine's outcome words (engine/outcome.py; a test keeps the two in step) ...
+    {"completed", "completed-with-failures", "halted", "interrupted", "dry-run"}
+    # ... and the words runs were recorded with before them, still valid in old files.
+    | {"ok", "failed"}
+)
 RUN_STATUSES: frozenset[str] = RUN_FINAL_STATUSES | {RUN_RUNNING}
 
 Tables = dict[str, dict[str, Any]]

@@ -22,18 +22,25 @@ from typing import Any, Protocol, TypeVar
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from patchtui.engine.events import HostState, RunSummary
 from patchtui.engine.hostwork import Connector
+from patchtui.engine.outcome import (
+    COMPLETED,
+    DRY_RUN,
+    describe_outcome,
+    not_ok_count,
+    pending_text,
+    skipped_text,
+)
 from patchtui.engine.patch import PatchJob, PatchOptions
 from patchtui.engine.rollback import RollbackJob
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui import themes
-from patchtui.tui.bridge import EventBridge
+from patchtui.tui.bridge import EventBridge, HostLive
 from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
@@ -239,6 +246,9 @@ class PatchtuiApp(App[int]):
         live = self.bridge.live.get(name)
         if row is None or live is None:
             return
+        if live.dry_run:
+            self._apply_dry_run(row, live)
+            return
         if live.state is not None:
             row.state = live.state
             row.detail = live.detail
@@ -248,6 +258,25 @@ class PatchtuiApp(App[int]):
             row.error_kind, row.error = live.finished.error_kind, live.finished.error
             if live.finished.state is HostState.OK:
                 row.last_scan = live.finished.at
+
+    @staticmethod
+    def _apply_dry_run(row: HostRow, live: HostLive) -> None:
+        """A dry run shows what it is doing, then leaves the row's state as it was:
+        nothing changed on the host. Its scan is a true reading and is kept."""
+        if live.scanned is not None:
+            row.apply_scan(live.scanned.facts, live.scanned.scan)
+        if row.resting is None:
+            row.resting = (row.state, row.detail)
+        if live.state is None or not live.state.is_final:
+            if live.state is not None:
+                row.state, row.detail = live.state, live.detail
+            return
+        row.state, row.detail = row.resting
+        row.resting = None
+        finished = live.finished
+        if finished is not None:
+            planned = finished.result or finished.state.value
+            row.detail = f"dry run: {planned}" + (f" ({finished.error})" if finished.error else "")
 
     def _refresh_ages(self) -> None:
         hosts_screen = self.hosts_screen
@@ -492,13 +521,12 @@ class PatchtuiApp(App[int]):
             summary = worker.result
             run = self.bridge.run
             operation = run.operation if run is not None else "run"
-            outcome = run.outcome if run is not None and run.outcome else "finished"
-            text = f"{summary.ok}/{summary.hosts} ok · {summary.pending} pending"
-            text += f" ({summary.security} security)"
-            if summary.halt_reason:
-                text += f" · halted: {summary.halt_reason}"
-            severity: SeverityLevel = "information" if outcome == "ok" else "warning"
-            self.notify(text, title=f"{operation.capitalize()} {outcome}", severity=severity)
+            outcome = run.outcome if run is not None and run.outcome else ""
+            self.notify(
+                run_toast_text(summary),
+                title=f"{operation.capitalize()} {describe_outcome(outcome, summary)}",
+                severity="information" if outcome in QUIET_OUTCOMES else "warning",
+            )
 
     async def on_unmount(self) -> None:
         # However the app closes (quit, Ctrl+C, a test ending), a run still going is
@@ -758,6 +786,24 @@ class PatchtuiApp(App[int]):
 
     def _command_cmd(self) -> None:
         self._on_hosts(HostsScreen.action_command)
+
+
+QUIET_OUTCOMES = frozenset({COMPLETED, DRY_RUN})
+"""Outcomes whose end-of-run toast is information, not a warning."""
+
+
+def run_toast_text(summary: RunSummary) -> str:
+    """The end-of-run toast: every host counted (skipped too), pending on scanned hosts."""
+    word = "planned" if summary.dry_run else "ok"
+    parts = [f"{summary.ok}/{summary.hosts} {word}"]
+    if not_ok := not_ok_count(summary):
+        parts.append(f"{not_ok} not ok")
+    if skipped := skipped_text(summary):
+        parts.append(skipped)
+    parts.append(pending_text(summary))
+    if summary.halt_reason:
+        parts.append(f"halted: {summary.halt_reason}")
+    return " · ".join(parts)
 
 
 def make_app(

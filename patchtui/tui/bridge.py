@@ -49,6 +49,8 @@ class HostLive:
     detail: str = ""
     scanned: HostScanned | None = None
     finished: HostFinished | None = None
+    dry_run: bool = False
+    """These events come from a dry run: they show activity, not a new host state."""
 
 
 @dataclass
@@ -77,6 +79,8 @@ class RunProgress:
     """Why the run halted (failure threshold, canary), once it has."""
     control: str | None = None
     """What the operator asked of the run: paused, cancelling, stopped waiting (console-set)."""
+    dry_run: bool = False
+    """A dry run: its ok hosts are 'planned', and it changes no host's state."""
 
     @property
     def running(self) -> bool:
@@ -155,12 +159,13 @@ class EventBridge:
                 total=len(event.hosts),
                 started=self.clock(),
                 max_failures=self._next_max_failures,
+                dry_run=bool(event.options.get("dry_run")),
             )
             self._next_max_failures = None
             self._run_dirty = True
             for host in event.hosts:
                 # A fresh run replaces what the previous one found out about the host.
-                self.live[host] = HostLive()
+                self.live[host] = HostLive(dry_run=self.run.dry_run)
                 self._dirty.add(host)
                 self._append(host, f"--- {event.operation} {event.run_id} ---")
         elif self.run is None or self.run.run_id != event.run_id:

@@ -104,6 +104,8 @@ class HostRow:
     windows: tuple[MaintenanceWindow, ...] | None = None
     """The host's maintenance windows (inventory vars); None: no window, always open."""
     window_error: str | None = None
+    resting: tuple[HostState, str] | None = None
+    """The state and detail a dry run found the row in, put back when it is done."""
 
     @classmethod
     def from_host(cls, host: Host) -> HostRow:

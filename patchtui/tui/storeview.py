@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from patchtui.engine.outcome import normalize_outcome
+
 
 class ConsoleStore(Protocol):
     """The read side of ``patchtui.store.db.Store`` that the console uses."""
@@ -79,8 +81,8 @@ def summary_of(run: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def run_outcome(run: Mapping[str, Any]) -> str:
-    """ok, failed, interrupted, halted or running."""
-    return str(run.get("status") or run.get("outcome") or "running")
+    """The run's outcome word (engine/outcome.py; older records' ok/failed read anew) or running."""
+    return normalize_outcome(str(run.get("status") or run.get("outcome") or "")) or "running"
 
 
 def run_host_count(run: Mapping[str, Any]) -> int | None:

@@ -36,7 +36,7 @@ def test_run_streams_prefixed_output_and_is_stored(lab_process: LabFactory) -> N
 
     history = json_lines(run_patchtui("history", "--json").stdout)
     runs = [line for line in history if line.get("operation") == "run"]
-    assert len(runs) == 1 and runs[0]["status"] == "ok"
+    assert len(runs) == 1 and runs[0]["status"] == "completed"
     shown = run_patchtui("history", "--run", str(runs[0]["run_id"]), "--json")
     per_host = [line for line in json_lines(shown.stdout) if line.get("host") in hosts]
     assert {line["host"] for line in per_host} == set(hosts)
@@ -60,7 +60,11 @@ def test_failing_command_exits_1_with_per_host_status_in_json(lab_process: LabFa
         assert (line["state"], line["error_kind"]) == ("failed", "exit-status")
     summary = lines[-1]
     assert summary["type"] == "summary" and summary["operation"] == "run"
-    assert (summary["hosts"], summary["failed"], summary["outcome"]) == (3, 3, "failed")
+    assert (summary["hosts"], summary["failed"], summary["outcome"]) == (
+        3,
+        3,
+        "completed-with-failures",
+    )
 
 
 def test_json_output_lines_and_unknown_command(lab_process: LabFactory) -> None:

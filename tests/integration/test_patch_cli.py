@@ -7,6 +7,8 @@ from pathlib import Path
 
 from labhelp import LabProcess, json_lines, run_patchtui
 
+from patchtui.exit_codes import ExitCode
+
 
 def test_faulty_fleet_halts_with_a_reason_and_skips_the_rest(
     lab_process: Callable[..., LabProcess], tmp_path: Path
@@ -29,11 +31,13 @@ def test_faulty_fleet_halts_with_a_reason_and_skips_the_rest(
         "--json",
     )
 
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == ExitCode.HALTED, result.stderr
     lines = json_lines(result.stdout)
     summary = lines[-1]
-    assert summary["type"] == "summary"
+    assert summary["type"] == "summary" and summary["outcome"] == "halted"
     assert summary["halted"] is True and summary["halt_reason"]
+    # Every skipped host is accounted for, with why.
+    assert summary["skipped_reasons"] == {"halted": summary["skipped"]}
     assert summary["waves"] == 5  # canary + four waves of 25%
     results = summary["results"]
     assert isinstance(results, dict)
@@ -62,12 +66,23 @@ def test_clean_fleet_patches_ok_rescan_is_empty_and_rollback_restores(
     assert dry.returncode == 0, dry.stderr
     planned = [line for line in json_lines(dry.stdout) if line.get("result") == "planned"]
     assert planned and any(line["changes"] for line in planned)
+    dry_summary = json_lines(dry.stdout)[-1]
+    assert dry_summary["outcome"] == "dry-run" and dry_summary["dry_run"] is True
+    # Listed as a dry run wherever runs are listed, and it left no host state behind.
+    listed = json_lines(run_patchtui("history", "--db", db, "--json").stdout)
+    dry_listed = next(line for line in listed if line.get("run_id") == dry_summary["run_id"])
+    assert dry_listed["dry_run"] is True and dry_listed["status"] == "dry-run"
+    scan_listed = next(line for line in listed if line.get("operation") == "scan")
+    assert scan_listed["dry_run"] is False and scan_listed["status"] == "completed"
+    table = run_patchtui("history", "--db", db).stdout
+    assert "dry run" in table
 
     patch = run_patchtui("patch", "-i", inventory, "--db", db, "--batch", "50%", "--yes", "--json")
     assert patch.returncode == 0, patch.stderr
     lines = json_lines(patch.stdout)
     summary = lines[-1]
     assert summary["halted"] is False and summary["ok"] == 10 and summary["waves"] == 2
+    assert summary["outcome"] == "completed" and summary["skipped"] == 0
     assert any(line.get("rebooted") for line in lines if line["type"] == "host_result")
     run_id = str(summary["run_id"])
 

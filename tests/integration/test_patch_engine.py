@@ -114,7 +114,7 @@ async def test_patch_all_then_rescan_shows_nothing_pending(lab6: Lab, tmp_path: 
     results = {r["host"]: r for r in store.host_results(job.run_id)}
     some = next(name for name, e in finished.items() if e.changes)
     assert results[some]["changes"] and results[some]["before"]
-    assert store.run(job.run_id)["status"] == "ok"  # type: ignore[index]
+    assert store.run(job.run_id)["status"] == "completed"  # type: ignore[index]
     transcript = store.transcript(job.run_id, some)
     assert "[detached]" in transcript  # the real install command, shown once
     assert any(change["name"] in transcript for change in results[some]["changes"])

@@ -42,7 +42,7 @@ def test_scan_of_a_clean_fleet_is_all_ok_and_lands_in_the_db(
     stored = hosts[str(some["host"])]
     assert stored["pending_count"] == some["pending"]
     assert {p["name"] for p in stored["pending"]} == {u["name"] for u in some["updates"]}  # type: ignore[union-attr]
-    assert runs[0]["operation"] == "scan" and runs[0]["status"] == "ok"
+    assert runs[0]["operation"] == "scan" and runs[0]["status"] == "completed"
 
 
 def test_faulty_hosts_are_reported_as_such_and_exit_1(

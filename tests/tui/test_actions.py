@@ -43,7 +43,7 @@ from patchtui.tui.screens.patch_modal import (
     confirmation_lines,
     options_from_form,
 )
-from patchtui.tui.widgets.progress import format_elapsed, progress_text
+from patchtui.tui.widgets.progress import bar_progress, format_elapsed, progress_text
 
 SIZE = (160, 45)
 FAST = PatchOptions(poll_interval=0.1, reboot_time_limit=30, reconnect_time_limit=30)
@@ -175,6 +175,33 @@ _EMPTY_SUMMARY = RunSummary(
 )
 
 
+def test_status_line_counts_skipped_hosts_with_their_reasons() -> None:
+    """Seen: 'patch interrupted: 38/38 done (8 ok, 1 unreachable, 29 skipped) · … ·
+    0 pending (0 security)' with the bar full while 29 hosts were never patched."""
+    run = RunProgress(run_id="r1", operation="patch", total=38, max_failures=1, started=0.0)
+    run.states = {f"ok{i}": HostState.OK for i in range(8)} | {"u": HostState.UNREACHABLE}
+    run.states |= {f"s{i}": HostState.SKIPPED for i in range(29)}
+    run.finished, run.failures = 38, 1
+    run.outcome, run.ended = "halted", 10.0
+    run.summary = dataclasses.replace(
+        _EMPTY_SUMMARY,
+        hosts=38,
+        ok=8,
+        unreachable=1,
+        skipped=29,
+        skipped_reasons={"halted": 27, "outside-window": 2},
+        scanned=0,
+        halted=True,
+        halt_reason="failure threshold reached: 2 failed, 1 allowed",
+    )
+    text = progress_text(run, host_count=38, now=10.0)
+    assert text.startswith(
+        "patch halted: 38/38 done (8 ok, 1 unreachable, 29 skipped (27 halted, 2 outside-window))"
+    ), text
+    assert "no host scanned" in text and "0 pending" not in text
+    assert bar_progress(run) == 9  # the bar counts hosts worked on, not hosts skipped
+
+
 def test_run_elapsed_time_comes_from_the_bridge_clock_only() -> None:
     """A snapshot once read 10:58 on a machine up 11 minutes: the run's start must not
     be read from the real monotonic clock behind the test's frozen one."""
@@ -297,26 +324,28 @@ async def test_patch_via_the_form_reaches_ok_and_nothing_pending(
         await wait_until(pilot, lambda: run_done(app), timeout=60)
         await pilot.pause(0.25)
         run = app.bridge.run
-        assert run is not None and run.outcome == "ok", run
+        assert run is not None and run.outcome == "completed", run
         assert run.max_failures == 1 and run.wave == "wave 1/1"
         for row in app.rows.values():
             assert row.state is HostState.OK
             assert row.pending == 0
         assert all(pending(sim) == 0 for sim in lab.hosts)
         text = status_text(app)
-        assert "patch ok: 6/6 done (6 ok)" in text and "failures 0/1 allowed" in text
-    assert [run["status"] for run in tui_store.runs()] == ["ok"]
+        assert "patch completed: 6/6 done (6 ok)" in text and "failures 0/1 allowed" in text
+    assert [run["status"] for run in tui_store.runs()] == ["completed"]
 
 
 async def test_dry_run_changes_nothing(
     quick_lab: None,
     tui_lab: tuple[LabServer, Path],
     tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
 ) -> None:
     lab, _ = tui_lab
     before = versions(lab)
     app = tui_lab_app(run_defaults=FAST)
     async with app.run_test(size=SIZE) as pilot:
+        states_before = {name: row.state for name, row in app.rows.items()}
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
         app.screen.query_one("#dry-run", Checkbox).value = True
@@ -326,9 +355,19 @@ async def test_dry_run_changes_nothing(
         assert app.screen.body_text.startswith("Dry-run 6 hosts")
         await pilot.press("y")
         await wait_until(pilot, lambda: run_done(app), timeout=60)
+        await pilot.pause(0.25)
         run = app.bridge.run
-        assert run is not None and run.outcome == "ok"
+        assert run is not None and run.outcome == "dry-run"
+        # The table shows what the hosts are, not what a dry run would make them.
+        assert {name: row.state for name, row in app.rows.items()} == states_before
+        assert all(row.detail.startswith("dry run: planned") for row in app.rows.values())
+        text = status_text(app)
+        assert text.startswith("patch dry run: 6/6 done (6 planned)"), text
     assert versions(lab) == before
+    assert all(doc.get("last_state") != "ok" for doc in tui_store.hosts())
+    assert [(run["status"], run["counts"]["dry_run"]) for run in tui_store.runs()] == [
+        ("dry-run", True)
+    ]
     assert all(not sim.jobs for sim in lab.hosts)
 
 
@@ -401,7 +440,7 @@ async def test_reboot_action_reboots_and_installs_nothing(
         await pilot.press("y")
         await wait_until(pilot, lambda: run_done(app), timeout=60)
         run = app.bridge.run
-        assert run is not None and (run.operation, run.outcome) == ("reboot", "ok")
+        assert run is not None and (run.operation, run.outcome) == ("reboot", "completed")
     assert sim.boot_id != boot_id
     assert versions(lab) == before
     (stored,) = tui_store.runs()
@@ -441,10 +480,10 @@ async def test_rollback_from_history_restores_versions(
         await wait_until(pilot, lambda: run_done(app, patch_run.run_id), timeout=60)
         assert isinstance(app.screen, HostsScreen)  # back where the progress shows
         run = app.bridge.run
-        assert run is not None and (run.operation, run.outcome) == ("rollback", "ok")
+        assert run is not None and (run.operation, run.outcome) == ("rollback", "completed")
     assert versions(lab) == before
     statuses = {run["operation"]: run["status"] for run in tui_store.runs()}
-    assert statuses == {"patch": "ok", "rollback": "ok"}
+    assert statuses == {"patch": "completed", "rollback": "completed"}
 
 
 async def test_install_false_option_scans_and_changes_nothing(
@@ -485,5 +524,9 @@ async def test_command_action_runs_on_the_selected_hosts(
         await pilot.press("y")
         await wait_until(pilot, lambda: run_done(app), timeout=30)
         run = app.bridge.run
-        assert run is not None and (run.operation, run.outcome, run.total) == ("run", "ok", 1)
+        assert run is not None and (run.operation, run.outcome, run.total) == (
+            "run",
+            "completed",
+            1,
+        )
     assert [run["operation"] for run in tui_store.runs()] == ["run"]

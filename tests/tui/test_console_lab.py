@@ -40,7 +40,7 @@ async def test_scan_updates_states_and_pending_counts(
         await wait_until(pilot, lambda: finished(app))
         await pilot.pause(0.25)  # one more bridge tick
         run = app.bridge.run
-        assert run is not None and run.outcome == "ok"
+        assert run is not None and run.outcome == "completed"
         for name in names:
             row = app.rows[name]
             assert row.state is HostState.OK
@@ -52,7 +52,7 @@ async def test_scan_updates_states_and_pending_counts(
         # The highlighted host's output pane shows the commands the engine ran.
         log = app.screen.query_one("#output", Log)
         assert any(line.startswith("$ ") for line in log.lines)
-        assert "scan ok: 6/6 done" in str(app.screen.query_one("#run-status").render())
+        assert "scan completed: 6/6 done" in str(app.screen.query_one("#run-status").render())
 
     # A new console on the same database starts from what the scan found.
     again = tui_lab_app()
@@ -90,7 +90,7 @@ async def test_detail_and_history_after_a_scan(
         assert isinstance(app.screen, HistoryScreen)
         runs = app.screen.query_one("#runs", DataTable)
         assert runs.row_count == 1
-        assert runs.get_cell_at(Coordinate(0, 2)).plain == "ok"
+        assert runs.get_cell_at(Coordinate(0, 2)).plain == "completed"
         await pilot.press("enter")
         assert isinstance(app.screen, RunScreen)
         results = app.screen.query_one("#results", DataTable)

@@ -14,6 +14,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Log, Static
 
 from patchtui.engine.events import HostState
+from patchtui.engine.outcome import (
+    COMPLETED,
+    COMPLETED_WITH_FAILURES,
+    DRY_RUN,
+    HALTED,
+    INTERRUPTED,
+    pending_text,
+    skipped_text,
+    stored_run_is_dry,
+    stored_run_label,
+    summary_from_record,
+)
 from patchtui.textsafe import strip_control
 from patchtui.tui.hostview import STATE_VARIABLES, format_time
 from patchtui.tui.storeview import (
@@ -29,10 +41,11 @@ from patchtui.tui.widgets.colours import plain, styled, theme_style
 from patchtui.tui.widgets.footer import KeyFooter
 
 OUTCOME_VARIABLES = {
-    "ok": "text-success",
-    "failed": "text-error",
-    "interrupted": "text-warning",
-    "halted": "text-warning",
+    COMPLETED: "text-success",
+    COMPLETED_WITH_FAILURES: "text-error",
+    INTERRUPTED: "text-warning",
+    HALTED: "text-warning",
+    DRY_RUN: "text-accent",
     "running": "text-accent",
 }
 
@@ -84,6 +97,7 @@ class HistoryScreen(Screen[None]):
             ("ok", "ok"),
             ("failed", "failed"),
             ("unreachable", "unreachable"),
+            ("skipped", "skipped"),
             ("pending", "pending"),
             ("security", "security"),
             ("duration", "duration"),
@@ -103,16 +117,19 @@ class HistoryScreen(Screen[None]):
             self.runs[run_id] = run
             summary = summary_of(run)
             outcome = run_outcome(run)
-            outcome_colour = OUTCOME_VARIABLES.get(outcome, "foreground")
+            outcome_colour = OUTCOME_VARIABLES.get(
+                DRY_RUN if stored_run_is_dry(run) else outcome, "foreground"
+            )
             started = run.get("started")
             table.add_row(
                 plain(format_time(started) if isinstance(started, int | float) else ""),
                 plain(str(run.get("operation", ""))),
-                styled(outcome, theme_style(variables, outcome_colour)),
+                styled(stored_run_label(run), theme_style(variables, outcome_colour)),
                 plain(_count(run_host_count(run))),
                 plain(_count(summary.get("ok"))),
                 plain(_count(summary.get("failed"))),
                 plain(_count(summary.get("unreachable"))),
+                plain(_count(summary.get("skipped"))),
                 plain(_count(summary.get("pending"))),
                 plain(_count(summary.get("security"))),
                 plain(_duration(summary.get("duration"))),
@@ -169,14 +186,15 @@ class RunScreen(Screen[None]):
         run, summary = self.run, summary_of(self.run)
         started = run.get("started")
         text = (
-            f"{run.get('operation', '')} {run_outcome(run)}"
+            f"{run.get('operation', '')} {stored_run_label(run)}"
             f" · started {format_time(started) if isinstance(started, int | float) else '?'}"
         )
-        if summary:
-            text += (
-                f" · {summary.get('ok', 0)}/{summary.get('hosts', 0)} ok"
-                f" · {summary.get('pending', 0)} pending ({summary.get('security', 0)} security)"
-            )
+        counts = summary_from_record(summary)
+        if counts is not None:
+            text += f" · {counts.ok}/{counts.hosts} {'planned' if counts.dry_run else 'ok'}"
+            if skipped := skipped_text(counts):
+                text += f" · {skipped}"
+            text += f" · {pending_text(counts)}"
         self.query_one("#run-summary", Static).update(Content(text))
         table: DataTable[Text] = self.query_one("#results", DataTable)
         for key, label in (

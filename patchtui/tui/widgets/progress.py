@@ -12,7 +12,11 @@ from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
 from patchtui.engine.events import HostState
+from patchtui.engine.outcome import DRY_RUN, describe_outcome, pending_text, skipped_text
 from patchtui.tui.bridge import RunProgress
+
+PENDING_OPERATIONS = frozenset({"scan", "patch", "rollback"})
+"""Runs that scan hosts, so their pending counts mean something."""
 
 COUNTED_STATES = (
     HostState.OK,
@@ -31,23 +35,29 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _counts(run: RunProgress) -> str:
-    return ", ".join(
-        f"{run.count(state)} {state.value}" for state in COUNTED_STATES if run.count(state)
-    )
+def _counts(run: RunProgress, *, skipped: str = "") -> str:
+    """Hosts per state; a dry run's ok hosts are 'planned' (nothing was changed)."""
+    parts = []
+    for state in COUNTED_STATES:
+        if state is HostState.SKIPPED and skipped:
+            parts.append(skipped)  # the finished run's count, with its reasons
+        elif count := run.count(state):
+            word = "planned" if state is HostState.OK and run.dry_run else state.value
+            parts.append(f"{count} {word}")
+    return ", ".join(parts)
 
 
 def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> str:
     """The status line: what runs, how far, which wave, failures vs threshold, time, keys."""
     if run is None:
         return f"{host_count} hosts · no run yet this session · s: scan · p: patch"
-    counts = _counts(run)
-    state = "running" if run.running else str(run.outcome)
-    if run.running and run.control:
-        state = run.control
+    summary = None if run.running else run.summary
+    counts = _counts(run, skipped=skipped_text(summary) if summary is not None else "")
+    state = (run.control or "running") if run.running else describe_outcome(run.outcome, summary)
+    dry_word = run.dry_run and state != describe_outcome(DRY_RUN)
+    operation = f"{run.operation} (dry run)" if dry_word else run.operation
     parts = [
-        f"{run.operation} {state}: {run.finished}/{run.total} done"
-        + (f" ({counts})" if counts else "")
+        f"{operation} {state}: {run.finished}/{run.total} done" + (f" ({counts})" if counts else "")
     ]
     if run.wave is not None:
         parts.append(run.wave)
@@ -55,9 +65,8 @@ def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> st
         parts.append(f"failures {run.failures}/{run.max_failures} allowed")
     if run.halted:
         parts.append(f"HALTED: {run.halted}")
-    if not run.running and run.summary is not None:
-        summary = run.summary
-        parts.append(f"{summary.pending} pending ({summary.security} security)")
+    if summary is not None and run.operation in PENDING_OPERATIONS:
+        parts.append(pending_text(summary))
         parts.append(f"{summary.reboot_required} need a reboot")
     parts.append(format_elapsed(run.elapsed(now)))
     if run.running:
@@ -66,6 +75,11 @@ def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> st
             keys += " · P: resume" if run.control == "paused" else " · P: pause"
         parts.append(keys)
     return " · ".join(parts)
+
+
+def bar_progress(run: RunProgress) -> int:
+    """Hosts worked on: a skipped host is not progress, so a halted run never fills the bar."""
+    return run.finished - run.count(HostState.SKIPPED)
 
 
 class RunProgressBar(Horizontal):
@@ -81,7 +95,7 @@ class RunProgressBar(Horizontal):
         if run is None:
             bar.update(total=max(1, host_count), progress=0)
         else:
-            bar.update(total=max(1, run.total), progress=run.finished)
+            bar.update(total=max(1, run.total), progress=bar_progress(run))
         status.set_class(run is not None and run.running, "-running")
         status.set_class(run is not None and bool(run.halted or run.control == "paused"), "-alert")
         status.update(Content(progress_text(run, host_count=host_count, now=now)))
