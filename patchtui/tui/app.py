@@ -31,6 +31,7 @@ from patchtui.engine.hostwork import Connector
 from patchtui.engine.outcome import (
     COMPLETED,
     DRY_RUN,
+    INTERRUPTED,
     describe_outcome,
     not_ok_count,
     pending_text,
@@ -38,14 +39,16 @@ from patchtui.engine.outcome import (
 )
 from patchtui.engine.patch import PatchJob, PatchOptions
 from patchtui.engine.rollback import RollbackJob
+from patchtui.exit_codes import ExitCode
 from patchtui.inventory.model import Host, Inventory
 from patchtui.tui import themes
-from patchtui.tui.bridge import EventBridge, HostLive
+from patchtui.tui.bridge import EventBridge, HostLive, RunProgress
 from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.storeview import ConsoleStore, host_records
 from patchtui.tui.textual_cycles import break_textual_cycles
+from patchtui.tui.widgets.progress import progress_text
 
 FLUSH_INTERVAL = 0.1
 """Seconds between redraws from the bridge: fast enough to feel live, cheap on 1,000 hosts."""
@@ -544,11 +547,39 @@ class PatchtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         if self.job is not None:
+            self._ask_quit()  # a slip of the key must not abandon a rollout
+            return
+        self.exit(self.exit_code)
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def _ask_quit(self) -> None:
+        from patchtui.tui.screens.confirm import ConfirmScreen
+
+        run = self.bridge.run
+        if run is None or self.job is None:
+            self.exit(self.exit_code)
+            return
+        question = ConfirmScreen(
+            f"Quit while a {run.operation} runs?",
+            quit_lines(run, is_patch=isinstance(self.job, PatchJob)),
+            yes_label="Stop it and quit",
+        )
+        if not await self.push_screen_wait(question):
+            self.notify(f"The {run.operation} goes on.")
+            return
+        if self.job is not None:
             # Waiting lets the run be recorded as interrupted before the store closes;
             # package transactions already running are detached and finish on the hosts.
             self.notify("Stopping the run…")
             await self._stop_run()
-        self.exit(0)
+        self.exit(self.exit_code)
+
+    @property
+    def exit_code(self) -> int:
+        """130 when the session's last run ended interrupted (the operator stopped it)."""
+        run = self.bridge.run
+        interrupted = run is not None and run.outcome == INTERRUPTED
+        return int(ExitCode.INTERRUPTED if interrupted else ExitCode.OK)
 
     # ------------------------------------------------------------ asking first
 
@@ -786,6 +817,37 @@ class PatchtuiApp(App[int]):
 
     def _command_cmd(self) -> None:
         self._on_hosts(HostsScreen.action_command)
+
+
+def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:
+    """What is running and what quitting does to it, before the operator says yes."""
+    running = sum(1 for state in run.states.values() if not state.is_final)
+    waiting = run.total - run.finished - running
+    lines = [
+        f"{run.operation} {run.run_id}: {run.finished}/{run.total} done, "
+        f"{running} in progress, {waiting} not started.",
+        f"No new host starts: the {waiting} not started are recorded as skipped (cancelled).",
+    ]
+    if is_patch:
+        lines.append(
+            f"Package transactions already running on up to {running} hosts continue there"
+            " and are recorded as interrupted; check them with a scan later."
+        )
+    else:
+        lines.append(f"The {running} hosts in progress are stopped and recorded as interrupted.")
+    lines.append("patchtui exits with code 130 and prints the run's summary.")
+    return lines
+
+
+def exit_line(run: RunProgress | None) -> str | None:
+    """The one line printed to the terminal when the console closes: the last run's
+    outcome and counts, and where to read the rest."""
+    if run is None:
+        return None
+    return (
+        f"patchtui: {progress_text(run, host_count=run.total, now=run.ended or run.started)}"
+        f" · details: patchtui history --run {run.run_id}"
+    )
 
 
 QUIET_OUTCOMES = frozenset({COMPLETED, DRY_RUN})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import threading
 from collections.abc import Coroutine
@@ -52,7 +53,8 @@ def _open_console(
     inventory: Inventory, hosts: list[Host], args: argparse.Namespace, store: Store
 ) -> int:
     from patchtui.config import load_config
-    from patchtui.tui.app import make_app
+    from patchtui.textsafe import strip_control
+    from patchtui.tui.app import exit_line, make_app
     from patchtui.tui.collector import tune_gc_for_console
 
     app = make_app(
@@ -64,6 +66,9 @@ def _open_console(
     )
     app.collector = tune_gc_for_console()
     result = app.run()
+    # After the console has given the terminal back: what the last run did, in one line.
+    if (line := exit_line(app.bridge.run)) is not None:
+        sys.stderr.write(strip_control(line) + "\n")
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 

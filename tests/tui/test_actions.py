@@ -419,6 +419,41 @@ async def test_pause_resume_then_cancel_twice(
     assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
 
 
+@pytest.mark.parametrize("tui_lab_slow", [True])
+async def test_q_during_a_patch_asks_and_no_keeps_it_running(
+    quick_lab: None,
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    """Seen: q mid-patch exited at once with code 0 while installs went on on hosts."""
+    app = tui_lab_app(
+        run_defaults=FAST,
+        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        body = app.screen.body_text
+        assert app.screen.title_text == "Quit while a patch runs?"
+        assert "Package transactions already running" in body and "code 130" in body
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.job, PatchJob) and not app.job.stopping
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.job is None, timeout=30)
+    assert app.return_value == 130
+    assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
+
+
 async def test_reboot_action_reboots_and_installs_nothing(
     quick_lab: None,
     tui_lab: tuple[LabServer, Path],

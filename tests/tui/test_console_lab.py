@@ -16,7 +16,8 @@ from tuihelp import SIZE, wait_until
 from patchtui.engine.events import HostState
 from patchtui.store.db import Store
 from patchtui.transport.ssh import SshConnector
-from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.app import PatchtuiApp, exit_line
+from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.detail import HostDetailScreen
 from patchtui.tui.screens.history import HistoryScreen, RunScreen
 from patchtui.tui.screens.hosts import HostsScreen
@@ -130,10 +131,24 @@ async def test_cancel_stops_the_run(
         )
         assert app.bridge.run is not None
         second_run = app.bridge.run.run_id
-        # Quitting mid-run stops the run and records it as interrupted.
+        # Quitting mid-run asks first: what runs and what happens to it.
         await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.title_text == "Quit while a scan runs?"
+        assert "not started are recorded as skipped (cancelled)" in app.screen.body_text
+        await pilot.press("n")  # a slip of the key: the scan goes on
+        await pilot.pause(0.2)
+        assert app.job is not None and app.is_running
+        # Said yes to: the run stops, is recorded as interrupted, and the exit says so.
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await wait_until(pilot, lambda: app.job is None)
-    assert app.return_value == 0
+    assert app.return_value == 130
+    line = exit_line(app.bridge.run)
+    assert line is not None and line.startswith("patchtui: scan interrupted: ")
+    assert line.endswith(f"details: patchtui history --run {second_run}")
     runs = {run["run_id"]: run["status"] for run in tui_store.runs()}
     assert runs == {first_run: "interrupted", second_run: "interrupted"}
 
