@@ -161,6 +161,27 @@ async def test_typing_in_the_filter_never_triggers_keys(
         assert app.job is None and app.is_running
 
 
+async def test_slash_filters_hosts_even_from_the_output_pane(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: with the focus on the output pane, '/' searched the pane, the typed filter
+    went there, and 'p' then offered to patch every host."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#output", Log).focus()
+        await pilot.pause()
+        await pilot.press("slash")
+        host_filter = app.screen.query_one("#filter", Input)
+        assert app.focused is host_filter
+        await pilot.press("w", "e", "b", "slash", "0")  # a '/' typed is text, not the key
+        assert host_filter.value == "web/0"
+        # The pane still searches, with its own key.
+        app.screen.query_one("#output", Log).focus()
+        await pilot.press("ctrl+f")
+        focused = app.focused
+        assert isinstance(focused, Input) and focused is not host_filter
+
+
 async def test_sort_by_key_and_header_click(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
     app = tui_offline_app()
     async with app.run_test(size=SIZE) as pilot:

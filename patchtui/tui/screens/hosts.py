@@ -14,7 +14,7 @@ from patchtui.tui.bridge import RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.host_table import HostTable
-from patchtui.tui.widgets.output_pane import OutputPane
+from patchtui.tui.widgets.output_pane import HostsOutputPane, OutputPane
 from patchtui.tui.widgets.progress import RunProgressBar
 
 if TYPE_CHECKING:
@@ -45,7 +45,14 @@ class HostsScreen(Screen[None]):
         ),
         Binding("space", "toggle_select", "Select", tooltip="Select or unselect this host"),
         Binding("a", "select_all", "Select all", tooltip="Select (or unselect) all shown hosts"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by name, group, label, state, OS"),
+        # priority: '/' filters the hosts even when the output pane has the focus.
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter by name, group, label, state, OS",
+            priority=True,
+        ),
         Binding("o", "sort_next", "Sort", tooltip="Sort by the next column (again: reverse)"),
         Binding("O", "sort_reverse", "Reverse", show=False),
         Binding("d", "details", "Details", show=False),
@@ -73,7 +80,7 @@ class HostsScreen(Screen[None]):
         yield HostTable(clock=self.patchtui.clock, id="hosts")
         yield RunProgressBar(id="run-progress")
         # The pane's log keeps the id "output": tests and styles find it by that name.
-        yield OutputPane(
+        yield HostsOutputPane(
             scrollback=self.patchtui.bridge.scrollback, log_id="output", id="output-pane"
         )
         yield KeyFooter()
@@ -215,6 +222,10 @@ class HostsScreen(Screen[None]):
             self.notify("No hosts to run on: the filter hides them all.", severity="warning")
             return
         self.patchtui.open_command(targets)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While any text box has the focus, '/' is a character to type, not the filter key.
+        return not (action == "filter" and isinstance(self.focused, Input))
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)

@@ -435,4 +435,19 @@ class OutputPane(Vertical):
             self._jump(forward=True)
 
 
-__all__ = ["OutputLog", "OutputPane", "SearchHighlighter", "search_pattern"]
+class HostsOutputPane(OutputPane):
+    """The output pane under the hosts table: its search is ctrl+f only, because on
+    the hosts screen ``/`` always filters the hosts, wherever the focus is (a ``/``
+    that searched the pane once led to a patch of every host instead of a filtered few)."""
+
+    inherit_bindings = False
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines / hold the view"),
+        Binding("ctrl+f", "search", "Search", tooltip="Search this host's output"),
+        Binding("n", "next_match", "Next", tooltip="Next search match"),
+        Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+
+__all__ = ["HostsOutputPane", "OutputLog", "OutputPane", "SearchHighlighter", "search_pattern"]
