@@ -273,6 +273,12 @@ def _add_rollout(parser: argparse.ArgumentParser) -> None:
         metavar="N|N%",
         help="failures allowed before the run halts (default 0: the first failure halts)",
     )
+    rollout.add_argument(
+        "--canary-hosts",
+        metavar="PATTERN",
+        help="these hosts are the canaries (a --limit pattern); default: --canary N hosts "
+        "whose last scan was ok, 'canary: true' and env=staging first",
+    )
 
 
 def _add_run_controls(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,8 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
     policy = "policies/prod.yaml" # compliance policy; relative to this file
     theme = "nord"                # console theme
     host_key_policy = "accept-new"  # for hosts whose inventory does not say
+    typed_confirm_above = 20      # patching/rebooting more hosts (or any env=prod) asks
+                                  # for the host count typed, not a single y
 
 A missing file means built-in defaults. Any other mistake (bad TOML, an
 unknown section or key, a wrong type) is a ``ConfigError`` naming the file
@@ -27,7 +29,10 @@ from patchtui.errors import ConfigError
 from patchtui.inventory.model import HOST_KEY_POLICIES, HostKeyPolicy
 
 CONFIG_FILE_NAME = "config.toml"
-_DEFAULT_KEYS = ("concurrency", "policy", "theme", "host_key_policy")
+_DEFAULT_KEYS = ("concurrency", "policy", "theme", "host_key_policy", "typed_confirm_above")
+
+TYPED_CONFIRM_ABOVE = 20
+"""Built-in: a change to more hosts than this is confirmed by typing the host count."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,15 @@ class Config:
     theme: str | None = None
     host_key_policy: HostKeyPolicy | None = None
     """strict or accept-new."""
+    typed_confirm_above: int | None = None
+    """Hosts a change may reach with a plain y; above it (or with env=prod) the count is typed."""
     source: Path | None = None
     """The file these came from (None: no file)."""
+
+    @property
+    def typed_confirm_limit(self) -> int:
+        """``typed_confirm_above``, or the built-in default when the file does not set it."""
+        return TYPED_CONFIRM_ABOVE if self.typed_confirm_above is None else self.typed_confirm_above
 
 
 def config_path() -> Path:
@@ -83,6 +95,9 @@ def parse_config(text: str, path: Path) -> Config:
         policy=_policy(defaults.get("policy"), path),
         theme=_text(defaults.get("theme"), "theme", where),
         host_key_policy=_host_key_policy(defaults.get("host_key_policy"), where),
+        typed_confirm_above=_whole_number(
+            defaults.get("typed_confirm_above"), "typed_confirm_above", where
+        ),
         source=path,
     )
 
@@ -94,6 +109,17 @@ def _concurrency(value: object, where: str) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(
             f"defaults.concurrency must be a whole number of at least 1, got {value!r}",
+            where=where,
+        )
+    return value
+
+
+def _whole_number(value: object, key: str, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise ConfigError(
+            f"defaults.{key} must be a whole number from 0 to 1000000, got {value!r}",
             where=where,
         )
     return value

@@ -90,6 +90,10 @@ FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 class PatchOptions:
     selection: Selection = dataclasses.field(default_factory=Selection)
     canary: int = 0
+    canary_hosts: tuple[str, ...] = ()
+    """Named canaries (--canary-hosts): these go first, whatever ``canary`` says."""
+    canary_fitness: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    """Each host's fitness as a canary from its last scan (rollout.canary_fitness)."""
     batch: Amount | None = None
     max_failures: Amount | None = None
     reboot: str = "if-needed"
@@ -110,6 +114,17 @@ class PatchOptions:
     reconnect_time_limit: float = 300.0
     poll_interval: float = 1.0
 
+    def plan(self, hosts: Sequence[Host]) -> RolloutPlan:
+        """The rollout these options make of ``hosts`` (what the confirmation shows)."""
+        return plan_rollout(
+            hosts,
+            canary=self.canary,
+            batch=self.batch,
+            max_failures=self.max_failures,
+            canary_hosts=self.canary_hosts,
+            fitness=self.canary_fitness,
+        )
+
     def describe(self) -> dict[str, object]:
         """JSON-safe record of the options for the run history."""
         selection = self.selection
@@ -120,6 +135,7 @@ class PatchOptions:
             "dist_upgrade": selection.dist_upgrade,
             "versions": dict(selection.versions),
             "canary": self.canary,
+            "canary_hosts": list(self.canary_hosts),
             "batch": str(self.batch) if self.batch else None,
             "max_failures": str(self.max_failures) if self.max_failures else None,
             "reboot": self.reboot,
@@ -211,12 +227,7 @@ class PatchJob:
         self.recorder = Recorder(store)
         self.extra_options = dict(extra_options or {})
         self.run_id = new_run_id()
-        self.plan: RolloutPlan = plan_rollout(
-            self.hosts,
-            canary=options.canary,
-            batch=options.batch,
-            max_failures=options.max_failures,
-        )
+        self.plan: RolloutPlan = options.plan(self.hosts)
         self.windows = windows_by_host(self.hosts)
         self.outcomes: dict[str, HostPatchOutcome] = {}
         self.failures = 0
@@ -264,6 +275,7 @@ class PatchJob:
         names = tuple(host.name for host in self.hosts)
         options = {**self.options.describe(), **self.extra_options}
         options["waves"] = [[host.name for host in wave] for wave in self.plan.waves]
+        options["canaries"] = list(self.plan.canaries)
         self.run_id = await self.recorder.start_run(self.operation, names, options) or self.run_id
         self.emit(
             RunStarted(run_id=self.run_id, operation=self.operation, hosts=names, options=options)
@@ -407,6 +419,17 @@ class PatchJob:
                 await close_quietly(session)
         outcome.duration = round(time.monotonic() - started, 3)
         self._record(host, outcome)
+        if (
+            canary
+            and outcome.result == "skipped"
+            and self.halt_reason is None
+            and (outcome.error_kind not in (SKIP_HALTED, SKIP_CANCELLED))
+        ):
+            # A skipped canary proved nothing: going on would patch the fleet untested.
+            self.halt_reason = (
+                f"canary host {host.name} was skipped ({outcome.error_kind}); "
+                "a canary must be patched before the rest"
+            )
         if outcome.result in FAILURE_RESULTS:
             self.failures += 1
             if canary:
@@ -923,3 +946,15 @@ def windows_by_host(hosts: Sequence[Host]) -> dict[str, tuple[MaintenanceWindow,
         if windows is not None:
             found[host.name] = windows
     return found
+
+
+def closed_windows(hosts: Sequence[Host], now: dt.datetime) -> dict[str, tuple[dt.datetime, str]]:
+    """Hosts whose maintenance window is closed at ``now``, with when it next opens (the
+    moment, and as text in the window's zone): what a confirmation must say before a
+    run skips them (or, ignoring windows, does not)."""
+    closed: dict[str, tuple[dt.datetime, str]] = {}
+    for name, windows in windows_by_host(hosts).items():
+        if not is_open(windows, now):
+            opens = next_opening(windows, now)
+            closed[name] = (opens, format_opening(opens, windows))
+    return closed

@@ -7,7 +7,7 @@ confirmation) before anything runs, and tested without SSH.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from patchtui.errors import ConfigError
@@ -45,6 +45,12 @@ class Amount:
         return f"{self.value:g}%" if self.percent else str(int(self.value))
 
 
+CANARY_FIT = "ok"
+"""Canary fitness: the host's last scan was ok."""
+CANARY_UNFIT = "failed"
+"""Canary fitness: the host's last scan failed (dpkg lock, changed host key...): never a canary."""
+
+
 @dataclass(frozen=True)
 class RolloutPlan:
     waves: tuple[tuple[Host, ...], ...]
@@ -52,6 +58,10 @@ class RolloutPlan:
     """How many of the first waves are canary waves (0 or 1)."""
     max_failures: int
     """Failures allowed before the run halts; one more halts it."""
+    canaries: tuple[str, ...] = ()
+    """The canary hosts, in the order chosen."""
+    canary_note: str = ""
+    """How the canaries were chosen, and why fewer than asked if so (for confirmations)."""
 
     @property
     def host_count(self) -> int:
@@ -63,14 +73,53 @@ class RolloutPlan:
         return f"wave {index - self.canary_count + 1}/{len(self.waves) - self.canary_count}"
 
 
-def pick_canaries(hosts: Sequence[Host], count: int) -> list[Host]:
-    """Hosts labelled ``canary: true`` first, then the first hosts in inventory order."""
+def _label_rank(host: Host) -> int:
+    if str(host.labels.get("canary", "")).lower() == "true":
+        return 0
+    if str(host.labels.get("env", "")).lower() == "staging":
+        return 1
+    return 2
+
+
+def pick_canaries(
+    hosts: Sequence[Host],
+    count: int,
+    *,
+    named: Sequence[str] = (),
+    fitness: Mapping[str, str] | None = None,
+) -> tuple[list[Host], str]:
+    """The canaries and a note on how they were chosen.
+
+    Named hosts (``--canary-hosts``) are the canaries, whatever ``count`` says. Else
+    ``count`` hosts among those whose last scan was ok (``fitness``), hosts never
+    scanned after them, and never a host whose last scan failed: a canary that is
+    known broken proves nothing and halts the run for nothing. Among equals, hosts
+    labelled ``canary: true``, then ``env: staging``, then inventory order.
+    """
+    if named:
+        wanted = set(named)
+        chosen = [host for host in hosts if host.name in wanted]
+        return chosen, "named" if chosen else ""
     if count <= 0:
-        return []
-    labelled = [host for host in hosts if str(host.labels.get("canary", "")).lower() == "true"]
-    labelled_names = {host.name for host in labelled}
-    rest = [host for host in hosts if host.name not in labelled_names]
-    return (labelled + rest)[:count]
+        return [], ""
+    fit = fitness or {}
+    eligible = [host for host in hosts if fit.get(host.name) != CANARY_UNFIT]
+    order = {host.name: index for index, host in enumerate(hosts)}
+    eligible.sort(
+        key=lambda host: (
+            0 if fit.get(host.name) == CANARY_FIT else 1,
+            _label_rank(host),
+            order[host.name],
+        )
+    )
+    chosen = eligible[:count]
+    unfit = len(hosts) - len(eligible)
+    note = "chosen among hosts whose last scan was ok" if fitness else "chosen by label and order"
+    if unfit:
+        note += f"; {unfit} host{'s' if unfit != 1 else ''} whose last scan failed excluded"
+    if len(chosen) < count:
+        note += f"; only {len(chosen)} of {count} asked could be canaries"
+    return chosen, note
 
 
 def _cluster_waves(hosts: Sequence[Host], size: int) -> list[tuple[Host, ...]]:
@@ -99,10 +148,12 @@ def plan_rollout(
     canary: int = 0,
     batch: Amount | None = None,
     max_failures: Amount | None = None,
+    canary_hosts: Sequence[str] = (),
+    fitness: Mapping[str, str] | None = None,
 ) -> RolloutPlan:
     """Canary wave (if any), then waves of ``batch`` hosts (all at once when None)."""
     total = len(hosts)
-    canaries = pick_canaries(hosts, canary)
+    canaries, note = pick_canaries(hosts, canary, named=canary_hosts, fitness=fitness)
     canary_names = {host.name for host in canaries}
     rest = [host for host in hosts if host.name not in canary_names]
     size = batch.of(total, at_least=1) if batch is not None else max(1, len(rest))
@@ -115,4 +166,18 @@ def plan_rollout(
         waves=tuple(wave for wave in waves if wave),
         canary_count=len(canary_waves),
         max_failures=allowed,
+        canaries=tuple(host.name for host in canaries),
+        canary_note=note,
     )
+
+
+def canary_fitness(last_states: Mapping[str, object]) -> dict[str, str]:
+    """Canary fitness from each host's last recorded state (store or console rows):
+    ok -> fit, failed/unreachable -> unfit; anything else (never scanned) is left out."""
+    fitness: dict[str, str] = {}
+    for name, state in last_states.items():
+        if state == "ok":
+            fitness[name] = CANARY_FIT
+        elif state in ("failed", "unreachable"):
+            fitness[name] = CANARY_UNFIT
+    return fitness

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from patchtui.config import load_config
 from patchtui.drivers.base import Selection, check_package_name
 from patchtui.engine.events import (
     Event,
@@ -21,16 +23,20 @@ from patchtui.engine.events import (
 from patchtui.engine.outcome import INTERRUPTED, describe_outcome, skipped_text
 from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
-from patchtui.engine.rollout import Amount
-from patchtui.errors import ConfigError
+from patchtui.engine.rollout import Amount, RolloutPlan, canary_fitness
+from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
-from patchtui.inventory.model import Host
+from patchtui.inventory.model import Host, Inventory
+from patchtui.inventory.patterns import select_hosts
 from patchtui.textsafe import strip_control
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from patchtui.baselines.model import Baseline
+    from patchtui.store.db import Store
     from patchtui.transport.ssh import SshConnector
 
 OK_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
@@ -178,6 +184,38 @@ def rollout_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def canaries_from_args(
+    args: argparse.Namespace, inventory: Inventory, hosts: Sequence[Host]
+) -> tuple[str, ...]:
+    """The hosts --canary-hosts names, among those selected; none named is bad input."""
+    pattern = getattr(args, "canary_hosts", None)
+    if pattern is None:
+        return ()
+    if not pattern.strip():
+        raise ConfigError("--canary-hosts: empty pattern (name the canary hosts)")
+    selected = {host.name for host in hosts}
+    try:
+        matched = select_hosts(inventory, pattern)
+    except PatchtuiError as error:
+        raise ConfigError(f"--canary-hosts: {error}") from None
+    named = tuple(host.name for host in matched if host.name in selected)
+    if not named:
+        raise ConfigError(f"--canary-hosts {pattern!r}: none of the selected hosts match")
+    return named
+
+
+def fitness_from_store(store: Store, hosts: Sequence[Host]) -> dict[str, str]:
+    """Canary fitness from what the store remembers of each host's last run."""
+    names = {host.name for host in hosts}
+    return canary_fitness(
+        {
+            str(doc.get("name")): doc.get("last_state")
+            for doc in store.hosts()
+            if doc.get("name") in names
+        }
+    )
+
+
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
     return PatchOptions(
         baseline=baseline_from_args(args),
@@ -203,15 +241,25 @@ def become_password(args: argparse.Namespace) -> str | None:
     return None
 
 
-def confirm(args: argparse.Namespace, hosts: list[Host], verb: str) -> None:
+def confirm(
+    args: argparse.Namespace, hosts: list[Host], verb: str, *, plan: RolloutPlan | None = None
+) -> None:
     if args.yes or args.dry_run:
         return
     prod = sum(1 for host in hosts if host.labels.get("env") == "prod")
-    question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)? [y/N] "
+    if plan is not None and plan.canaries:
+        sys.stderr.write(f"canary hosts: {', '.join(plan.canaries)} ({plan.canary_note})\n")
     if not sys.stdin.isatty():
         raise ConfigError(f"refusing to {verb.lower()} without --yes: no terminal to confirm on")
-    answer = input(question).strip().lower()
-    if answer not in {"y", "yes"}:
+    above = load_config().typed_confirm_limit
+    question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)?"
+    if len(hosts) > above or prod:
+        # As in the console: many hosts or production is confirmed by typing the count.
+        answer = input(f"{question} Type {len(hosts)} to confirm: ").strip()
+        confirmed = answer == str(len(hosts))
+    else:
+        confirmed = input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+    if not confirmed:
         raise ConfigError("not confirmed; nothing was changed")
 
 
@@ -247,12 +295,16 @@ def run_patch_command(args: argparse.Namespace) -> int:
 
 def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str) -> int:
     """Ask, connect and run one PatchJob over the selected hosts (``patch``, ``reboot``)."""
-    _, hosts = selected_hosts(args)
+    inventory, hosts = selected_hosts(args)
     windows_by_host(hosts)  # a malformed window stops here, before any question or host
-    confirm(args, hosts, verb)
-    password = become_password(args)
+    named = canaries_from_args(args, inventory, hosts)
     store = open_store(args)
     try:
+        options = dataclasses.replace(
+            options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
+        )
+        confirm(args, hosts, verb, plan=options.plan(hosts))
+        password = become_password(args)
         printer = PatchPrinter(as_json=args.json)
         connector = _connector(args, password)
         job = PatchJob(hosts, connector=connector, emit=printer, options=options, store=store)

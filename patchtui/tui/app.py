@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from patchtui.config import TYPED_CONFIRM_ABOVE
 from patchtui.engine.events import HostState, RunSummary
 from patchtui.engine.hostwork import Connector
 from patchtui.engine.outcome import (
@@ -133,12 +134,15 @@ class PatchtuiApp(App[int]):
         extra_theme_dirs: Iterable[Path] = (),
         run_defaults: PatchOptions | None = None,
         default_theme: str | None = None,
+        typed_confirm_above: int = TYPED_CONFIRM_ABOVE,
     ) -> None:
         break_textual_cycles()  # what Textual drops is freed at once, not by the collector
         super().__init__()
         self.collector: IdleCollector | None = None
         """Runs full garbage collections while nobody types (launch sets it before run())."""
         self.default_theme = default_theme
+        self.typed_confirm_above = typed_confirm_above
+        """A patch or reboot of more hosts than this (or any env=prod) is confirmed by typing."""
         """config.toml's theme: used until the user picks one (which is remembered)."""
         self.inventory = inventory
         self.hosts_by_name = {host.name: host for host in hosts}
@@ -587,10 +591,9 @@ class PatchtuiApp(App[int]):
     # changes a host before the operator has seen how many hosts (and how many prod).
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
-    async def open_patch(self, names: list[str]) -> None:
+    async def open_patch(self, names: list[str], *, chosen_by: str = "") -> None:
         """Form -> confirmation (hosts, prod, waves) -> optional sudo password -> patch run."""
-        from patchtui.engine.rollout import plan_rollout
-        from patchtui.tui.screens.confirm import ConfirmScreen
+        from patchtui.engine.patch import closed_windows
         from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
 
         if self._refuse_if_running():
@@ -599,24 +602,75 @@ class PatchtuiApp(App[int]):
         request = await self.push_screen_wait(PatchModal(len(hosts), base=self.run_defaults))
         if request is None:
             return
-        options = request.options
-        plan = plan_rollout(
-            hosts, canary=options.canary, batch=options.batch, max_failures=options.max_failures
-        )
+        options = self._with_canaries(request.options, hosts, request.canary_pattern)
+        if options is None:
+            return
+        plan = options.plan(hosts)
+        closed = closed_windows(hosts, options.clock())
         verb = "Dry-run" if options.dry_run else "Patch"
-        confirmed = await self.push_screen_wait(
-            ConfirmScreen(
-                f"{verb}?", confirmation_lines(verb, hosts, options, plan), yes_label=verb
-            )
-        )
-        if not confirmed:
-            self.notify("Not confirmed; nothing was changed.")
+        lines = confirmation_lines(verb, hosts, options, plan, chosen_by=chosen_by, closed=closed)
+        # Ignoring windows that are closed is itself an emergency: typed, whatever the size.
+        emergency = options.ignore_window and bool(closed)
+        if not await self._confirm(f"{verb}?", lines, verb, hosts, always_typed=emergency):
             return
         password = await self._ask_password() if request.ask_password else None
         if request.ask_password and password is None:
             return
         self.start_patch(names, options, become_password=password)
         password = None
+
+    async def _confirm(
+        self,
+        title: str,
+        lines: list[str],
+        verb: str,
+        hosts: Sequence[Host],
+        *,
+        always_typed: bool = False,
+    ) -> bool:
+        """Ask; a change to many hosts or to any env=prod host (or ``always_typed``) is
+        confirmed by typing the host count, never a single y. A dry run changes nothing."""
+        from patchtui.tui.screens.confirm import ConfirmScreen, typed_confirmation
+
+        typed = None
+        if verb != "Dry-run":
+            typed = typed_confirmation(hosts, self.typed_confirm_above)
+            if typed is None and always_typed:
+                typed = str(len(hosts))
+        if typed is not None:
+            lines = [*lines, f"Type {typed} (the number of hosts) and press enter to go on."]
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(title, lines, yes_label=verb, typed=typed)
+        )
+        if not confirmed:
+            self.notify("Not confirmed; nothing was changed.")
+        return bool(confirmed)
+
+    def _with_canaries(
+        self, options: PatchOptions, hosts: Sequence[Host], pattern: str | None
+    ) -> PatchOptions | None:
+        """The options with the canaries' fitness (last scan ok or not, from the rows)
+        and the named canaries; None (and a notice) when a pattern names none of the hosts."""
+        import dataclasses
+
+        from patchtui.engine.rollout import canary_fitness
+        from patchtui.errors import PatchtuiError
+        from patchtui.inventory.patterns import select_hosts
+
+        fitness = canary_fitness({host.name: self.rows[host.name].state.value for host in hosts})
+        named: tuple[str, ...] = ()
+        if pattern is not None:
+            targets = {host.name for host in hosts}
+            try:
+                matched = select_hosts(self.inventory, pattern)
+            except PatchtuiError as error:
+                self.notify(f"Canary hosts: {error}", severity="error")
+                return None
+            named = tuple(host.name for host in matched if host.name in targets)
+            if not named:
+                self.notify(f"Canary hosts {pattern!r}: none of these hosts.", severity="error")
+                return None
+        return dataclasses.replace(options, canary_fitness=fitness, canary_hosts=named)
 
     async def _ask_password(self) -> str | None:
         from patchtui.tui.screens.password import PasswordScreen
@@ -627,27 +681,29 @@ class PatchtuiApp(App[int]):
         return await self.push_screen_wait(PasswordScreen())
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
-    async def open_reboot(self, names: list[str]) -> None:
+    async def open_reboot(self, names: list[str], *, chosen_by: str = "") -> None:
         """Confirmation -> a patch run that installs nothing and always reboots."""
         import dataclasses
 
         from patchtui.drivers.base import Selection
-        from patchtui.tui.screens.confirm import ConfirmScreen, hosts_line
+        from patchtui.engine.patch import closed_windows
+        from patchtui.tui.screens.confirm import hosts_line
+        from patchtui.tui.screens.patch_modal import window_lines
 
         if self._refuse_if_running():
             return
         hosts = self._hosts(names)
-        lines = [
-            hosts_line("Reboot", hosts),
-            "Nothing is installed: each host is scanned, rebooted, and waited for.",
-            "All at once (as many at a time as the connection limit allows).",
-        ]
-        if not await self.push_screen_wait(ConfirmScreen("Reboot?", lines, yes_label="Reboot")):
-            self.notify("Not confirmed; nothing was changed.")
-            return
         options = dataclasses.replace(
             self.run_defaults, selection=Selection(), install=False, reboot="always"
         )
+        lines = [
+            hosts_line("Reboot", hosts) + (f", {chosen_by}" if chosen_by else ""),
+            "Nothing is installed: each host is scanned, rebooted, and waited for.",
+            "All at once (as many at a time as the connection limit allows).",
+            *window_lines(closed_windows(hosts, options.clock()), len(hosts), ignore=False),
+        ]
+        if not await self._confirm("Reboot?", lines, "Reboot", hosts):
+            return
         self.start_patch(names, options)  # installs nothing: the engine calls it a reboot
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
@@ -879,6 +935,7 @@ def make_app(
     refresh_metadata: bool = True,
     run_defaults: PatchOptions | None = None,
     default_theme: str | None = None,
+    typed_confirm_above: int = TYPED_CONFIRM_ABOVE,
 ) -> PatchtuiApp:
     """Build the console from its services (posting's ``make_posting`` pattern).
 
@@ -897,4 +954,5 @@ def make_app(
         refresh_metadata=refresh_metadata,
         run_defaults=run_defaults,
         default_theme=default_theme,
+        typed_confirm_above=typed_confirm_above,
     )

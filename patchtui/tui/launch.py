@@ -57,12 +57,14 @@ def _open_console(
     from patchtui.tui.app import exit_line, make_app
     from patchtui.tui.collector import tune_gc_for_console
 
+    config = load_config()
     app = make_app(
         inventory=inventory,
         hosts=hosts,
         connector_factory=_connector_factory(args.concurrency),
         store=store,
-        default_theme=load_config().theme,
+        default_theme=config.theme,
+        typed_confirm_above=config.typed_confirm_limit,
     )
     app.collector = tune_gc_for_console()
     result = app.run()

@@ -128,3 +128,34 @@ def test_rollback_of_an_unknown_run_is_bad_input(
     )
     assert result.returncode == 2
     assert "no run 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_canaries_are_never_hosts_whose_last_scan_failed(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    """Seen: with 40 hosts the canaries were the two whose last scan had failed."""
+    lab = lab_process(40, faults="some")
+    db = str(tmp_path / "db.json")
+    inventory = str(lab.inventory)
+    scan = json_lines(run_patchtui("scan", "-i", inventory, "--db", db, "--json").stdout)
+    failed = {line["host"] for line in scan if line["type"] == "host_result"} - {
+        line["host"] for line in scan if line.get("state") == "ok"
+    }
+    assert failed  # the lab's faulty hosts
+
+    dry = run_patchtui("patch", "-i", inventory, "--db", db, "--canary", "2", "--dry-run", "--json")
+    waves = [line for line in json_lines(dry.stdout) if line["type"] == "wave_started"]
+    canaries = set(waves[0]["hosts"])  # type: ignore[arg-type]
+    assert waves[0]["label"] == "canary" and len(canaries) == 2
+    assert not canaries & failed
+
+    first_failed = sorted(failed)[0]
+    named = run_patchtui(
+        "patch", "-i", inventory, "--db", db, "--canary-hosts", first_failed, "--dry-run", "--json"
+    )
+    waves = [line for line in json_lines(named.stdout) if line["type"] == "wave_started"]
+    assert waves[0]["label"] == "canary" and waves[0]["hosts"] == [first_failed]
+    nobody = run_patchtui(
+        "patch", "-i", inventory, "--db", db, "--canary-hosts", "no-such-*", "--dry-run"
+    )
+    assert nobody.returncode == ExitCode.BAD_INPUT and "--canary-hosts" in nobody.stderr

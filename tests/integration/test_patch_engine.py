@@ -348,3 +348,25 @@ async def test_an_interrupted_dpkg_is_repaired_once_and_flagged_not_looped(
     assert finished.result == "failed" and finished.error_kind == "dpkg-interrupted"
     assert "dpkg --configure -a" in str(finished.error) and "check the host" in str(finished.error)
     assert len(repairs) == 1  # once, flagged to the operator: never a loop
+
+
+async def test_a_skipped_canary_halts_the_run_instead_of_passing(tmp_path: Path) -> None:
+    """Seen: 'a canary skipped by its pre-check did not halt the run': it proved nothing."""
+    lab = await start(tmp_path, 6)
+    try:
+        events: list[Event] = []
+        connector = SshConnector(concurrency=2, use_agent=False)
+        options = PatchOptions(pre="false", canary=1, poll_interval=0.1)
+        job = PatchJob(lab.hosts, connector=connector, emit=events.append, options=options)
+        await run(job, connector)
+        final = next(e for e in events if isinstance(e, RunFinished))
+        summary = final.summary
+        canary = job.plan.canaries[0]
+        assert job.outcomes[canary].error_kind == "pre-check"
+        assert summary.halted and summary.halt_reason is not None
+        assert f"canary host {canary} was skipped (pre-check)" in summary.halt_reason
+        # Nothing after the canary was started, and every host is counted, with why.
+        assert summary.skipped_reasons == {"pre-check": 1, "halted": 5}
+        assert final.outcome == "halted"
+    finally:
+        await lab.server.stop()

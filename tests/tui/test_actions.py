@@ -9,21 +9,22 @@ shortened as in tests/integration/test_patch_engine.py.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.widgets import Checkbox, Input, Static
-from tuihelp import wait_until
+from tuihelp import say_yes, wait_until
 
 from patchtui.drivers.base import Selection
 from patchtui.engine import reboot as engine_reboot
 from patchtui.engine.events import HostState, RunFinished, RunStarted, RunSummary, WaveStarted
-from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.patch import PatchJob, PatchOptions, closed_windows
 from patchtui.engine.rollout import Amount, plan_rollout
 from patchtui.errors import ConfigError
 from patchtui.inventory.loader import load_inventory
-from patchtui.inventory.model import Inventory
+from patchtui.inventory.model import Host, Inventory
 from patchtui.lab.server import LabServer
 from patchtui.lab.sim import jobs as lab_jobs
 from patchtui.lab.state import SimHost
@@ -43,6 +44,7 @@ from patchtui.tui.screens.patch_modal import (
     confirmation_lines,
     options_from_form,
 )
+from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.progress import bar_progress, format_elapsed, progress_text
 
 SIZE = (160, 45)
@@ -115,7 +117,6 @@ def test_form_builds_the_engine_options() -> None:
     [
         (PatchForm(batch="lots"), "batch takes N or N%, got 'lots'"),
         (PatchForm(max_failures="150%"), "max failures must be between 0 and 100%"),
-        (PatchForm(canary="two"), "canary takes a whole number of hosts"),
         (PatchForm(canary="-1"), "canary must be 0 or more"),
         (PatchForm(batch="0"), "batch must be at least 1 host"),
         (PatchForm(packages="bad name!"), "--packages:"),
@@ -143,6 +144,83 @@ def test_confirmation_names_hosts_prod_and_waves(tui_inventory: Inventory) -> No
     no_failures = plan_rollout(hosts)
     lines = confirmation_lines("Patch", hosts, PatchOptions(), no_failures)
     assert "Halts on the first failure · reboot: if-needed" in lines
+
+
+def test_confirmation_says_who_is_outside_their_window_and_when_it_opens() -> None:
+    """Seen: 3 of 6 hosts skipped as outside-window after a confirmation silent on windows."""
+    window = {"maintenance_window": "Sun 02:00-04:00 Europe/Berlin"}
+    hosts = [Host(name=f"h{i}", address="a", vars=window if i < 3 else {}) for i in range(6)]
+    saturday_noon = dt.datetime(2024, 6, 8, 12, 0, tzinfo=dt.UTC)
+    closed = closed_windows(hosts, saturday_noon)
+    assert sorted(closed) == ["h0", "h1", "h2"]
+    options = PatchOptions()
+    lines = confirmation_lines(
+        "Patch", hosts, options, options.plan(hosts), chosen_by="all 6 shown", closed=closed
+    )
+    assert lines[0] == "Patch 6 hosts (0 labelled env=prod), all 6 shown"
+    assert (
+        "3 of 6 hosts are outside their maintenance window and will be skipped "
+        "(h0, h1, h2); the first opens Sun 2024-06-09 02:00 Europe/Berlin (00:00 UTC)."
+    ) in lines
+    ignoring = dataclasses.replace(options, ignore_window=True)
+    lines = confirmation_lines("Patch", hosts, ignoring, ignoring.plan(hosts), closed=closed)
+    assert any(line.startswith("IGNORING maintenance windows: 3 of 6 hosts") for line in lines)
+    assert closed_windows(hosts, dt.datetime(2024, 6, 9, 1, 0, tzinfo=dt.UTC)) == {}
+
+
+def test_confirmation_names_the_canaries_and_how_they_were_chosen() -> None:
+    hosts = [Host(name=f"h{i}", address="a") for i in range(4)]
+    options = PatchOptions(canary=1, canary_fitness={"h0": "failed", "h1": "ok"})
+    lines = confirmation_lines("Patch", hosts, options, options.plan(hosts))
+    assert (
+        "Canaries: h1 (chosen among hosts whose last scan was ok; "
+        "1 host whose last scan failed excluded)"
+    ) in lines
+
+
+async def test_many_or_production_hosts_need_the_count_typed_not_a_y(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: a filter, enter, then p and y patched 300 hosts (247 env=prod)."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        screen = app.screen
+        assert isinstance(screen, ConfirmScreen) and screen.typed == "4"  # 3 are env=prod
+        assert screen.body_text.startswith("Patch 4 hosts (3 labelled env=prod), all 4 shown")
+        await pilot.press("y", "enter")  # a slip: 'y' is text here, and not the count
+        await pilot.pause()
+        assert app.screen is screen and app.job is None
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        assert app.job is None and app.bridge.run is None
+        # One dev host selected: small and not production, a plain y will do.
+        table = app.screen.query_one(HostTable)
+        table.move_cursor(row=table.visible_hosts.index("dev-[red]x[/red]"))
+        await pilot.press("space", "p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        screen = app.screen
+        assert isinstance(screen, ConfirmScreen) and screen.typed is None
+        assert screen.body_text.startswith("Patch 1 host (0 labelled env=prod), 1 selected")
+        await pilot.press("n")
+
+
+async def test_reboot_confirmation_is_typed_for_production_too(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "w", "e", "b", "enter", "R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        screen = app.screen
+        assert isinstance(screen, ConfirmScreen) and screen.typed == "2"
+        assert screen.body_text.startswith("Reboot 2 hosts (2 labelled env=prod), filter 'web'")
+        await pilot.press("escape")
 
 
 def test_status_line_shows_wave_failures_halt_and_pause() -> None:
@@ -254,7 +332,7 @@ async def test_patch_form_shows_errors_inline_and_stays_open(
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.body_text.startswith("Patch 4 hosts (3 labelled env=prod)")
         assert "wave 2/2" in app.screen.body_text
-        await pilot.press("n")  # no: nothing runs (the offline connector would fail the test)
+        await pilot.press("escape")  # no: nothing runs (the offline connector would fail)
         await wait_until(pilot, lambda: isinstance(app.screen, HostsScreen))
         assert app.job is None and app.bridge.run is None
 
@@ -287,7 +365,7 @@ async def test_password_is_asked_only_when_ticked_and_never_kept(
         app.screen.query_one("#ask-password", Checkbox).value = True
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: isinstance(app.screen, PasswordScreen))
         await pilot.press(*"s3cret", "enter")
         await wait_until(pilot, lambda: run_done(app))
@@ -319,7 +397,7 @@ async def test_patch_via_the_form_reaches_ok_and_nothing_pending(
         app.screen.query_one("#max-failures", Input).value = "1"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: app.bridge.run is not None)
         await wait_until(pilot, lambda: run_done(app), timeout=60)
         await pilot.pause(0.25)
@@ -353,7 +431,7 @@ async def test_dry_run_changes_nothing(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.body_text.startswith("Dry-run 6 hosts")
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: run_done(app), timeout=60)
         await pilot.pause(0.25)
         run = app.bridge.run
@@ -387,7 +465,7 @@ async def test_pause_resume_then_cancel_twice(
         await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
         job = app.job
         assert isinstance(job, PatchJob)
@@ -435,7 +513,7 @@ async def test_q_during_a_patch_asks_and_no_keeps_it_running(
         await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -448,7 +526,7 @@ async def test_q_during_a_patch_asks_and_no_keeps_it_running(
         assert app.is_running and isinstance(app.job, PatchJob) and not app.job.stopping
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: app.job is None, timeout=30)
     assert app.return_value == 130
     assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
@@ -472,7 +550,7 @@ async def test_reboot_action_reboots_and_installs_nothing(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.body_text.startswith("Reboot 1 host (")
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: run_done(app), timeout=60)
         run = app.bridge.run
         assert run is not None and (run.operation, run.outcome) == ("reboot", "completed")
@@ -511,7 +589,7 @@ async def test_rollback_from_history_restores_versions(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.body_text.startswith("Roll back ")
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: run_done(app, patch_run.run_id), timeout=60)
         assert isinstance(app.screen, HostsScreen)  # back where the progress shows
         run = app.bridge.run
@@ -556,7 +634,7 @@ async def test_command_action_runs_on_the_selected_hosts(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)
         assert "$ echo hi" in app.screen.body_text
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_until(pilot, lambda: run_done(app), timeout=30)
         run = app.bridge.run
         assert run is not None and (run.operation, run.outcome, run.total) == (

@@ -24,3 +24,14 @@ async def wait_until(
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.05)
     await asyncio.sleep(0)
+
+
+async def say_yes(pilot: Pilot[int]) -> None:
+    """Answer yes to the ConfirmScreen on top: ``y``, or the text a big or production
+    change asks to be typed, then enter (as an operator does)."""
+    screen = pilot.app.screen
+    typed = getattr(screen, "typed", None)
+    if typed is None:
+        await pilot.press("y")
+    else:
+        await pilot.press(*typed, "enter")

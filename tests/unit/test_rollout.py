@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from patchtui.engine.rollout import Amount, pick_canaries, plan_rollout
+from patchtui.engine.rollout import (
+    CANARY_FIT,
+    CANARY_UNFIT,
+    Amount,
+    canary_fitness,
+    pick_canaries,
+    plan_rollout,
+)
 from patchtui.errors import ConfigError
 from patchtui.inventory.model import Host
 
@@ -44,7 +51,8 @@ def test_canary_then_waves_of_a_quarter() -> None:
 
 def test_labelled_canaries_go_first() -> None:
     fleet = hosts(5, h3={"canary": "true"})
-    assert [host.name for host in pick_canaries(fleet, 2)] == ["h3", "h0"]
+    chosen, _ = pick_canaries(fleet, 2)
+    assert [host.name for host in chosen] == ["h3", "h0"]
 
 
 def test_hosts_of_one_cluster_never_share_a_wave() -> None:
@@ -72,3 +80,35 @@ def test_no_batch_means_one_wave_and_default_threshold_is_zero() -> None:
 def test_failure_threshold_from_percentage() -> None:
     plan = plan_rollout(hosts(40), max_failures=Amount.parse("10%", flag="--max-failures"))
     assert plan.max_failures == 4
+
+
+def test_a_host_whose_last_scan_failed_is_never_a_canary() -> None:
+    """Seen: the canaries were the two hosts whose last scan had failed (dpkg lock,
+    changed host key), so the run halted on a host known to be broken."""
+    fleet = hosts(6)
+    fitness = canary_fitness(
+        {"h0": "failed", "h1": "unreachable", "h2": "idle", "h3": "ok", "h4": "ok", "h5": "ok"}
+    )
+    plan = plan_rollout(fleet, canary=2, fitness=fitness)
+    assert plan.canaries == ("h3", "h4")
+    assert names(plan.waves[0]) == ["h3", "h4"]
+    assert "2 hosts whose last scan failed excluded" in plan.canary_note
+    # Hosts never scanned come after the ok ones, failed ones never.
+    plan = plan_rollout(fleet, canary=5, fitness=fitness)
+    assert plan.canaries == ("h3", "h4", "h5", "h2")
+    assert "only 4 of 5 asked could be canaries" in plan.canary_note
+
+
+def test_canary_and_staging_labels_are_preferred_among_fit_hosts() -> None:
+    fleet = hosts(5, h1={"env": "staging"}, h2={"canary": "true"}, h4={"canary": "true"})
+    fitness = {"h0": CANARY_FIT, "h1": CANARY_FIT, "h2": CANARY_FIT, "h3": CANARY_FIT}
+    chosen, _ = pick_canaries(fleet, 3, fitness=fitness)
+    # h4 is labelled canary but was never scanned: fit hosts come first.
+    assert [host.name for host in chosen] == ["h2", "h1", "h0"]
+
+
+def test_named_canaries_are_the_canaries_whatever_the_count() -> None:
+    fleet = hosts(4)
+    plan = plan_rollout(fleet, canary=1, canary_hosts=("h2", "h3"), fitness={"h2": CANARY_UNFIT})
+    assert plan.canaries == ("h2", "h3") and plan.canary_note == "named"
+    assert plan.wave_label(0) == "canary" and names(plan.waves[1]) == ["h0", "h1"]

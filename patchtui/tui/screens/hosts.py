@@ -187,6 +187,15 @@ class HostsScreen(Screen[None]):
         chosen = [name for name in self.patchtui.rows if name in self.selected]
         return chosen or [name for name in self.patchtui.rows if name in set(visible)]
 
+    def targets_chosen_by(self, targets: list[str]) -> str:
+        """How ``scan_targets`` chose: what a confirmation says, so 'all 300' is never a
+        surprise when a few were meant."""
+        if any(name in self.selected for name in targets):
+            return f"{len(targets)} selected"
+        if self.filter_text.strip():
+            return f"filter {self.filter_text.strip()!r}: {len(targets)} shown"
+        return f"all {len(targets)} shown"
+
     # ------------------------------------------------------------ actions
 
     def action_scan(self) -> None:
@@ -204,14 +213,14 @@ class HostsScreen(Screen[None]):
         if not targets:
             self.notify("No hosts to patch: the filter hides them all.", severity="warning")
             return
-        self.patchtui.open_patch(targets)
+        self.patchtui.open_patch(targets, chosen_by=self.targets_chosen_by(targets))
 
     def action_reboot(self) -> None:
         targets = self.scan_targets()
         if not targets:
             self.notify("No hosts to reboot: the filter hides them all.", severity="warning")
             return
-        self.patchtui.open_reboot(targets)
+        self.patchtui.open_reboot(targets, chosen_by=self.targets_chosen_by(targets))
 
     def action_pause(self) -> None:
         self.patchtui.toggle_pause()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -44,6 +45,7 @@ class PatchForm:
     post: str = ""
     dry_run: bool = False
     ask_password: bool = False
+    ignore_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class PatchRequest:
 
     options: PatchOptions
     ask_password: bool = False
+    canary_pattern: str | None = None
+    """The canary field held a host pattern, not a count: these hosts are the canaries."""
 
 
 def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> PatchOptions:
@@ -72,12 +76,12 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
         )
     )
     canary_text = form.canary.strip() or "0"
-    try:
+    canary = 0
+    if canary_text.lstrip("-").isdigit():
         canary = int(canary_text)
-    except ValueError:
-        raise ConfigError(f"canary takes a whole number of hosts, got {form.canary!r}") from None
-    if canary < 0:
-        raise ConfigError("canary must be 0 or more")
+        if canary < 0:
+            raise ConfigError("canary must be 0 or more")
+    # Anything else is a host pattern (canary_pattern): the app resolves it.
     batch = Amount.parse(form.batch, flag="batch") if form.batch.strip() else None
     if batch is not None and batch.value == 0:
         raise ConfigError("batch must be at least 1 host (or leave it empty: all at once)")
@@ -96,6 +100,7 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
         pre=form.pre.strip() or None,
         post=form.post.strip() or None,
         dry_run=form.dry_run,
+        ignore_window=form.ignore_window,
         install=True,
     )
 
@@ -106,13 +111,24 @@ def _names(names: Sequence[str], shown: int = 4) -> str:
 
 
 def confirmation_lines(
-    verb: str, hosts: Sequence[Host], options: PatchOptions, plan: RolloutPlan
+    verb: str,
+    hosts: Sequence[Host],
+    options: PatchOptions,
+    plan: RolloutPlan,
+    *,
+    chosen_by: str = "",
+    closed: Mapping[str, tuple[dt.datetime, str]] | None = None,
 ) -> list[str]:
-    """What the confirmation says: hosts and prod count, what is installed, waves, limits."""
+    """What the confirmation says: hosts and prod count, how they were chosen, what is
+    installed, windows, canaries, waves, limits.
+
+    ``closed``: hosts outside their maintenance window now, with when it next opens.
+    """
     selection = options.selection
-    lines = [hosts_line(verb, hosts)]
+    lines = [hosts_line(verb, hosts) + (f", {chosen_by}" if chosen_by else "")]
     if options.dry_run:
         lines.append("Dry run: each host reports what it would install; nothing is changed.")
+    lines.extend(window_lines(closed or {}, len(hosts), ignore=options.ignore_window))
     what = "security updates" if selection.security_only else "all pending updates"
     if selection.packages:
         what += " among " + ", ".join(selection.packages)
@@ -125,6 +141,10 @@ def confirmation_lines(
         f"{plan.wave_label(index)}: {_names([host.name for host in wave])}"
         for index, wave in enumerate(plan.waves)
     ]
+    if plan.canaries:
+        lines.append(f"Canaries: {_names(list(plan.canaries))} ({plan.canary_note})")
+    elif options.canary:
+        lines.append(f"Canaries: none ({plan.canary_note})")
     lines.append(f"Waves ({len(plan.waves)}):")
     lines.extend(f"  {wave}" for wave in waves[:6])
     if len(waves) > 6:
@@ -143,6 +163,26 @@ def confirmation_lines(
     if options.post:
         lines.append(f"Post: {options.post}")
     return lines
+
+
+def window_lines(
+    closed: Mapping[str, tuple[dt.datetime, str]], total: int, *, ignore: bool
+) -> list[str]:
+    """The confirmation's word on maintenance windows; nothing when every window is open."""
+    if not closed:
+        return []
+    count = len(closed)
+    soonest = min(closed.values())[1]
+    names = _names(sorted(closed))
+    if ignore:
+        return [
+            f"IGNORING maintenance windows: {count} of {total} hosts are outside theirs"
+            f" and are patched now ({names})."
+        ]
+    return [
+        f"{count} of {total} hosts are outside their maintenance window and will be"
+        f" skipped ({names}); the first opens {soonest}."
+    ]
 
 
 class PatchModal(ModalScreen[PatchRequest | None]):
@@ -178,7 +218,12 @@ class PatchModal(ModalScreen[PatchRequest | None]):
                     placeholder="names/globs never installed: kernel*", id="exclude", compact=True
                 )
                 yield Label("Canary hosts")
-                yield Input("0", placeholder="0", id="canary", compact=True)
+                yield Input(
+                    "0",
+                    placeholder="N hosts whose last scan was ok, or a pattern: web-01,env=staging",
+                    id="canary",
+                    compact=True,
+                )
                 yield Label("Batch")
                 yield Input(
                     placeholder="all at once; or N or N% per wave", id="batch", compact=True
@@ -209,6 +254,13 @@ class PatchModal(ModalScreen[PatchRequest | None]):
                 with Horizontal(classes="checks"):
                     yield Checkbox("dry run (change nothing)", id="dry-run", compact=True)
                     yield Checkbox("ask sudo password", id="ask-password", compact=True)
+                yield Label("Windows")
+                with Horizontal(classes="checks"):
+                    yield Checkbox(
+                        "ignore maintenance windows (emergency; confirmed by typing)",
+                        id="ignore-window",
+                        compact=True,
+                    )
             yield Static(id="patch-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Review…", variant="primary", id="patch-review")
@@ -242,6 +294,7 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             post=text("post"),
             dry_run=ticked("dry-run"),
             ask_password=ticked("ask-password"),
+            ignore_window=ticked("ignore-window"),
         )
 
     def show_error(self, message: str | None) -> None:
@@ -257,7 +310,11 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             self.show_error(str(error))
             return
         self.show_error(None)
-        self.dismiss(PatchRequest(options=options, ask_password=form.ask_password))
+        canary = form.canary.strip()
+        pattern = None if not canary or canary.lstrip("-").isdigit() else canary
+        self.dismiss(
+            PatchRequest(options=options, ask_password=form.ask_password, canary_pattern=pattern)
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
