@@ -37,6 +37,7 @@ from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.help import help_rows
 from patchtui.tui.screens.history import HistoryScreen
 from patchtui.tui.screens.hosts import HostsScreen
+from patchtui.tui.screens.output import HostOutputScreen, SplitOutputScreen
 from patchtui.tui.screens.password import PasswordScreen
 from patchtui.tui.screens.patch_modal import (
     PatchForm,
@@ -494,6 +495,53 @@ async def test_pause_resume_then_cancel_twice(
         # interrupted; none is left in a running state.
         assert HostState.INTERRUPTED in states
         assert "patch interrupted" in status_text(app)
+    assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
+
+
+@pytest.mark.parametrize("tui_lab_slow", [True])
+async def test_cancel_and_pause_work_and_progress_shows_in_the_output_views(
+    quick_lab: None,
+    tui_lab_app: Callable[..., PatchtuiApp],
+    tui_store: Store,
+) -> None:
+    """Seen: c and P did nothing in the split (v) and full-screen (z) views, which
+    showed no progress line either."""
+    app = tui_lab_app(
+        run_defaults=FAST,
+        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
+    )
+
+    def screen_status() -> str:
+        return str(app.screen.query_one("#run-status", Static).render())
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await say_yes(pilot)
+        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
+        job = app.job
+        assert isinstance(job, PatchJob)
+
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, SplitOutputScreen))
+        await wait_until(pilot, lambda: screen_status().startswith("patch running: "))
+        await pilot.press("P")
+        assert job.paused
+        await wait_until(pilot, lambda: screen_status().startswith("patch paused: "))
+        await pilot.press("P")
+        assert not job.paused
+
+        await pilot.press("z")
+        await wait_until(pilot, lambda: isinstance(app.screen, HostOutputScreen))
+        await wait_until(pilot, lambda: "P: pause" in screen_status())
+        await pilot.press("c")
+        assert job.stopping
+        await wait_until(pilot, lambda: screen_status().startswith("patch cancelling: "))
+        await pilot.press("c")  # again: stop waiting
+        await wait_until(pilot, lambda: run_done(app), timeout=30)
+        await wait_until(pilot, lambda: screen_status().startswith("patch interrupted: "))
     assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
 
 

@@ -26,6 +26,7 @@ from textual.widgets import Header, Static
 from patchtui.engine.events import HostState
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.output_pane import OutputPane
+from patchtui.tui.widgets.progress import RunProgressBar
 
 if TYPE_CHECKING:
     from patchtui.tui.app import PatchtuiApp
@@ -109,7 +110,20 @@ class _OutputScreenBase(Screen[None]):
     more than the 100 ms the console allows on a busy fleet, and left its widgets as
     cyclic garbage for the collector to find. So each kind is installed once and
     re-shown: a key then costs one repaint. Its bridge timer runs only while shown.
+
+    A run is controlled from here as from the hosts screen (c, P), and its status line
+    shows at the bottom: watching output must not hide how the run goes.
     """
+
+    BINDINGS = [
+        Binding(
+            "c",
+            "cancel",
+            "Cancel",
+            tooltip="Cancel the run: no new hosts start (again: stop waiting for running ones)",
+        ),
+        Binding("P", "pause", "Pause", tooltip="Pause or resume a patch run between hosts"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,12 +142,29 @@ class _OutputScreenBase(Screen[None]):
 
     async def on_screen_resume(self) -> None:
         await self.show_now()
+        self.show_progress()
         if self._sync_timer is None:
-            self._sync_timer = self.set_interval(
-                REFRESH_INTERVAL, self.refresh_from_bridge, name="output-sync"
-            )
+            self._sync_timer = self.set_interval(REFRESH_INTERVAL, self._tick, name="output-sync")
         else:
             self._sync_timer.resume()
+
+    async def _tick(self) -> None:
+        await self.refresh_from_bridge()
+        self.show_progress()
+
+    def show_progress(self) -> None:
+        bridge = self.patchtui.bridge
+        self.query_one(RunProgressBar).show(
+            bridge.run, host_count=len(self.patchtui.rows), now=bridge.clock()
+        )
+
+    def action_cancel(self) -> None:
+        self.patchtui.cancel_run()
+        self.show_progress()
+
+    def action_pause(self) -> None:
+        self.patchtui.toggle_pause()
+        self.show_progress()
 
     def on_screen_suspend(self) -> None:
         # Hidden: nothing to draw. Showing it again catches up from the bridge.
@@ -164,6 +195,7 @@ class HostOutputScreen(_OutputScreenBase):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield OutputPane(scrollback=self.patchtui.bridge.scrollback, classes="focus-pane")
+        yield RunProgressBar(id="run-progress")
         yield KeyFooter()
 
     async def show_now(self) -> None:
@@ -210,6 +242,7 @@ class SplitOutputScreen(_OutputScreenBase):
         yield Header(icon="")
         yield Static(id="split-status", classes="summary")
         yield Grid(id="split-grid")
+        yield RunProgressBar(id="run-progress")
         yield KeyFooter()
 
     async def show_now(self) -> None:

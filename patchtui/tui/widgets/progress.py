@@ -89,16 +89,26 @@ class RunProgressBar(Horizontal):
         yield ProgressBar(total=None, show_eta=False, id="run-bar")
         yield Static(id="run-status")
 
+    _shown: tuple[object, ...] | None = None
+
     def show(self, run: RunProgress | None, *, host_count: int, now: float) -> None:
-        bar = self.query_one("#run-bar", ProgressBar)
-        status = self.query_one("#run-status", Static)
         if run is None:
-            bar.update(total=max(1, host_count), progress=0)
+            total, progress = max(1, host_count), 0
         else:
-            bar.update(total=max(1, run.total), progress=bar_progress(run))
-        status.set_class(run is not None and run.running, "-running")
-        status.set_class(run is not None and bool(run.halted or run.control == "paused"), "-alert")
-        status.update(Content(progress_text(run, host_count=host_count, now=now)))
+            total, progress = max(1, run.total), bar_progress(run)
+        running = run is not None and run.running
+        alert = run is not None and bool(run.halted or run.control == "paused")
+        text = progress_text(run, host_count=host_count, now=now)
+        # Output screens call this at 10 Hz: redraw only what changed.
+        shown = (total, progress, running, alert, text)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.query_one("#run-bar", ProgressBar).update(total=total, progress=progress)
+        status = self.query_one("#run-status", Static)
+        status.set_class(running, "-running")
+        status.set_class(alert, "-alert")
+        status.update(Content(text))
 
 
 __all__ = ["RunProgressBar", "format_elapsed", "progress_text"]
