@@ -84,11 +84,13 @@ def test_dnf_commands_name_exact_nevr_versions_quoted() -> None:
         PackageTarget("bash", "5.1.8-9.el9"),
     ]
     assert driver.apply_command(targets, CHOSEN) == (
-        "dnf -y upgrade openssl-libs-1:3.0.7-27.el9 bash-5.1.8-9.el9"
+        "dnf -y --setopt=exit_on_lock=True upgrade openssl-libs-1:3.0.7-27.el9 bash-5.1.8-9.el9"
     )
-    assert driver.apply_command(targets, Selection()) == "dnf -y upgrade"
+    assert driver.apply_command(targets, Selection()) == "dnf -y --setopt=exit_on_lock=True upgrade"
     rollback = driver.downgrade_command([PackageTarget("openssl-libs", "1:3.0.7-24.el9")])
-    assert split_rollback(rollback) == "dnf -y downgrade openssl-libs-1:3.0.7-24.el9"
+    assert split_rollback(rollback) == (
+        "dnf -y --setopt=exit_on_lock=True downgrade openssl-libs-1:3.0.7-24.el9"
+    )
     # Every word survives a shell: nothing a version contains is interpreted.
     assert shlex.split(driver.apply_command([PackageTarget("a+b", "1.0~rc1-1")], CHOSEN))[-1] == (
         "a+b-1.0~rc1-1"
@@ -113,7 +115,7 @@ def test_dry_run_command_queries_rpm_then_answers_no() -> None:
     assert parts is not None
     query, inner = parts
     assert query.startswith("rpm -q --qf ") and query.endswith(" bash")
-    assert inner == "dnf --assumeno upgrade bash-5.1.8-9.el9"
+    assert inner == "dnf --assumeno --setopt=exit_on_lock=True upgrade bash-5.1.8-9.el9"
     assert "-y" not in inner.split()
 
 
@@ -175,6 +177,16 @@ def test_classify_lock() -> None:
     lines = load("yum/lock-makecache.txt").splitlines()
     kind, message = YumDriver().classify_failure(200, lines)
     assert kind == "locked" and "pid 2322" in message
+
+
+def test_classify_real_dnf4_exit_on_lock() -> None:
+    text, exit_status = captured("dnf/lock-exit-on-lock-dnf4-debian12.txt")
+    assert exit_status == 200
+    kind, message = DnfDriver().classify_failure(exit_status, text.splitlines())
+    assert kind == "locked"
+    assert message.endswith("metadata already locked by 15101"), message
+    # The text alone says so too (a wrapper that loses the exit status).
+    assert DnfDriver().classify_failure(1, text.splitlines())[0] == "locked"
 
 
 # Round trips through the simulator --------------------------------------------------------

@@ -40,6 +40,8 @@ _LOCK_MARKERS: tuple[str, ...] = (
     "another app is currently holding the yum lock",
     "existing lock /var/run/yum.pid",
     "waiting for process with pid",
+    # dnf 4 with exit_on_lock: "metadata already locked by 1234" (also rpmdb, download).
+    "already locked by",
     "there was a problem with acquiring or releasing of locks",
     "can't create transaction lock",
 )
