@@ -1,5 +1,6 @@
 """patchtui itself against Debian's real zypper 1.14 over real OpenSSH: scan with the patch's
-category, severity and CVE, patch exactly the scanned version, verify, a held lock, rollback.
+category, severity and CVE, a dry run, patch exactly the scanned version, verify, a held lock,
+rollback.
 
 The host is a private zypper root behind a private sshd whose sessions find wrappers pointing
 zypper and rpm at that root (see roots.py); the inventory's ``package_manager: zypper`` chooses
@@ -33,11 +34,17 @@ async def test_scan_patch_verify_and_rollback_with_real_zypper(
     real.root.install(evr("1.0"))
     store = Store.open(tmp_path / "db.json")
 
+    # A dry run: zypper's --dry-run install summary (XML) gives the plan; nothing changes.
+    by_name = dataclasses.replace(NO_REBOOT, selection=Selection(packages=(PACKAGE,)))
+    plan = (await patch(real, dataclasses.replace(by_name, dry_run=True), store)).finished
+    assert plan.result == "planned", plan
+    assert changes(plan) == [(PACKAGE, evr("1.0"), evr("1.1"))]
+    assert real.root.installed() == evr("1.0")
+
     # Patch the package by name. The patch job's own scan: list-updates gives the versions,
     # list-patches the security patch's severity and CVE, `info -t patch` (its Conflicts on
     # one line: one package) ties the two. zypper is then asked for exactly the scanned
     # edition, rpm really moves to 1.1, and the verifying rescan finds nothing pending.
-    by_name = dataclasses.replace(NO_REBOOT, selection=Selection(packages=(PACKAGE,)))
     run = await patch(real, by_name, store)
     assert run.finished.result == "ok", run.finished
     before, after = run.scans
