@@ -1,8 +1,8 @@
 """Ad-hoc `true` on N hosts: patchtui run vs ansible -m raw vs parallel-ssh, one real sshd.
 
 Every "host" is an inventory entry with its own name pointing at one private
-OpenSSH sshd on 127.0.0.1 (the real_apt tests' tests/real_apt/sshd.py), so all three tools
-pay real key exchanges, logins and a session per host against the same
+OpenSSH sshd on 127.0.0.1 (tests/sshd.py, the real-package-manager tests' own),
+so all three tools pay real key exchanges, logins and a session per host against the same
 server, at the same concurrency. ansible-core and parallel-ssh are installed
 into a venv of their own (default ~/.cache/patchtui-bench/venv), never into
 patchtui's environment. A competitor that cannot be installed is reported as
@@ -23,8 +23,8 @@ import textwrap
 import time
 from pathlib import Path
 
-# The private sshd the real_apt tests use: one way to start and stop it, by PID.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "real_apt"))
+# The private sshd the real-package-manager tests use: one way to start and stop it, by PID.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from sshd import Limits, PrivateSshd, sshd_available, start_sshd
 
 RUN_TIMEOUT = 600.0

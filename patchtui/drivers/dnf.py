@@ -25,9 +25,14 @@ Patching (commands only; the engine runs the install detached):
   stays right when other transactions ran in between, and works on yum too.
 
 The transaction output is not silenced (no ``-q``): the operator follows it
-live and a failure's last lines explain it. dnf 4 has no exit-on-lock option
-and waits for another dnf to finish; the engine's install time limit bounds
-that wait, and the scan just before the install already stops on a held lock.
+live and a failure's last lines explain it.
+
+Every dnf and yum command that takes a lock carries ``--setopt=exit_on_lock``
+(dnf 4 and 5 spell it ``True``, yum 3 ``1``). Without it dnf waits silently,
+printing nothing, for as long as another process holds its metadata or rpmdb
+lock, and only the SSH time limit would end the scan; with it dnf exits 200
+at once (``metadata already locked by PID``), which the driver reports as
+``locked``.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ RPM_QUERY_FORMAT = r"%{NAME}.%{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE
 CHECK_UPDATE_UPDATES = 100
 LOCK_EXIT = 200
 """dnf and yum (with exit_on_lock) exit 200 when they cannot take the lock."""
+_DNF_EXIT_ON_LOCK = "--setopt=exit_on_lock=True"
+"""Exit 200 at once on a held lock instead of waiting (an option of dnf 4 and dnf 5)."""
 
 
 def _output(result: CommandResult) -> str:
@@ -385,12 +392,12 @@ class DnfDriver(_RpmFamilyDriver):
 
     family = "dnf"
     tool = "dnf"
-    refresh_command = "dnf -q makecache --refresh"
-    check_update_command = "dnf -q check-update"
-    updateinfo_command = "dnf -q updateinfo list --updates"
-    updateinfo_cve_command = "dnf -q updateinfo list --updates --with-cve"
-    install_prefix = "dnf -y"
-    dry_run_prefix = "dnf --assumeno"
+    refresh_command = f"dnf -q {_DNF_EXIT_ON_LOCK} makecache --refresh"
+    check_update_command = f"dnf -q {_DNF_EXIT_ON_LOCK} check-update"
+    updateinfo_command = f"dnf -q {_DNF_EXIT_ON_LOCK} updateinfo list --updates"
+    updateinfo_cve_command = f"dnf -q {_DNF_EXIT_ON_LOCK} updateinfo list --updates --with-cve"
+    install_prefix = f"dnf -y {_DNF_EXIT_ON_LOCK}"
+    dry_run_prefix = f"dnf --assumeno {_DNF_EXIT_ON_LOCK}"
     upgrade_all_verb = "upgrade"
     upgrade_exact_verb = "upgrade"
 

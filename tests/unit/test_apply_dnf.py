@@ -84,11 +84,13 @@ def test_dnf_commands_name_exact_nevr_versions_quoted() -> None:
         PackageTarget("bash", "5.1.8-9.el9"),
     ]
     assert driver.apply_command(targets, CHOSEN) == (
-        "dnf -y upgrade openssl-libs-1:3.0.7-27.el9 bash-5.1.8-9.el9"
+        "dnf -y --setopt=exit_on_lock=True upgrade openssl-libs-1:3.0.7-27.el9 bash-5.1.8-9.el9"
     )
-    assert driver.apply_command(targets, Selection()) == "dnf -y upgrade"
+    assert driver.apply_command(targets, Selection()) == "dnf -y --setopt=exit_on_lock=True upgrade"
     rollback = driver.downgrade_command([PackageTarget("openssl-libs", "1:3.0.7-24.el9")])
-    assert split_rollback(rollback) == "dnf -y downgrade openssl-libs-1:3.0.7-24.el9"
+    assert split_rollback(rollback) == (
+        "dnf -y --setopt=exit_on_lock=True downgrade openssl-libs-1:3.0.7-24.el9"
+    )
     # Every word survives a shell: nothing a version contains is interpreted.
     assert shlex.split(driver.apply_command([PackageTarget("a+b", "1.0~rc1-1")], CHOSEN))[-1] == (
         "a+b-1.0~rc1-1"
@@ -113,7 +115,7 @@ def test_dry_run_command_queries_rpm_then_answers_no() -> None:
     assert parts is not None
     query, inner = parts
     assert query.startswith("rpm -q --qf ") and query.endswith(" bash")
-    assert inner == "dnf --assumeno upgrade bash-5.1.8-9.el9"
+    assert inner == "dnf --assumeno --setopt=exit_on_lock=True upgrade bash-5.1.8-9.el9"
     assert "-y" not in inner.split()
 
 
@@ -147,6 +149,63 @@ def test_transaction_table_with_wrapped_rows() -> None:
     assert replaced == {}
 
 
+def test_dnf4_replacing_lines_followed_by_a_row_and_by_a_header() -> None:
+    # Real dnf 4.14: the first "replacing" line is followed by another row of the same
+    # section, the second by the "Upgrading:" header. Neither may swallow what follows.
+    text, exit_status = captured("dnf/upgrade-replacing-dnf4-debian12.txt")
+    assert exit_status == 1
+    rows, replaced = parse_transaction_table(text)
+    assert [(r.action, r.name, r.arch, r.version) for r in rows] == [
+        ("install", "patchtui-new-a", "noarch", "1.0-1"),
+        ("install", "patchtui-new-b", "noarch", "1.0-1"),
+        ("upgrade", "patchtui-demo", "noarch", "1.1-1"),
+    ]
+    assert replaced == {"patchtui-legacy-a": "1.0-1", "patchtui-legacy-b": "1.0-1"}
+
+
+def test_dnf4_replacing_line_last_in_the_table() -> None:
+    # The same real table without its Upgrading section: a "replacing" line is the last
+    # one before the blank line and "Transaction Summary".
+    text, _ = captured("dnf/upgrade-replacing-dnf4-debian12.txt")
+    lines = text.splitlines()
+    upgrading = lines.index("Upgrading:")
+    rows, replaced = parse_transaction_table("\n".join(lines[:upgrading] + lines[upgrading + 2 :]))
+    assert [(r.action, r.name) for r in rows] == [
+        ("install", "patchtui-new-a"),
+        ("install", "patchtui-new-b"),
+    ]
+    assert replaced == {"patchtui-legacy-a": "1.0-1", "patchtui-legacy-b": "1.0-1"}
+
+
+def test_dnf5_replacing_line_still_gives_the_old_version() -> None:
+    # dnf 5's longer form (name, arch, version, repository, size) under an upgrade row.
+    table = (
+        "Upgrading:\n"
+        " bash    x86_64 5.2.26-3.fc40 updates 8.1 MiB\n"
+        "   replacing bash x86_64 5.2.26-1.fc40 updates 8.1 MiB\n"
+        " curl    x86_64 8.6.0-8.fc40  updates 793.5 KiB\n"
+    )
+    rows, replaced = parse_transaction_table(table)
+    assert [(r.name, r.version) for r in rows] == [
+        ("bash", "5.2.26-3.fc40"),
+        ("curl", "8.6.0-8.fc40"),
+    ]
+    assert replaced == {"bash": "5.2.26-1.fc40"}
+
+
+def test_dry_run_reports_the_obsoleted_package_as_removed() -> None:
+    text, _ = captured("dnf/upgrade-replacing-dnf4-debian12.txt")
+    rpm_rows = "patchtui-demo.noarch 1.0-1\npackage patchtui-new-a is not installed\n"
+    changes = {c.name: (c.before, c.after) for c in DnfDriver().parse_dry_run(rpm_rows + text)}
+    assert changes == {
+        "patchtui-new-a": (None, "1.0-1"),
+        "patchtui-new-b": (None, "1.0-1"),
+        "patchtui-demo": ("1.0-1", "1.1-1"),
+        "patchtui-legacy-a": ("1.0-1", None),
+        "patchtui-legacy-b": ("1.0-1", None),
+    }
+
+
 def test_dry_run_joins_rpm_rows_with_the_table() -> None:
     stdout = "acpi.x86_64 1.6-3.fc19\npackage sqlite is not installed\n" + load(
         "dnf/upgrade-table-wrapped.txt"
@@ -175,6 +234,16 @@ def test_classify_lock() -> None:
     lines = load("yum/lock-makecache.txt").splitlines()
     kind, message = YumDriver().classify_failure(200, lines)
     assert kind == "locked" and "pid 2322" in message
+
+
+def test_classify_real_dnf4_exit_on_lock() -> None:
+    text, exit_status = captured("dnf/lock-exit-on-lock-dnf4-debian12.txt")
+    assert exit_status == 200
+    kind, message = DnfDriver().classify_failure(exit_status, text.splitlines())
+    assert kind == "locked"
+    assert message.endswith("metadata already locked by 15101"), message
+    # The text alone says so too (a wrapper that loses the exit status).
+    assert DnfDriver().classify_failure(1, text.splitlines())[0] == "locked"
 
 
 # Round trips through the simulator --------------------------------------------------------

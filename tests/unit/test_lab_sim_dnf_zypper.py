@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from fixtures import captured
 
 from patchtui.drivers.base import DriverError, PendingUpdate, ScanResult
 from patchtui.drivers.dnf import DnfDriver, YumDriver
@@ -246,10 +247,40 @@ async def test_zypper_lock_message_from_xml_names_the_holder() -> None:
     )
 
 
+@pytest.mark.parametrize("refresh", [True, False])
+async def test_real_dnf4_exit_on_lock_output_is_locked(refresh: bool) -> None:
+    # dnf 4 with the metadata lock held and exit_on_lock: exit 200 and this stderr, at once.
+    stderr, exit_status = captured("dnf/lock-exit-on-lock-dnf4-debian12.txt")
+    assert exit_status == 200
+    session = SimSession(make_host("dnf", str), sim_dnf.handle)
+    for command in (DnfDriver.refresh_command, DnfDriver.check_update_command):
+        session.overrides[command] = CommandResult(command, exit_status, "", stderr)
+    with pytest.raises(DriverError) as caught:
+        await DnfDriver().scan(session, refresh=refresh)
+    assert caught.value.kind == "locked"
+    assert "metadata already locked by 15101" in caught.value.message
+
+
+def test_every_dnf_command_that_locks_exits_on_a_held_lock() -> None:
+    # Without the option dnf 4 waits silently for the lock; only the SSH time limit ends it.
+    driver = DnfDriver()
+    commands = [
+        driver.refresh_command,
+        driver.check_update_command,
+        driver.updateinfo_command,
+        driver.updateinfo_cve_command,
+        driver.install_prefix,
+        driver.dry_run_prefix,
+    ]
+    assert all("--setopt=exit_on_lock=True" in command.split() for command in commands)
+
+
 async def test_connection_lost_is_unknown() -> None:
     host = make_host("dnf", str)
     session = SimSession(host, sim_dnf.handle)
-    session.overrides["dnf -q check-update"] = CommandResult("dnf -q check-update", None, "", "")
+    session.overrides[DnfDriver.check_update_command] = CommandResult(
+        DnfDriver.check_update_command, None, "", ""
+    )
     with pytest.raises(DriverError) as caught:
         await DnfDriver().scan(session)
     assert caught.value.kind == "unknown"
@@ -258,8 +289,11 @@ async def test_connection_lost_is_unknown() -> None:
 async def test_dnf_check_update_error_exit_fails() -> None:
     host = make_host("dnf", str)
     session = SimSession(host, sim_dnf.handle)
-    session.overrides["dnf -q check-update"] = CommandResult(
-        "dnf -q check-update", 1, "", "Error: Failed to download metadata for repo 'baseos'\n"
+    session.overrides[DnfDriver.check_update_command] = CommandResult(
+        DnfDriver.check_update_command,
+        1,
+        "",
+        "Error: Failed to download metadata for repo 'baseos'\n",
     )
     with pytest.raises(DriverError) as caught:
         await DnfDriver().scan(session)
@@ -270,8 +304,8 @@ async def test_dnf_check_update_error_exit_fails() -> None:
 async def test_dnf_refresh_failure_marks_stale_and_goes_on() -> None:
     host = make_host("dnf", str)
     session = SimSession(host, sim_dnf.handle)
-    session.overrides["dnf -q makecache"] = CommandResult(
-        "dnf -q makecache --refresh",
+    session.overrides[DnfDriver.refresh_command] = CommandResult(
+        DnfDriver.refresh_command,
         1,
         "",
         "Error: Failed to download metadata for repo 'baseos'\n",

@@ -208,6 +208,8 @@ def test_lock_messages() -> None:
     text, _ = load("yum/lock-makecache.txt")
     assert is_lock_message(text)
     assert is_lock_message("Waiting for process with pid 4242 to finish.")
+    real, _ = load("dnf/lock-exit-on-lock-dnf4-debian12.txt")
+    assert is_lock_message(real)
     assert not is_lock_message("Error: Failed to download metadata for repo 'baseos'")
 
 

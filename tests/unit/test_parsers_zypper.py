@@ -17,6 +17,7 @@ from patchtui.drivers.parsers.zypper import (
     parse_patch_info,
     parse_xml_stream,
 )
+from patchtui.drivers.zypper import build_pending
 
 
 def load(relative: str) -> tuple[str, int | None]:
@@ -122,6 +123,55 @@ def test_patch_info_skips_source_packages() -> None:
             PatchPackage("sles-release", "x86_64", "15.4-150400.58.7.3"),
         )
     }
+
+
+def test_patch_info_single_conflict_inline_and_lists_real_zypper() -> None:
+    # Real zypper 1.14 prints one package on the Conflicts line itself and only two or more
+    # as "[N]" plus indented lines; noarch entries come without an architecture.
+    text, exit_status = load("zypper/info-patch-inline-conflict-debian12.txt")
+    assert exit_status == 0
+    assert parse_patch_info(text) == {
+        "DEMO-SA-2026:0001": (PatchPackage("patchtui-demo", None, "1.1-1"),),
+        "DEMO-SA-2026:0002": (
+            PatchPackage("patchtui-new-a", None, "1.0-1"),
+            PatchPackage("patchtui-new-b", None, "1.0-1"),
+        ),
+        "DEMO-SA-2026:0003": (PatchPackage("patchtui-legacy-a", None, "1.0-1"),),
+    }
+
+
+def test_single_conflict_patch_makes_its_update_a_security_one() -> None:
+    text, _ = load("zypper/info-patch-inline-conflict-debian12.txt")
+    update = ZypperUpdate("patchtui-demo", "noarch", "1.1-1", "1.0-1", "demo")
+    patch = ZypperPatch(
+        name="DEMO-SA-2026:0001",
+        category="security",
+        severity="important",
+        status="needed",
+        summary="",
+        restart=False,
+        cves=("CVE-2026-0001",),
+        repository="demo",
+    )
+    pending = build_pending(update, (patch,), parse_patch_info(text))
+    assert (pending.security, pending.severity) == (True, "important")
+    assert (pending.advisories, pending.cves) == (("DEMO-SA-2026:0001",), ("CVE-2026-0001",))
+
+
+@pytest.mark.parametrize(
+    ("line", "package"),
+    [
+        ("Conflicts   : python3.11 < 3.11.5-1", PatchPackage("python3.11", None, "3.11.5-1")),
+        ("Conflicts   : curl.x86_64 < 8.0-1", PatchPackage("curl", "x86_64", "8.0-1")),
+        ("Conflicts   : curl.src < 8.0-1", None),
+        ("Conflicts   : srcpackage:curl < 8.0-1", None),
+    ],
+)
+def test_inline_conflict_architecture_is_split_only_when_known(
+    line: str, package: PatchPackage | None
+) -> None:
+    text = f"Information for patch p1:\n--\n{line}\nName : p1\n"
+    assert parse_patch_info(text) == {"p1": (package,) if package else ()}
 
 
 def test_needs_rebooting_exit_codes() -> None:

@@ -40,6 +40,8 @@ _LOCK_MARKERS: tuple[str, ...] = (
     "another app is currently holding the yum lock",
     "existing lock /var/run/yum.pid",
     "waiting for process with pid",
+    # dnf 4 with exit_on_lock: "metadata already locked by 1234" (also rpmdb, download).
+    "already locked by",
     "there was a problem with acquiring or releasing of locks",
     "can't create transaction lock",
 )
@@ -383,14 +385,29 @@ def _section_action(line: str) -> str | None:
     return "skip"
 
 
+def _replaced_package(tokens: list[str]) -> tuple[str, str] | None:
+    """(name, old version) of a ``replacing`` line, dnf 4's or dnf 5's; None if neither."""
+    if len(tokens) == 3:
+        name_arch = split_name_arch(tokens[1])
+        if name_arch is not None and name_arch[1] in KNOWN_ARCHES and _EVR_RE.match(tokens[2]):
+            return name_arch[0], tokens[2]
+        return None
+    if len(tokens) >= 4 and tokens[2] in KNOWN_ARCHES:
+        return tokens[1], tokens[3]
+    return None
+
+
 def parse_transaction_table(text: str) -> tuple[list[TransactionRow], dict[str, str]]:
     """Parse the table dnf/yum print before asking "Is this ok [y/N]".
 
     Rows are `` name  arch  version  repository  size unit``; a long name or
     version pushes the rest of its row onto indented lines, so tokens are
-    gathered until the size closes the row. dnf 5 adds `` replacing name arch
-    version ...`` under an upgrade: those give the old version, returned as
-    the second value ({name: old version}).
+    gathered until the size closes the row. A ``replacing`` line under a row
+    names a package the row replaces, returned as the second value ({name:
+    old version}): dnf 5 prints ``replacing name arch version repo size``
+    (under an upgrade, the same name's old version; under an install, an
+    obsoleted package), dnf 4 prints ``replacing  name.arch evr`` under an
+    install that obsoletes another package. Neither is ever part of a row.
     """
     rows: list[TransactionRow] = []
     replaced: dict[str, str] = {}
@@ -406,8 +423,11 @@ def parse_transaction_table(text: str) -> tuple[list[TransactionRow], dict[str, 
         if action is None or not raw.strip() or raw.lstrip().startswith("="):
             continue
         tokens = raw.split()
-        if tokens[0] == "replacing" and len(tokens) >= 4:
-            replaced[tokens[1]] = tokens[3]
+        if tokens[0] == "replacing":
+            victim = _replaced_package(tokens)
+            if victim is not None:
+                replaced[victim[0]] = victim[1]
+            # Never gathered: a short dnf 4 line would otherwise swallow the next row.
             continue
         if not raw[:1].isspace():
             # An unindented line that is not a header ends the table.
@@ -471,7 +491,9 @@ def parse_dry_run(text: str) -> list[PlannedChange]:
     """Parse patchtui's dnf/yum dry run: ``rpm -q`` rows, then the ``--assumeno`` table.
 
     The rpm rows give the installed version of each target (dnf 4 and yum
-    print only the new one); dnf 5's "replacing" lines are used when present.
+    print only the new one); dnf 5's "replacing" lines of an upgrade are used
+    when present. A replaced package with no row of its own is obsoleted by
+    another one: the transaction removes it.
     """
     installed = parse_rpm_query_names(_unindented_rpm_lines(text))
     rows, replaced = parse_transaction_table(text)
@@ -482,6 +504,12 @@ def parse_dry_run(text: str) -> list[PlannedChange]:
             changes.append(PlannedChange(row.name, before or row.version, None))
         else:
             changes.append(PlannedChange(row.name, before, row.version))
+    in_rows = {row.name for row in rows}
+    changes.extend(
+        PlannedChange(name, version, None)
+        for name, version in replaced.items()
+        if name not in in_rows
+    )
     return changes
 
 

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
-from patchtui.drivers.parsers.dnf import ROLLBACK_BANNER, normalise_severity
+from patchtui.drivers.parsers.dnf import KNOWN_ARCHES, ROLLBACK_BANNER, normalise_severity
 
 # zypper's exit codes (zypper(8), "EXIT CODES").
 EXIT_OK = 0
@@ -182,13 +182,32 @@ class PatchPackage:
 
 
 _CONFLICT_RE = re.compile(r"^\s+(?P<what>\S+)\s+<=?\s+(?P<version>\S+)\s*$")
+# "Conflicts   : [2]" opens the list form; "Conflicts   : name < 1.1-1" is the whole list.
+_CONFLICTS_FIELD_RE = re.compile(r"^Conflicts\s*:\s*(?P<rest>.*?)\s*$")
+_INLINE_CONFLICT_RE = re.compile(r"^(?P<what>\S+)\s+<=?\s+(?P<version>\S+)$")
+
+
+def _conflict_package(what: str, version: str) -> PatchPackage | None:
+    """The package a Conflicts entry names; None for source packages."""
+    if what.startswith("srcpackage:"):
+        return None
+    # Only a known architecture is split off: zypper prints noarch entries without one, and a
+    # name such as "python3.11" has a dot of its own.
+    name, dot, arch = what.rpartition(".")
+    if not dot or not name or arch not in KNOWN_ARCHES:
+        name, arch = what, ""
+    if arch == "src":
+        return None
+    return PatchPackage(name, arch or None, version)
 
 
 def parse_patch_info(text: str) -> dict[str, tuple[PatchPackage, ...]]:
     """Parse ``zypper info -t patch NAME...`` into {patch name: packages it updates}.
 
-    Each block starts "Information for patch NAME:"; the packages are the
-    indented lines under "Conflicts : [N]" (source packages are skipped).
+    Each block starts "Information for patch NAME:". zypper prints a patch's
+    packages under Conflicts in two forms: a single one on the field's own line
+    (``Conflicts   : curl < 8.0-1``) and two or more as a count followed by
+    indented lines (``Conflicts   : [2]``). Source packages are skipped.
     """
     result: dict[str, list[PatchPackage]] = {}
     current: str | None = None
@@ -202,8 +221,16 @@ def parse_patch_info(text: str) -> dict[str, tuple[PatchPackage, ...]]:
             continue
         if current is None:
             continue
-        if re.match(r"^Conflicts\s*:", raw):
-            in_conflicts = True
+        field = _CONFLICTS_FIELD_RE.match(raw)
+        if field is not None:
+            inline = _INLINE_CONFLICT_RE.match(field.group("rest"))
+            if inline is not None:
+                package = _conflict_package(inline.group("what"), inline.group("version"))
+                if package is not None:
+                    result[current].append(package)
+                in_conflicts = False
+            else:
+                in_conflicts = True
             continue
         if not in_conflicts:
             continue
@@ -212,15 +239,9 @@ def parse_patch_info(text: str) -> dict[str, tuple[PatchPackage, ...]]:
             # The first unindented field after Conflicts ends the list.
             in_conflicts = False
             continue
-        what = match.group("what")
-        if what.startswith("srcpackage:"):
-            continue
-        name, dot, arch = what.rpartition(".")
-        if not dot:
-            name, arch = what, ""
-        if arch == "src":
-            continue
-        result[current].append(PatchPackage(name, arch or None, match.group("version")))
+        package = _conflict_package(match.group("what"), match.group("version"))
+        if package is not None:
+            result[current].append(package)
     return {patch: tuple(packages) for patch, packages in result.items()}
 
 

@@ -86,7 +86,11 @@ def _lock_result(program: str) -> ShellResult:
             "Another app is currently holding the yum lock; exiting as configured by exit_on_lock\n"
         )
     else:
-        message = f"Waiting for process with pid {LOCK_HOLDER_PID} to finish.\n"
+        # What dnf 4 prints with --setopt=exit_on_lock=True (tests/data/dnf/lock-*).
+        message = (
+            f"metadata already locked by {LOCK_HOLDER_PID}\n"
+            f"  The application with PID {LOCK_HOLDER_PID} is: dnf\n"
+        )
     return ShellResult(stderr=message, exit_status=200)
 
 

@@ -215,10 +215,16 @@ def _patch_info(host: SimHost, names: list[str]) -> ShellResult:
             continue
         first = members[0][1]
         title = f"Information for patch {name}:"
-        conflicts = "".join(
-            f"    {package.name}.{package.arch} < {version.version}\n"
-            for package, version in members
-        )
+        entries = [
+            f"{package.name}.{package.arch} < {version.version}" for package, version in members
+        ]
+        # As real zypper prints it: one package on the field's line, more as "[N]" and a list.
+        if len(entries) == 1:
+            conflicts = f"Conflicts   : {entries[0]}\n"
+        else:
+            conflicts = f"Conflicts   : [{len(entries)}]\n" + "".join(
+                f"    {entry}\n" for entry in entries
+            )
         blocks.append(
             f"\n{title}\n{'-' * len(title)}\n"
             f"Repository  : {first.repository}\n"
@@ -232,7 +238,7 @@ def _patch_info(host: SimHost, names: list[str]) -> ShellResult:
             f"Interactive : {'reboot' if first.needs_reboot else '---'}\n"
             f"Summary     : Update for {', '.join(package.name for package, _ in members)}\n"
             f"Provides    : patch:{name} = 1\n"
-            f"Conflicts   : [{len(members)}]\n{conflicts}"
+            f"{conflicts}"
         )
     return ShellResult(stdout="".join(blocks), exit_status=EXIT_INF_CAP_NOT_FOUND if missing else 0)
 

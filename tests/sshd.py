@@ -1,9 +1,12 @@
-"""A private OpenSSH sshd on 127.0.0.1 for the ``real_apt`` tests (and benchmarks/adhoc.py).
+"""A private OpenSSH sshd on 127.0.0.1 for the tests against real package managers (``real_apt``,
+``real_dnf``, ``real_zypper``) and benchmarks/adhoc.py.
 
 The daemon runs in the foreground (``-D``) with its own config, host key, authorized key and PID
 file, all in a tmp directory, listening only on loopback at a free port. ``SetEnv`` in its config
-(OpenSSH >= 8.7) gives every session ``APT_CONFIG`` pointing at the tests' private APT config, so
-whatever command a client sends, apt on this machine sees only the local test repository.
+(OpenSSH >= 8.7) gives every session the variables the caller names: ``APT_CONFIG`` pointing at
+the real_apt tests' private APT config, so whatever command a client sends, apt on this machine
+sees only the local test repository; a ``PATH`` whose first directory holds wrappers that point
+dnf, rpm and zypper at a private root for the real_dnf/real_zypper tests.
 
 It is stopped by the PID of the process this module started (SIGTERM, then SIGKILL after a
 bound), never by name.
@@ -268,7 +271,7 @@ def start_sshd(
 def sshd_available(*, setenv: bool = True) -> str | None:
     """None when a private sshd can run here, else the reason it cannot (for a skip).
 
-    ``setenv``: sessions need ``SetEnv`` (the tests' APT_CONFIG); a benchmark does not.
+    ``setenv``: sessions need ``SetEnv`` (the tests' APT_CONFIG or PATH); a benchmark does not.
     """
     if not SSHD.exists():
         return f"{SSHD} not installed (run .ci/setup-real-apt.sh)"
