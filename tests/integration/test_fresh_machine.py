@@ -41,14 +41,19 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["scan", "-i", "/nonexistent"], "/nonexistent"),
-        (["history", "--db", "/nonexistent/dir/db.json", "--run", "nope"], "nope"),
-        (["patch", "-i", "/nonexistent", "--yes"], "/nonexistent"),
+        (["scan", "-i", "{missing}"], "{missing}"),
+        (["history", "--db", "{tmp}/db.json", "--run", "nope"], "nope"),
+        (["patch", "-i", "{missing}", "--yes"], "{missing}"),
     ],
 )
 def test_a_user_error_is_exactly_one_line_on_stderr(
     tmp_path: Path, argv: list[str], needle: str
 ) -> None:
+    # Paths under this test's own directory: a machine-wide path such as /nonexistent
+    # can exist on a shared machine (a test run as root once created it).
+    names = {"missing": str(tmp_path / "no-such-inventory.yaml"), "tmp": str(tmp_path)}
+    argv = [arg.format(**names) for arg in argv]
+    needle = needle.format(**names)
     result = subprocess.run(
         [installed_patchtui(), *argv],
         capture_output=True,
