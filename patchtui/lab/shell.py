@@ -59,7 +59,7 @@ def execute(host: SimHost, command: str) -> ShellResult:
     inner = unwrap_become(command)
     if inner == _FACTS_COMMAND:
         return ShellResult(stdout=render_facts(host))
-    builtin = _builtin(inner)
+    builtin = _builtin(inner, host=host)
     if builtin is not None:
         return builtin
     # Detached jobs, reboots and boot ids work alike on every family; a job's
@@ -76,18 +76,26 @@ def execute(host: SimHost, command: str) -> ShellResult:
     return ShellResult(stderr=f"sh: 1: {program}: not found\n", exit_status=127)
 
 
-def _builtin(command: str, now: float | None = None) -> ShellResult | None:
+def _builtin(
+    command: str, now: float | None = None, *, host: SimHost | None = None
+) -> ShellResult | None:
     """The few plain shell commands ad-hoc runs and ``patchtui doctor`` send.
 
-    ``true``/``false`` (a privilege check is ``sudo -n true``), ``echo WORDS``
-    and ``date +%s`` (clock check); anything else is not simulated.
+    ``true``/``false`` (a privilege check is ``sudo -n true``), ``echo WORDS``,
+    ``date +%s`` (clock check), and ``uptime``/``hostname`` (the console's example
+    command must work on the demo fleet); anything else is not simulated.
     """
+    moment = time.time() if now is None else now
+    if host is not None and command == "uptime":
+        return ShellResult(stdout=_uptime_line(host, moment))
+    if host is not None and command == "hostname":
+        return ShellResult(stdout=f"{host.hostname}\n")
     if command == "true":
         return ShellResult()
     if command == "false":
         return ShellResult(exit_status=1)
     if command == "date +%s":
-        return ShellResult(stdout=f"{int(time.time() if now is None else now)}\n")
+        return ShellResult(stdout=f"{int(moment)}\n")
     # Only a lone echo: a compound line (the dnf driver's "echo BANNER; dnf ...")
     # belongs to the family simulator.
     if (command == "echo" or command.startswith("echo ")) and not _SHELL_SYNTAX & set(command):
@@ -99,6 +107,18 @@ def _builtin(command: str, now: float | None = None) -> ShellResult | None:
             )
         return ShellResult(stdout=" ".join(words) + "\n")
     return None
+
+
+def _uptime_line(host: SimHost, now: float) -> str:
+    """What procps' ``uptime`` prints, from the host's boot time (load is made up: 0.0x)."""
+    seconds = max(0, int(now - host.booted_at))
+    days, rest = divmod(seconds, 86_400)
+    hours, minutes = divmod(rest // 60, 60)
+    since = f"{days} day{'s' if days != 1 else ''}, " if days else ""
+    clock = time.strftime("%H:%M:%S", time.gmtime(now))
+    return (
+        f" {clock} up {since}{hours:2d}:{minutes:02d},  1 user,  load average: 0.08, 0.03, 0.01\n"
+    )
 
 
 def _sim_module(family: str) -> ModuleType | None:

@@ -27,7 +27,7 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from patchtui.config import TYPED_CONFIRM_ABOVE
-from patchtui.engine.events import HostState, RunSummary
+from patchtui.engine.events import HostFinished, HostState, RunSummary
 from patchtui.engine.hostwork import Connector
 from patchtui.engine.outcome import (
     COMPLETED,
@@ -253,8 +253,8 @@ class PatchtuiApp(App[int]):
         live = self.bridge.live.get(name)
         if row is None or live is None:
             return
-        if live.dry_run:
-            self._apply_dry_run(row, live)
+        if live.keeps_state is not None:
+            self._apply_transient(row, live)
             return
         if live.state is not None:
             row.state = live.state
@@ -267,9 +267,10 @@ class PatchtuiApp(App[int]):
                 row.last_scan = live.finished.at
 
     @staticmethod
-    def _apply_dry_run(row: HostRow, live: HostLive) -> None:
-        """A dry run shows what it is doing, then leaves the row's state as it was:
-        nothing changed on the host. Its scan is a true reading and is kept."""
+    def _apply_transient(row: HostRow, live: HostLive) -> None:
+        """A dry run or an ad-hoc command shows what it is doing, then leaves the row's
+        state as it was: a dry run changed nothing, and a command's result has its own
+        column. A dry run's scan is a true reading and is kept."""
         if live.scanned is not None:
             row.apply_scan(live.scanned.facts, live.scanned.scan)
         if row.resting is None:
@@ -281,7 +282,12 @@ class PatchtuiApp(App[int]):
         row.state, row.detail = row.resting
         row.resting = None
         finished = live.finished
-        if finished is not None:
+        if finished is None:
+            return
+        if live.keeps_state == "command":
+            row.command = command_marker(finished)
+            row.detail = f"command: {row.command}"
+        else:
             planned = finished.result or finished.state.value
             row.detail = f"dry run: {planned}" + (f" ({finished.error})" if finished.error else "")
 
@@ -873,6 +879,16 @@ class PatchtuiApp(App[int]):
 
     def _command_cmd(self) -> None:
         self._on_hosts(HostsScreen.action_command)
+
+
+def command_marker(finished: HostFinished) -> str:
+    """An ad-hoc command's result in a few characters: exit 0, exit 3, timeout, unreachable."""
+    if finished.state is HostState.OK:
+        return "exit 0"
+    error = finished.error or ""
+    if error.startswith("exited with status "):
+        return "exit " + error.removeprefix("exited with status ")
+    return finished.error_kind or finished.state.value
 
 
 def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:

@@ -49,8 +49,9 @@ class HostLive:
     detail: str = ""
     scanned: HostScanned | None = None
     finished: HostFinished | None = None
-    dry_run: bool = False
-    """These events come from a dry run: they show activity, not a new host state."""
+    keeps_state: str | None = None
+    """'dry run' or 'command': these events show activity, not a new patch state
+    (a dry run changes nothing; an ad-hoc command's result has a column of its own)."""
 
 
 @dataclass
@@ -93,6 +94,16 @@ class RunProgress:
 
     def count(self, state: HostState) -> int:
         return sum(1 for each in self.states.values() if each == state)
+
+
+AD_HOC_OPERATION = "run"
+"""The operation of an ad-hoc command run (engine/adhoc.py)."""
+
+
+def _keeps_state(operation: str, run: RunProgress) -> str | None:
+    if operation == AD_HOC_OPERATION:
+        return "command"
+    return "dry run" if run.dry_run else None
 
 
 class EventBridge:
@@ -165,7 +176,7 @@ class EventBridge:
             self._run_dirty = True
             for host in event.hosts:
                 # A fresh run replaces what the previous one found out about the host.
-                self.live[host] = HostLive(dry_run=self.run.dry_run)
+                self.live[host] = HostLive(keeps_state=_keeps_state(event.operation, self.run))
                 self._dirty.add(host)
                 self._append(host, f"--- {event.operation} {event.run_id} ---")
         elif self.run is None or self.run.run_id != event.run_id:

@@ -105,7 +105,9 @@ class HostRow:
     """The host's maintenance windows (inventory vars); None: no window, always open."""
     window_error: str | None = None
     resting: tuple[HostState, str] | None = None
-    """The state and detail a dry run found the row in, put back when it is done."""
+    """The state and detail a dry run or command found the row in, put back after it."""
+    command: str = ""
+    """The last ad-hoc command's result this session (exit 0, exit 3, unreachable, ...)."""
 
     @classmethod
     def from_host(cls, host: Host) -> HostRow:

@@ -691,3 +691,35 @@ async def test_command_action_runs_on_the_selected_hosts(
             1,
         )
     assert [run["operation"] for run in tui_store.runs()] == ["run"]
+
+
+async def test_a_failing_command_has_its_own_column_and_never_becomes_the_patch_state(
+    tui_lab_app: Callable[..., PatchtuiApp], tui_store: Store
+) -> None:
+    """Seen: after a failing '!' command the row said 'failed' as if patching had failed;
+    and the form's example command 'uptime' was 'not found' on the demo fleet."""
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(HostTable)
+        first, second = table.visible_hosts[:2]
+        await pilot.press("s")  # a scan first: the rows' state is now 'ok'
+        await wait_until(pilot, lambda: run_done(app), timeout=30)
+        assert app.rows[first].state is HostState.OK
+        for command, host in (("false", first), ("uptime", second)):
+            table.move_cursor(row=table.visible_hosts.index(host))
+            app.screen.selected = {host}  # type: ignore[attr-defined]
+            previous = app.bridge.run.run_id if app.bridge.run else None
+            await pilot.press("exclamation_mark")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandScreen))
+            await pilot.press(*command, "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await say_yes(pilot)
+            await wait_until(pilot, lambda p=previous: run_done(app, p), timeout=30)
+            await pilot.pause(0.25)
+        assert app.rows[first].state is HostState.OK  # the scan's state stands
+        assert app.rows[first].command == "exit 1"
+        assert table.get_cell(first, "command").plain == "exit 1"
+        assert app.rows[second].command == "exit 0"
+        lines = list(app.bridge.lines(second))
+        assert any(" up " in line and "load average" in line for line in lines), lines[-5:]
+    assert [run["operation"] for run in tui_store.runs()] == ["run", "run", "scan"]  # newest first

@@ -45,6 +45,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("reboot", "reboot"),
     ("last_scan", "last scan"),
     ("window", "window"),
+    ("command", "command"),
 )
 FIXED_WIDTHS: dict[str, int] = {
     # Columns whose longest value is known: fixed, so the table never jumps mid-run.
@@ -54,6 +55,7 @@ FIXED_WIDTHS: dict[str, int] = {
     "reboot": len("reboot") + 2,
     "last_scan": len("last scan") + 2,
     "window": len("opens Sun 02:00"),
+    "command": len("unreachable"),
 }
 SELECTED_MARK = "●"
 REBUILD_AFTER = 32
@@ -116,6 +118,13 @@ class HostTable(DataTable[Text]):
             "window": styled(
                 window,
                 theme_style(variables, "text-warning" if window == "invalid" else "foreground"),
+            ),
+            # The last ad-hoc command's result: its own column, never the patch state.
+            "command": styled(
+                row.command,
+                theme_style(
+                    variables, "foreground" if row.command in ("", "exit 0") else "text-warning"
+                ),
             ),
         }
 
