@@ -42,10 +42,15 @@ def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else paths.default_db_path()
 
 
-def open_store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace, *, readonly: bool = False) -> Store:
+    """The database; ``readonly`` for commands that only read it.
+
+    A reader takes no lock and writes nothing, so it works while a scan is
+    recording and on a read-only disk.
+    """
     from patchtui.store.db import Store
 
-    return Store.open(db_path(args))
+    return Store.open(db_path(args), readonly=readonly)
 
 
 def make_connector(args: argparse.Namespace) -> SshConnector:
@@ -72,6 +77,7 @@ def run_interruptible(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_interrupt)
+
         # The pipe breaks inside an event sink's write: interrupt from the loop, not
         # from inside the job's own emit call.
         def interrupt_soon() -> None:

@@ -46,7 +46,7 @@ def _counts(run: dict[str, object]) -> str:
 
 
 def run_history_command(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = open_store(args, readonly=args.action != "prune")
     try:
         if args.action == "prune":
             if not args.older_than:
