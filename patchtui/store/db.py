@@ -472,6 +472,8 @@ class Store:
 
     def start_run(self, operation: str, hosts: Sequence[str], options: Mapping[str, object]) -> str:
         """Record a new running run and return its id (sortable by start time)."""
+        if self.readonly:
+            raise StoreError(f"internal error: database {self.path} was opened read-only")
         with self._mutex:
             run_id = new_run_id()
             ensure_directory(self.history_dir, what="history directory")

@@ -70,7 +70,7 @@ def link_message(path: Path) -> str:
 
 def io_error(action: str, path: Path, error: OSError, *, unchanged: bool = True) -> StoreError:
     """One line for an OS error on a store file: what was being done, where, why, what now."""
-    if error.errno == errno.ELOOP:
+    if error.errno == errno.ELOOP or (error.errno == errno.EEXIST and os.path.islink(path)):
         return StoreError(link_message(path))
     reason = error.strerror or str(error)
     hint = _HINTS.get(error.errno or 0)
@@ -202,11 +202,15 @@ def write_all(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def create_new(path: Path, payload: bytes, *, action: str = "write") -> None:
+def create_new(
+    path: Path, payload: bytes, *, action: str = "write", for_path: Path | None = None
+) -> None:
     """Create ``path`` (it must not exist, not even as a link) with ``payload``, fsynced.
 
-    On failure the partly written file is removed.
+    On failure the partly written file is removed. ``for_path``: the file a
+    temp file stands for, named in OS errors (the temp name means nothing to a user).
     """
+    shown = for_path or path
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_SAFE, FILE_MODE)
     except FileExistsError:
@@ -216,7 +220,7 @@ def create_new(path: Path, payload: bytes, *, action: str = "write") -> None:
             + "; the database was not changed"
         ) from None
     except OSError as error:
-        raise io_error(action, path, error) from None
+        raise io_error(action, shown, error) from None
     try:
         os.set_blocking(fd, True)
         write_all(fd, payload)
@@ -225,7 +229,7 @@ def create_new(path: Path, payload: bytes, *, action: str = "write") -> None:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
-        raise io_error(action, path, error) from None
+        raise io_error(action, shown, error) from None
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

@@ -155,7 +155,7 @@ def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
                 raise io_error("create the directory", path.parent, error) from None
             temp = temp_path_for(path)
             # O_EXCL | O_NOFOLLOW with a random name: nothing that exists is written to.
-            create_new(temp, payload)
+            create_new(temp, payload, for_path=path)
             temps.append((temp, path))
         for temp, path in temps:
             try:
