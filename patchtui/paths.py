@@ -21,8 +21,9 @@ def data_dir() -> Path:
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
     # Best effort: a reader (history on a read-only disk) needs no directory, and a
     # writer that cannot create it gets the store's one-line error naming it.
+    # 0o755 whatever the umask: the store refuses a directory every user can write.
     with contextlib.suppress(OSError):
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
     return path
 
 

@@ -360,3 +360,19 @@ def test_reader_of_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     with Store.open(path, readonly=True) as store:
         assert store.runs() == [] and store.hosts() == []
     assert not path.parent.exists()
+
+
+def test_directories_patchtui_creates_pass_its_own_check_under_umask_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patchtui import paths
+
+    monkeypatch.setenv("PATCHTUI_DATA_DIR", str(tmp_path / "fresh"))
+    old = os.umask(0)
+    try:
+        made = _record_runs(paths.default_db_path(), 1)
+    finally:
+        os.umask(old)
+    db = paths.default_db_path()
+    for directory in (db.parent, history_dir_for(db), history_dir_for(db) / made[0]):
+        assert directory.stat().st_mode & 0o777 == 0o755, directory
