@@ -838,7 +838,13 @@ class Store:
                 or parts[:1] != (self.history_dir.name,)
             ):
                 return tail
-            raw = read_bytes(self.path.parent / relpath)
+            path = self.path.parent / relpath
+            try:
+                raw = read_bytes(path)
+            except StoreError:
+                if path.is_symlink():
+                    raise  # refused, and said so: never read through a link
+                raw = None  # unreadable: the tail kept in the database still helps
             return tail if raw is None else raw.decode("utf-8", errors="replace")
 
 
