@@ -203,12 +203,18 @@ def write_all(fd: int, payload: bytes) -> None:
 
 
 def create_new(
-    path: Path, payload: bytes, *, action: str = "write", for_path: Path | None = None
+    path: Path,
+    payload: bytes,
+    *,
+    action: str = "write",
+    for_path: Path | None = None,
+    mode: int | None = None,
 ) -> None:
     """Create ``path`` (it must not exist, not even as a link) with ``payload``, fsynced.
 
     On failure the partly written file is removed. ``for_path``: the file a
     temp file stands for, named in OS errors (the temp name means nothing to a user).
+    ``mode``: set exactly (umask ignored), for a backup that keeps its original's.
     """
     shown = for_path or path
     try:
@@ -223,6 +229,8 @@ def create_new(
         raise io_error(action, shown, error) from None
     try:
         os.set_blocking(fd, True)
+        if mode is not None:
+            os.fchmod(fd, mode)
         write_all(fd, payload)
         os.fsync(fd)
     except OSError as error:
@@ -255,19 +263,17 @@ def copy_to_new(source: Path, target: Path) -> Path:
         raise StoreError(f"cannot back up {source}: it does not exist; nothing was changed")
     mode = FILE_MODE
     with contextlib.suppress(OSError):
-        mode = stat.S_IMODE(os.lstat(source).st_mode)
+        mode = stat.S_IMODE(os.lstat(source).st_mode) & 0o777
     for attempt in range(100):
         candidate = target if attempt == 0 else target.with_name(f"{target.name}.{attempt}")
         if os.path.lexists(candidate):
             continue
         try:
-            create_new(candidate, payload, action="write the backup")
+            create_new(candidate, payload, action="write the backup", mode=mode)
         except StoreError:
             if os.path.lexists(candidate):
                 continue  # taken between the check and the create: try the next name
             raise
-        with contextlib.suppress(OSError):
-            os.chmod(candidate, mode, follow_symlinks=False)
         return candidate
     raise StoreError(f"cannot back up {source}: 100 backups named {target.name}* already exist")
 

@@ -376,3 +376,15 @@ def test_directories_patchtui_creates_pass_its_own_check_under_umask_0(
     db = paths.default_db_path()
     for directory in (db.parent, history_dir_for(db), history_dir_for(db) / made[0]):
         assert directory.stat().st_mode & 0o777 == 0o755, directory
+
+
+def test_backups_keep_the_original_mode_whatever_the_umask(tmp_path: Path) -> None:
+    source = tmp_path / "source.json"
+    source.write_text("{}")
+    source.chmod(0o640)
+    old = os.umask(0o077)
+    try:
+        used = copy_to_new(source, tmp_path / "source.json.bak")
+    finally:
+        os.umask(old)
+    assert used.stat().st_mode & 0o777 == 0o640
