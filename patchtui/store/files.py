@@ -142,12 +142,15 @@ def _check_opened(fd: int, path: Path, *, single_link: bool) -> None:
 def open_file(path: Path, flags: int, *, action: str, single_link: bool = True) -> int:
     """``os.open`` without following a link; the fd of a regular file, else StoreError.
 
-    ``flags`` are the access flags (``O_RDWR``, ``O_CREAT``, ...); missing files
-    raise FileNotFoundError unchanged so callers can treat "absent" normally.
+    ``flags`` are the access flags (``O_RDWR``, ``O_CREAT``, ...); without
+    ``O_CREAT`` a missing file raises FileNotFoundError unchanged so callers can
+    treat "absent" normally.
     """
     try:
         fd = os.open(path, flags | _OPEN_SAFE, FILE_MODE)
-    except FileNotFoundError:
+    except FileNotFoundError as error:
+        if flags & os.O_CREAT:
+            raise io_error(action, path, error) from None  # its directory went away
         raise
     except OSError as error:
         raise io_error(action, path, error) from None
