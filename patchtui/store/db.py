@@ -32,6 +32,12 @@ together when a batch fills, a few seconds pass, or ``flush`` / ``finish_run``
 is called, so a 1,000-host run is a handful of file rewrites, not thousands.
 Whatever ``finish_run`` recorded is durable (fsynced) when it returns.
 
+Crash recovery: a running run holds an flock on ``<run_id>.live`` in the
+history directory. The kernel drops that lock when the process dies, even by
+SIGKILL, so ``Store.open`` can tell a run whose process is gone (lock free)
+from one still in progress (lock held) without trusting pids, which get
+reused; the dead ones are marked ``interrupted``.
+
 Readers: ``Store.open(readonly=True)`` (history, compliance, advisories)
 takes no lock and writes nothing, so it works while a scan holds the lock and
 on a read-only file system. It cannot migrate or recover, so it shows a run
@@ -41,12 +47,6 @@ does), and an older schema is left to a writer.
 Files: nothing is read or written through a link, and the data directory
 must not be writable by other users (:mod:`patchtui.store.files`); an OS
 error (read-only file system, full disk) is one line naming the file.
-
-Crash recovery: a running run holds an flock on ``<run_id>.live`` in the
-history directory. The kernel drops that lock when the process dies, even by
-SIGKILL, so ``Store.open`` can tell a run whose process is gone (lock free)
-from one still in progress (lock held) without trusting pids, which get
-reused; the dead ones are marked ``interrupted``.
 """
 
 from __future__ import annotations
