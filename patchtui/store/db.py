@@ -230,7 +230,11 @@ class _Transaction:
     def shard(self, run_id: str) -> TinyDB:
         db = self._shards.get(run_id)
         if db is None:
-            db = TinyDB(str(shard_path_for(self.db_path, run_id)), storage=TransactionStorage)
+            db = TinyDB(
+                str(shard_path_for(self.db_path, run_id)),
+                storage=TransactionStorage,
+                subdirectory="history directory",
+            )
             self._shards[run_id] = db
         return db
 

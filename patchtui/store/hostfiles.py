@@ -48,7 +48,7 @@ from typing import Any
 
 from patchtui.errors import StoreError
 from patchtui.store import schema
-from patchtui.store.files import read_bytes
+from patchtui.store.files import ensure_directory, read_bytes
 from patchtui.store.storage import (
     Tables,
     atomic_write_many,
@@ -275,6 +275,8 @@ class HostFiles:
     def write_many(self, shards: Mapping[int, dict[str, dict[str, Any]]]) -> None:
         """:meth:`write` for several shards, with one directory fsync for all of them."""
         payloads = {index: dump_tables({schema.HOSTS: docs}) for index, docs in shards.items()}
+        # At every write: a link swapped in since the store opened must not redirect it.
+        ensure_directory(self.directory, what="host directory")
         atomic_write_many([(self.path(index), payload) for index, payload in payloads.items()])
         for index, docs in shards.items():
             self._cache[index] = HostShard.build(

@@ -27,6 +27,7 @@ from patchtui.errors import StoreError
 from patchtui.store.files import (
     check_replaceable,
     create_new,
+    ensure_directory,
     io_error,
     random_suffix,
     read_bytes,
@@ -192,9 +193,11 @@ class TransactionStorage(Storage):
     constructor, so there is never a storage that could overwrite it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, subdirectory: str | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        self.subdirectory = subdirectory
+        """What its directory is, if it is one of the store's own (checked at each commit)."""
         self._data: Tables | None = read_tables(self.path)
         self.dirty = False
 
@@ -208,6 +211,10 @@ class TransactionStorage(Storage):
     def commit(self) -> None:
         """Write the transaction's state if anything changed."""
         if self.dirty:
+            if self.subdirectory is not None:
+                # Checked at every write, not only at open: a console stays open for
+                # hours, and a link swapped in meanwhile must not redirect the write.
+                ensure_directory(self.path.parent, what=self.subdirectory)
             atomic_write_tables(self.path, self._data or {})
             self.dirty = False
 

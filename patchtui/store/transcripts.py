@@ -109,8 +109,11 @@ class TranscriptBook:
         self.buffered_bytes = 0
 
     def _write(self, transcript: _Transcript) -> None:
+        # The history directory, then the run's, at every write: a link swapped in
+        # since the store opened must not redirect output into another directory.
+        ensure_directory(self.db_dir / self.history_dir_name, what="history directory")
+        ensure_directory(transcript.path.parent, what="transcript directory")
         if transcript.written is None:
-            ensure_directory(transcript.path.parent, what="transcript directory")
             try:
                 transcript.written = os.lstat(transcript.path).st_size
             except FileNotFoundError:

@@ -388,3 +388,32 @@ def test_backups_keep_the_original_mode_whatever_the_umask(tmp_path: Path) -> No
     finally:
         os.umask(old)
     assert used.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_link_swapped_in_after_open_does_not_redirect_writes(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A console stays open for hours: the store's directories are checked at each write."""
+    elsewhere = tmp_path / "elsewhere-dir"
+    elsewhere.mkdir()
+    with Store.open(db_path, batch_size=1000) as store:
+        run_id = store.start_run("scan", ["web1"], {})
+        store.update_hosts({"web1": {"last_scan": 1.0}})
+        store.flush()
+        for directory in (history_dir_for(db_path), hosts_dir_for(db_path)):
+            directory.rename(tmp_path / f"moved-{directory.name}")
+            directory.symlink_to(elsewhere)
+        store.append_transcript(run_id, "web1", ["output"])
+        with pytest.raises(StoreError, match="is a symbolic link"):
+            store.flush()  # transcripts first
+        store._transcripts.forget_run(run_id)
+        store.record_host_result(run_id, "web1", {"status": "ok"})
+        with pytest.raises(StoreError, match=r"history is a symbolic link"):
+            store.flush()  # the run's history file
+        store._pending_results.clear()
+        store.update_hosts({"web1": {"last_scan": 2.0}})
+        with pytest.raises(StoreError, match="hosts is a symbolic link"):
+            store.flush()  # the host files
+        store._pending_hosts.clear()
+        store._active.clear()  # the run cannot be finished here: nothing more to write
+    assert list(elsewhere.iterdir()) == []
