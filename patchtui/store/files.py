@@ -48,7 +48,7 @@ FILE_MODE = 0o644
 DIR_MODE = 0o755
 
 _HINTS = {
-    errno.EROFS: "the file system is read-only",
+    errno.EROFS: "only reading commands such as history and compliance work there",
     errno.ENOSPC: "the disk is full: free some space and run again",
     errno.EDQUOT: "the disk quota is used up: free some space and run again",
     errno.EACCES: "run patchtui as the user that owns the database",
