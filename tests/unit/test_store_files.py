@@ -335,22 +335,24 @@ os._exit(0)
 
 
 def test_reader_shows_a_dead_run_interrupted_without_writing(db_path: Path) -> None:
-    Store.open(db_path).close()
-    done = subprocess.run(
-        [sys.executable, "-c", _START_AND_DIE, str(db_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    dead = done.stdout.strip()
-    before = db_path.read_bytes()
-    with Store.open(db_path, readonly=True) as reader:
-        assert reader.run(dead)["status"] == "interrupted"  # type: ignore[index]
-        assert [run["status"] for run in reader.runs()] == ["interrupted"]
-        with pytest.raises(StoreError, match="opened read-only"):
-            reader.start_run("scan", [], {})
-    assert db_path.read_bytes() == before  # the reader recorded nothing
+    with Store.open(db_path) as writer:
+        alive = writer.start_run("scan", [], {})
+        done = subprocess.run(
+            [sys.executable, "-c", _START_AND_DIE, str(db_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        dead = done.stdout.strip()
+        before = db_path.read_bytes()
+        with Store.open(db_path, readonly=True) as reader:
+            assert reader.run(dead)["status"] == "interrupted"  # type: ignore[index]
+            assert reader.run(alive)["status"] == "running"  # type: ignore[index]
+            with pytest.raises(StoreError, match="opened read-only"):
+                reader.start_run("scan", [], {})
+        assert db_path.read_bytes() == before  # the reader recorded nothing
+        writer.finish_run(alive, "ok", {})
     with Store.open(db_path) as writer:  # the next writer records it
         assert writer.recovered_runs == [dead]
 
