@@ -85,6 +85,17 @@ def test_symlinked_lock_file_is_refused_by_every_command(db_path: Path, victim: 
     assert lock.is_symlink()  # refused, not silently replaced either
 
 
+def test_the_issue_reproduction_leaves_the_victim_alone(tmp_path: Path, victim: Path) -> None:
+    """Issue 13: ``ln -s VICTIM p.json.lock; patchtui history --db p.json`` wrote into VICTIM."""
+    directory = tmp_path / "x"
+    directory.mkdir()
+    (directory / "p.json.lock").symlink_to(victim)
+    line = _one_line_error(run_patchtui("history", "--db", str(directory / "p.json")))
+    assert "p.json.lock is a symbolic link" in line
+    assert victim.read_bytes() == VICTIM_TEXT
+    assert sorted(entry.name for entry in directory.iterdir()) == ["p.json.lock"]
+
+
 def test_hard_linked_or_fifo_lock_file_is_refused(db_path: Path, tmp_path: Path) -> None:
     _record_runs(db_path, 1)
     lock = lock_path_for(db_path)
