@@ -430,3 +430,18 @@ def test_a_link_swapped_in_after_open_does_not_redirect_writes(
         store._pending_hosts.clear()
         store._active.clear()  # the run cannot be finished here: nothing more to write
     assert list(elsewhere.iterdir()) == []
+
+
+def test_baselines_file_is_never_read_or_replaced_through_a_link(
+    db_path: Path, victim: Path
+) -> None:
+    from patchtui.baselines.store import BaselineBook, baselines_path
+
+    Store.open(db_path).close()
+    baselines_path(db_path).symlink_to(victim)
+    book = BaselineBook(db_path, lock_timeout=1)
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        book.list()
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        book.delete("anything")
+    assert victim.read_bytes() == VICTIM_TEXT and baselines_path(db_path).is_symlink()
