@@ -7,6 +7,7 @@ Environment overrides (used by tests and by people with unusual layouts):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,7 +19,11 @@ APP_NAME = "patchtui"
 def data_dir() -> Path:
     override = os.environ.get("PATCHTUI_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
-    path.mkdir(parents=True, exist_ok=True)
+    # Best effort: a reader (history on a read-only disk) needs no directory, and a
+    # writer that cannot create it gets the store's one-line error naming it.
+    # 0o755 whatever the umask: the store refuses a directory every user can write.
+    with contextlib.suppress(OSError):
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
     return path
 
 

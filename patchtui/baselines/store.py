@@ -19,6 +19,7 @@ from typing import Any
 
 from patchtui.baselines.model import Baseline, check_baseline_name
 from patchtui.errors import ConfigError, StoreError
+from patchtui.store.files import read_bytes
 from patchtui.store.lock import StoreLock
 from patchtui.store.storage import atomic_write_bytes
 
@@ -39,14 +40,11 @@ class BaselineBook:
         self.lock_timeout = lock_timeout
 
     def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        raw = read_bytes(self.path)  # never through a link, like every store file
+        if raw is None:
             return {}
-        except OSError as error:
-            raise StoreError(f"cannot read {self.path}: {error.strerror}") from None
         try:
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))
         except ValueError as error:
             raise StoreError(f"{self.path} is not valid JSON ({error}); fix or remove it") from None
         if not isinstance(data, dict) or not isinstance(data.get("baselines"), dict):

@@ -120,7 +120,7 @@ def _handler(args: argparse.Namespace) -> int:
     from patchtui.headless.common import open_store, selected_hosts
     from patchtui.headless.output import emit_json, render_table
 
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     try:
         states = store.hosts()
     finally:

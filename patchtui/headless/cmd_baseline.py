@@ -109,7 +109,7 @@ def _create(args: argparse.Namespace, book: Any) -> int:
         reject=tuple(args.reject or ()),
         min_age_days=args.min_age,
     )
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     try:
         run = store.run(args.from_run)
         if run is None:

@@ -42,10 +42,15 @@ def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else paths.default_db_path()
 
 
-def open_store(args: argparse.Namespace) -> Store:
+def open_store(args: argparse.Namespace, *, readonly: bool = False) -> Store:
+    """The database; ``readonly`` for commands that only read it.
+
+    A reader takes no lock and writes nothing, so it works while a scan is
+    recording and on a read-only disk.
+    """
     from patchtui.store.db import Store
 
-    return Store.open(db_path(args))
+    return Store.open(db_path(args), readonly=readonly)
 
 
 def make_connector(args: argparse.Namespace) -> SshConnector:

@@ -19,7 +19,7 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     policy_path = args.policy or load_config().policy
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     _, hosts = selected_hosts(args)
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     try:
         stored = {str(doc.get("name")): doc for doc in store.hosts()}
     finally:

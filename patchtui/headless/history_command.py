@@ -72,7 +72,7 @@ def _run_line(run: dict[str, object]) -> dict[str, object]:
 
 
 def run_history_command(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = open_store(args, readonly=args.action != "prune")
     try:
         if args.action == "prune":
             if not args.older_than:

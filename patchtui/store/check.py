@@ -9,13 +9,16 @@ moved aside (that move is its backup) and its run is flagged ``history_lost``;
 an unreadable host file is restored from a complete temp file or moved aside
 (its hosts refill at the next scan). Hosts recorded twice or in the wrong host
 file are merged back into one record in the right file, after a backup copy.
+
+Backups are created under names that do not exist yet (never through a link,
+see :mod:`patchtui.store.files`); a database path that is a link, or a data
+directory other users could change, is refused as by the store.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,13 +28,20 @@ from typing import Any, Literal
 from patchtui.errors import StoreError
 from patchtui.store import schema
 from patchtui.store.db import history_dir_for, run_is_live, shard_path_for
+from patchtui.store.files import (
+    check_db_path,
+    check_directory,
+    check_replaceable,
+    copy_to_new,
+    move_aside,
+)
 from patchtui.store.hostfiles import (
     HostFiles,
     host_shard_files,
     hosts_dir_for,
     shard_index,
 )
-from patchtui.store.lock import StoreLock
+from patchtui.store.lock import StoreLock, lock_path_for
 from patchtui.store.storage import (
     Tables,
     atomic_write_tables,
@@ -96,6 +106,9 @@ def check_db(path: Path) -> list[Finding]:
     """Everything wrong (or worth knowing) about the database at ``path``; empty if healthy."""
     findings: list[Finding] = []
     where = str(path)
+    unsafe = _unsafe_files(path)
+    if unsafe is not None:
+        return [Finding("error", where, unsafe)]
     temps = stray_temp_files(path)
     if temps:
         findings.append(
@@ -141,6 +154,24 @@ def check_db(path: Path) -> list[Finding]:
                 Finding("warning", where, f"run {indexed_id}: its history file is missing")
             )
     return findings
+
+
+def _unsafe_files(path: Path) -> str | None:
+    """Why the store would refuse this database's directory or path, or None."""
+    try:
+        check_db_path(path)
+        check_replaceable(lock_path_for(path))
+        if os.path.lexists(path.parent):
+            check_directory(path.parent, follow=True)
+        for directory, what in (
+            (history_dir_for(path), "history directory"),
+            (hosts_dir_for(path), "host directory"),
+        ):
+            if os.path.lexists(directory):
+                check_directory(directory, what=what)
+    except StoreError as error:
+        return error.message
+    return None
 
 
 def _host_docs(path: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
@@ -224,6 +255,9 @@ def repair_db(path: Path, *, lock_timeout: float = 10.0) -> RepairReport:
     """Fix what ``check_db`` finds, keeping a timestamped backup of every file it replaces."""
     report = RepairReport()
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    unsafe = _unsafe_files(path)
+    if unsafe is not None:
+        raise StoreError(f"{unsafe}; nothing was repaired")
     with StoreLock(path, command="patchtui db repair").hold(lock_timeout):
         tables, changed = _recover_main(path, stamp, report)
         host_files = HostFiles(path, schema.host_shard_count(tables or {}))
@@ -242,8 +276,7 @@ def repair_db(path: Path, *, lock_timeout: float = 10.0) -> RepairReport:
                 if path.exists() and not any(
                     b.name.startswith(f"{path.name}.corrupt-") for b in report.backups
                 ):
-                    backup = path.with_name(f"{path.name}.bak-{stamp}")
-                    shutil.copy2(path, backup)
+                    backup = copy_to_new(path, path.with_name(f"{path.name}.bak-{stamp}"))
                     report.backups.append(backup)
                 atomic_write_tables(path, tables)
         for temp in [*stray_temp_files(path), *_shard_temps(path)]:
@@ -259,13 +292,12 @@ def _recover_main(path: Path, stamp: str, report: RepairReport) -> tuple[Tables 
     try:
         tables = read_tables(path)
     except StoreError as exc:
-        backup = path.with_name(f"{path.name}.corrupt-{stamp}")
         try:
-            shutil.copy2(path, backup)
-        except OSError as copy_error:
+            backup = copy_to_new(path, path.with_name(f"{path.name}.corrupt-{stamp}"))
+        except StoreError as copy_error:
             raise StoreError(
-                f"cannot back up {path} before repairing it: {copy_error}; nothing was changed"
-            ) from copy_error
+                f"cannot back up {path} before repairing it: {copy_error.message}"
+            ) from None
         report.backups.append(backup)
         report.actions.append(
             f"kept the broken file as {backup.name} ({exc.message.split(';')[0]})"
@@ -304,8 +336,7 @@ def _repair_host_files(path: Path, host_files: HostFiles, stamp: str, report: Re
         except StoreError:
             if _salvage_shard(host_file, report) is not None:
                 continue
-            aside = host_file.with_name(f"{host_file.name}.corrupt-{stamp}")
-            os.replace(host_file, aside)
+            aside = move_aside(host_file, host_file.with_name(f"{host_file.name}.corrupt-{stamp}"))
             report.backups.append(aside)
             report.actions.append(
                 f"moved unreadable host file {host_file.name} aside to {aside.name} "
@@ -325,8 +356,7 @@ def _repair_host_files(path: Path, host_files: HostFiles, stamp: str, report: Re
     if not misplaced and len(latest) == len(docs):
         return
     for host_file in host_shard_files(path):
-        backup = host_file.with_name(f"{host_file.name}.bak-{stamp}")
-        shutil.copy2(host_file, backup)
+        backup = copy_to_new(host_file, host_file.with_name(f"{host_file.name}.bak-{stamp}"))
         report.backups.append(backup)
     host_files.write_all(latest[name] for name in sorted(latest))
     report.actions.append(
@@ -369,8 +399,9 @@ def _repair_shards(path: Path, tables: Tables, stamp: str, report: RepairReport)
         except StoreError:
             shard = _salvage_shard(shard_path, report)
             if shard is None:
-                aside = shard_path.with_name(f"{shard_path.name}.corrupt-{stamp}")
-                os.replace(shard_path, aside)
+                aside = move_aside(
+                    shard_path, shard_path.with_name(f"{shard_path.name}.corrupt-{stamp}")
+                )
                 report.backups.append(aside)
                 report.actions.append(
                     f"moved unreadable history {shard_path.name} aside to {aside.name}"
@@ -401,10 +432,10 @@ def _salvage_shard(shard_path: Path, report: RepairReport) -> Tables | None:
         except StoreError:
             continue
         if salvaged is not None:
-            aside = shard_path.with_name(
-                f"{shard_path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+            aside = copy_to_new(
+                shard_path,
+                shard_path.with_name(f"{shard_path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"),
             )
-            shutil.copy2(shard_path, aside)
             report.backups.append(aside)
             atomic_write_tables(shard_path, salvaged)
             report.actions.append(f"restored history {shard_path.name} from temp file {temp.name}")

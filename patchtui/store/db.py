@@ -37,6 +37,16 @@ history directory. The kernel drops that lock when the process dies, even by
 SIGKILL, so ``Store.open`` can tell a run whose process is gone (lock free)
 from one still in progress (lock held) without trusting pids, which get
 reused; the dead ones are marked ``interrupted``.
+
+Readers: ``Store.open(readonly=True)`` (history, compliance, advisories)
+takes no lock and writes nothing, so it works while a scan holds the lock and
+on a read-only file system. It cannot migrate or recover, so it shows a run
+whose process died as ``interrupted`` without recording it (the next writer
+does), and an older schema is left to a writer.
+
+Files: nothing is read or written through a link, and the data directory
+must not be writable by other users (:mod:`patchtui.store.files`); an OS
+error (read-only file system, full disk) is one line naming the file.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ import math
 import os
 import secrets
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -62,6 +73,15 @@ from tinydb.table import Table
 from patchtui import paths
 from patchtui.errors import StoreError
 from patchtui.store import schema
+from patchtui.store.files import (
+    check_db_path,
+    check_directory,
+    check_replaceable,
+    copy_to_new,
+    ensure_directory,
+    open_file,
+    read_bytes,
+)
 from patchtui.store.hostfiles import HostFiles, HostShard, hosts_dir_for, next_doc_id, stat_key
 from patchtui.store.lock import StoreLock
 from patchtui.store.storage import (
@@ -210,7 +230,11 @@ class _Transaction:
     def shard(self, run_id: str) -> TinyDB:
         db = self._shards.get(run_id)
         if db is None:
-            db = TinyDB(str(shard_path_for(self.db_path, run_id)), storage=TransactionStorage)
+            db = TinyDB(
+                str(shard_path_for(self.db_path, run_id)),
+                storage=TransactionStorage,
+                subdirectory="history directory",
+            )
             self._shards[run_id] = db
         return db
 
@@ -281,6 +305,8 @@ class Store:
         self.hosts_dir = hosts_dir_for(path)
         self._shard_cache: dict[str, tuple[_StatKey, Tables]] = {}
         self._closed = False
+        self.readonly = False
+        """Opened with ``readonly=True``: no lock taken, nothing written."""
         self.recovered_runs: list[str] = []
         """Runs that ``open`` found left running by a dead process and marked interrupted."""
 
@@ -296,6 +322,7 @@ class Store:
         batch_size: int = 250,
         batch_seconds: float = 5.0,
         transcript_cap_bytes: int = DEFAULT_CAP_BYTES,
+        readonly: bool = False,
     ) -> Store:
         """Open (creating if needed) the database at ``path`` (default: paths.default_db_path()).
 
@@ -303,6 +330,10 @@ class Store:
         untouched), migrates an older schema after a backup copy, removes temp
         files left by a killed writer, and marks runs whose process died
         ``interrupted``. ``command`` names this process in lock messages.
+
+        ``readonly``: for commands that only read. No lock, no file created or
+        changed (see the module docstring); a database that needs migrating is
+        opened as a writer once to migrate it.
         """
         db_path = Path(path) if path is not None else paths.default_db_path()
         store = cls(
@@ -313,12 +344,44 @@ class Store:
             batch_seconds=batch_seconds,
             transcript_cap_bytes=transcript_cap_bytes,
         )
-        store._startup()
+        if not (readonly and store._startup_readonly()):
+            store._startup()
         return store
 
+    def _check_files(self) -> None:
+        """The data directory and the store's own names: no links, no foreign owners."""
+        check_db_path(self.path)
+        # Readers never open the lock, but a link there is an attack on the next writer.
+        check_replaceable(self._lock.path)
+        for directory, what in (
+            (self.history_dir, "history directory"),
+            (self.hosts_dir, "host directory"),
+        ):
+            if os.path.lexists(directory):
+                check_directory(directory, what=what)
+
+    def _startup_readonly(self) -> bool:
+        """Open for reading only; False if a writer must open it first (an older schema)."""
+        if os.path.lexists(self.path.parent):
+            check_directory(self.path.parent, follow=True)
+        self._check_files()
+        tables = read_tables(self.path)
+        if tables is not None and (
+            schema.schema_version(tables) < schema.SCHEMA_VERSION or schema.HOSTS in tables
+        ):
+            return False
+        self.readonly = True
+        data = tables or {}
+        self._host_files.shard_count = schema.host_shard_count(data)
+        key = _stat_key(self.path)
+        if key is not None:
+            self._snapshot, self._snapshot_key = data, key
+        return True
+
     def _startup(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.history_dir.mkdir(exist_ok=True)
+        ensure_directory(self.path.parent, what="data directory", follow=True)
+        self._check_files()
+        ensure_directory(self.history_dir, what="history directory")
         with self._mutex, self._lock.hold(self.lock_timeout):
             txn = _Transaction(self.path, self._host_files)
             tables = txn.main_storage.read() or {}
@@ -329,7 +392,7 @@ class Store:
                 backup = self.path.with_name(
                     f"{self.path.name}.pre-v{new}-{time.strftime('%Y%m%dT%H%M%S')}"
                 )
-                shutil.copy2(self.path, backup)
+                copy_to_new(self.path, backup)
                 txn.main_storage.write(tables)
             if legacy_hosts:
                 # Host files are written before the main file drops its hosts table:
@@ -394,6 +457,8 @@ class Store:
     def _transaction(self) -> Iterator[_Transaction]:
         if self._closed:
             raise StoreError(f"database {self.path} is closed")
+        if self.readonly:
+            raise StoreError(f"internal error: database {self.path} was opened read-only")
         with self._mutex, self._lock.hold(self.lock_timeout):
             txn = _Transaction(self.path, self._host_files)
             tables = txn.main_storage.read() or {}
@@ -411,12 +476,18 @@ class Store:
 
     def start_run(self, operation: str, hosts: Sequence[str], options: Mapping[str, object]) -> str:
         """Record a new running run and return its id (sortable by start time)."""
+        if self.readonly:
+            raise StoreError(f"internal error: database {self.path} was opened read-only")
         with self._mutex:
             run_id = new_run_id()
-            self.history_dir.mkdir(parents=True, exist_ok=True)
+            ensure_directory(self.history_dir, what="history directory")
             # The live lock is taken before the index says "running", so another
             # process opening the store never sees a running run without it.
-            live_fd = os.open(live_path_for(self.path, run_id), os.O_RDWR | os.O_CREAT, 0o644)
+            live_fd = open_file(
+                live_path_for(self.path, run_id),
+                os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                action="create the run's live file",
+            )
             fcntl.flock(live_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             doc: dict[str, Any] = {
                 "run_id": run_id,
@@ -656,6 +727,8 @@ class Store:
             if version > schema.SCHEMA_VERSION:
                 schema.migrate(data, where=str(self.path))  # raises the clear "newer" error
             self._snapshot, self._snapshot_key = data, key
+        if self.readonly:
+            return _dead_runs_shown_interrupted(self.path, self._snapshot)
         return self._snapshot
 
     def _shard(self, run_id: str) -> Tables:
@@ -756,19 +829,59 @@ class Store:
             if run_id in self._active:
                 self._transcripts.write_buffered()
             result = next((doc for doc in self.host_results(run_id) if doc.get("host") == host), {})
-            relpath = result.get("transcript_path") or transcript_relpath(
-                self.history_dir.name, run_id, host
+            relpath = str(
+                result.get("transcript_path")
+                or transcript_relpath(self.history_dir.name, run_id, host)
             )
+            tail = str(result.get("transcript_tail") or "")
+            parts = PurePath(relpath).parts
+            # A path from the file: read only below the history directory.
+            if (
+                PurePath(relpath).is_absolute()
+                or ".." in parts
+                or parts[:1] != (self.history_dir.name,)
+            ):
+                return tail
+            path = self.path.parent / relpath
             try:
-                return (self.path.parent / str(relpath)).read_text(
-                    encoding="utf-8", errors="replace"
-                )
-            except OSError:
-                return str(result.get("transcript_tail") or "")
+                raw = read_bytes(path)
+            except StoreError:
+                if path.is_symlink():
+                    raise  # refused, and said so: never read through a link
+                raw = None  # unreadable: the tail kept in the database still helps
+            return tail if raw is None else raw.decode("utf-8", errors="replace")
 
 
 def _stat_key(path: Path) -> _StatKey | None:
     return stat_key(path)
+
+
+def _dead_runs_shown_interrupted(db_path: Path, tables: Tables) -> Tables:
+    """``tables`` with runs left ``running`` by a dead process shown as a writer would mark them.
+
+    A read-only store cannot record the recovery; it must not show a run whose
+    process is gone as still running either. Returns new dicts, never changed in place.
+    """
+    runs = tables.get(schema.RUNS)
+    if not runs:
+        return tables
+    dead = {
+        doc_id
+        for doc_id, doc in runs.items()
+        if doc.get("status") == schema.RUN_RUNNING
+        and not run_is_live(db_path, str(doc.get("run_id")))
+    }
+    if not dead:
+        return tables
+    shown = {
+        doc_id: (
+            {**doc, "status": "interrupted", "note": "the process ended mid-run"}
+            if doc_id in dead
+            else doc
+        )
+        for doc_id, doc in runs.items()
+    }
+    return {**tables, schema.RUNS: shown}
 
 
 def _upsert_by_key(
@@ -803,9 +916,15 @@ def _upsert_by_key(
 
 def run_is_live(db_path: Path, run_id: str) -> bool:
     """True while the process recording ``run_id`` holds its live lock."""
+    # Read-only (flock needs no write access: readers on a read-only disk ask too),
+    # never through a link, never blocking on a FIFO.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(live_path_for(db_path, run_id), os.O_RDWR)
+        fd = os.open(live_path_for(db_path, run_id), flags)
     except OSError:
+        return False
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -48,11 +48,13 @@ from typing import Any
 
 from patchtui.errors import StoreError
 from patchtui.store import schema
+from patchtui.store.files import ensure_directory, read_bytes
 from patchtui.store.storage import (
     Tables,
     atomic_write_many,
     corrupt_message,
     dump_tables,
+    empty_detail,
     validate_tables,
 )
 
@@ -101,9 +103,13 @@ def collector_paused() -> Iterator[None]:
 
 
 def parse_host_file(path: Path, raw: bytes) -> Tables:
-    """Parse one host file's bytes; StoreError (naming the file) if corrupt."""
+    """Parse one host file's bytes; StoreError (naming the file) if corrupt or empty.
+
+    The store never writes an empty host file (a shard left without hosts is
+    removed), so an empty one was truncated: its hosts must not silently vanish.
+    """
     if not raw.strip():
-        return {}
+        raise StoreError(corrupt_message(path, empty_detail(raw)))
     try:
         with collector_paused():
             data = json.loads(raw)
@@ -120,7 +126,7 @@ def parse_host_file(path: Path, raw: bytes) -> Tables:
 
 def stat_key(path: Path) -> _StatKey | None:
     try:
-        info = path.stat()
+        info = os.lstat(path)  # a link is never followed: its read is refused
     except FileNotFoundError:
         return None
     # Writers rename a new file into place, so the inode changes on every write.
@@ -187,16 +193,11 @@ class HostFiles:
             self._cache[index] = shard
             return shard, 0
         path = self.path(index)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        raw = read_bytes(path)
+        if raw is None:
             shard = HostShard(None, EMPTY_DIGEST, {}, {})
             self._cache[index] = shard
             return shard, 0
-        except OSError as exc:
-            raise StoreError(
-                f"database file {path} is unreadable: {exc.strerror or exc}; it was not changed"
-            ) from exc
         shard = HostShard.build(key, _digest(raw), parse_host_file(path, raw))
         self._cache[index] = shard
         return shard, len(raw)
@@ -248,14 +249,10 @@ class HostFiles:
         """
         path = self.path(index)
         key = stat_key(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raw, key = b"", None
-        except OSError as exc:
-            raise StoreError(
-                f"database file {path} is unreadable: {exc.strerror or exc}; it was not changed"
-            ) from exc
+        found = read_bytes(path)
+        raw, key = (b"", None) if found is None else (found, key)
+        if found is not None and not found.strip():
+            parse_host_file(path, found)  # raises: an empty file is damage, not "no hosts"
         digest = _digest(raw)
         cached = self._cache.get(index)
         if cached is not None and cached.digest == digest:
@@ -263,7 +260,8 @@ class HostFiles:
                 cached = HostShard(key, cached.digest, cached.docs, cached.by_name)
                 self._cache[index] = cached
             return cached
-        shard = HostShard.build(key, digest, parse_host_file(path, raw))
+        tables = parse_host_file(path, raw) if found is not None else {}
+        shard = HostShard.build(key, digest, tables)
         self._cache[index] = shard
         return shard
 
@@ -277,6 +275,8 @@ class HostFiles:
     def write_many(self, shards: Mapping[int, dict[str, dict[str, Any]]]) -> None:
         """:meth:`write` for several shards, with one directory fsync for all of them."""
         payloads = {index: dump_tables({schema.HOSTS: docs}) for index, docs in shards.items()}
+        # At every write: a link swapped in since the store opened must not redirect it.
+        ensure_directory(self.directory, what="host directory")
         atomic_write_many([(self.path(index), payload) for index, payload in payloads.items()])
         for index, docs in shards.items():
             self._cache[index] = HostShard.build(

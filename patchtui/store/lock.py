@@ -10,6 +10,11 @@ a waiter that gives up can say who is in the way. The kernel releases a flock
 when its holder dies (even by SIGKILL), so a crashed process never leaves the
 database locked; the stale text in the file is ignored because it is read only
 when the lock is actually busy.
+
+The lock file is opened without following links and must be a regular file
+with one link (:mod:`patchtui.store.files`): a link planted at ``<db>.lock``
+would otherwise make every command, even ``history``, truncate its target.
+Taking the lock also checks the data directory, so every writer does.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchtui.errors import StoreLockedError
+from patchtui.errors import StoreError, StoreLockedError
+from patchtui.store.files import ensure_directory, open_file, read_bytes
 
 POLL_SECONDS = 0.02
 
@@ -64,8 +70,8 @@ class LockHolder:
 def read_holder(lock_file: Path) -> LockHolder:
     """What the current (or last) holder wrote into the lock file."""
     try:
-        info = json.loads(lock_file.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
+        info = json.loads((read_bytes(lock_file) or b"").decode("utf-8") or "{}")
+    except (OSError, ValueError, StoreError):
         return LockHolder(None, "", None)
     if not isinstance(info, dict):
         return LockHolder(None, "", None)
@@ -89,14 +95,17 @@ class StoreLock:
         self.db_path = db_path
         self.path = lock_path_for(db_path)
         self.command = command or default_command()
+        self._directory_checked = False
 
     @contextlib.contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the lock for the body; wait at most ``timeout`` seconds, then raise."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._directory_checked:
+            ensure_directory(self.path.parent, what="data directory", follow=True)
+            self._directory_checked = True
         # A fresh open file description per transaction: flock conflicts are per
         # description, so two Store objects in one process also exclude each other.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT, action="open the lock file")
         try:
             self._acquire(fd, timeout)
             try:

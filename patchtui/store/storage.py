@@ -8,8 +8,9 @@ which is fsynced and then atomically renamed over the real file, and the
 directory is fsynced so the rename itself survives a power cut. A reader
 therefore always sees either the old or the new complete file.
 
-A corrupt or unreadable file raises :class:`~patchtui.errors.StoreError` and is
-never written over: a storage that failed to read refuses to write.
+A corrupt, empty or unreadable file raises :class:`~patchtui.errors.StoreError`
+and is never written over: a storage that failed to read refuses to write. No
+file is read or written through a symbolic link (:mod:`patchtui.store.files`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 from tinydb.storages import Storage
 
 from patchtui.errors import StoreError
+from patchtui.store.files import (
+    check_replaceable,
+    create_new,
+    ensure_directory,
+    io_error,
+    random_suffix,
+    read_bytes,
+)
 
 Tables = dict[str, dict[str, Any]]
 """TinyDB's on-disk shape: table name -> {doc id as str -> document}."""
@@ -75,22 +83,23 @@ def validate_tables(data: object) -> str | None:
     return None
 
 
+def empty_detail(raw: bytes) -> str:
+    return f"the file is empty ({len(raw)} bytes): it was truncated or damaged"
+
+
 def read_tables(path: Path) -> Tables | None:
-    """Parse a TinyDB JSON file; None if it does not exist or is empty (a new database).
+    """Parse a TinyDB JSON file; None if it does not exist (a new database).
 
     Raises StoreError naming the file and the JSON error position if it is
-    corrupt, or the OS error if it cannot be read.
+    corrupt, if it is empty (the store never writes an empty file, so an empty
+    one was truncated: treating it as new would hide every recorded run), if
+    it is a link, or the OS error if it cannot be read.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_bytes(path)
+    if raw is None:
         return None
-    except OSError as exc:
-        raise StoreError(
-            f"database {path} is unreadable: {exc.strerror or exc}; the file was not changed"
-        ) from exc
     if not raw.strip():
-        return None
+        raise StoreError(corrupt_message(path, empty_detail(raw)))
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -117,6 +126,11 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def temp_path_for(path: Path) -> Path:
+    """A new temp file name beside ``path`` (hidden, random: never guessable in advance)."""
+    return path.with_name(f"{temp_name_prefix(path)}{random_suffix()}")
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file."""
     atomic_write_many([(path, payload)])
@@ -129,19 +143,26 @@ def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
     leaves every file old or new (never half-written). fsync dominated a batch
     of host updates that touches dozens of host files: this halves their number.
     """
+    # Every name is checked before anything is written: a link at one of them
+    # refuses the whole write rather than leaving it half done.
+    for path, _ in files:
+        check_replaceable(path)
     temps: list[tuple[Path, Path]] = []
     try:
         for path, payload in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # pid + random: two writers never share a temp name; a stray file names its author.
-            temp = path.with_name(f"{temp_name_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise io_error("create the directory", path.parent, error) from None
+            temp = temp_path_for(path)
+            # O_EXCL | O_NOFOLLOW with a random name: nothing that exists is written to.
+            create_new(temp, payload, for_path=path)
             temps.append((temp, path))
-            with open(temp, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
         for temp, path in temps:
-            os.replace(temp, path)
+            try:
+                os.replace(temp, path)
+            except OSError as error:
+                raise io_error("replace", path, error) from None
     except BaseException:
         for temp, _ in temps:
             with contextlib.suppress(OSError):
@@ -172,9 +193,11 @@ class TransactionStorage(Storage):
     constructor, so there is never a storage that could overwrite it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, subdirectory: str | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        self.subdirectory = subdirectory
+        """What its directory is, if it is one of the store's own (checked at each commit)."""
         self._data: Tables | None = read_tables(self.path)
         self.dirty = False
 
@@ -188,6 +211,10 @@ class TransactionStorage(Storage):
     def commit(self) -> None:
         """Write the transaction's state if anything changed."""
         if self.dirty:
+            if self.subdirectory is not None:
+                # Checked at every write, not only at open: a console stays open for
+                # hours, and a link swapped in meanwhile must not redirect the write.
+                ensure_directory(self.path.parent, what=self.subdirectory)
             atomic_write_tables(self.path, self._data or {})
             self.dirty = False
 

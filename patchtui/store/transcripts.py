@@ -11,16 +11,20 @@ cannot fill the disk. The database keeps the relative path and the last lines
 opening files and still shows something if a transcript file is lost.
 
 Lines are buffered in memory and appended when the store flushes, not one
-write per output line.
+write per output line. Transcript files and their run directory are never
+opened through a link (:mod:`patchtui.store.files`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from patchtui.store.files import ensure_directory, io_error, open_file, write_all
 
 DEFAULT_CAP_BYTES = 2 * 1024 * 1024
 TAIL_LINES = 200
@@ -105,10 +109,13 @@ class TranscriptBook:
         self.buffered_bytes = 0
 
     def _write(self, transcript: _Transcript) -> None:
-        transcript.path.parent.mkdir(parents=True, exist_ok=True)
+        # The history directory, then the run's, at every write: a link swapped in
+        # since the store opened must not redirect output into another directory.
+        ensure_directory(self.db_dir / self.history_dir_name, what="history directory")
+        ensure_directory(transcript.path.parent, what="transcript directory")
         if transcript.written is None:
             try:
-                transcript.written = transcript.path.stat().st_size
+                transcript.written = os.lstat(transcript.path).st_size
             except FileNotFoundError:
                 transcript.written = 0
         data = "".join(f"{line}\n" for line in transcript.buffered).encode("utf-8", "replace")
@@ -122,10 +129,20 @@ class TranscriptBook:
             cut = cut[: cut.rfind(b"\n") + 1]
             data = cut + f"[patchtui: transcript truncated at {self.cap_bytes} bytes]\n".encode()
             transcript.truncated = True
-        with open(transcript.path, "ab") as handle:
-            handle.write(data)
+        _append(transcript.path, data)
         transcript.written += len(data)
 
     def forget_run(self, run_id: str) -> None:
         for key in [key for key in self._open if key[0] == run_id]:
             del self._open[key]
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append to a transcript file, never through a link (or a second hard link)."""
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, action="open the transcript")
+    try:
+        write_all(fd, data)
+    except OSError as error:
+        raise io_error("append to the transcript", path, error, unchanged=False) from None
+    finally:
+        os.close(fd)

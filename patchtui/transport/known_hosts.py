@@ -226,6 +226,9 @@ def _parsed_file(path: Path) -> list[KnownHostEntry]:
     return entries
 
 
+_NO_LINKS = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 class KnownHostsWriter:
     """Appends first-seen keys to patchtui's own known_hosts under a file lock.
 
@@ -248,12 +251,17 @@ class KnownHostsWriter:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock_file:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        # Never through a link (ELOOP): the file lives in the data directory, and
+        # root following a planted link would append to any file on the system.
+        lock_fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | _NO_LINKS, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
                 return self._record_locked(host, port, key_type, key_base64)
             finally:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        finally:
+            os.close(lock_fd)
 
     def _record_locked(
         self, host: str, port: int | None, key_type: str, key_base64: str
@@ -274,7 +282,7 @@ class KnownHostsWriter:
             line = "\n" + line
         # O_APPEND: one write() of one short line lands whole at the end even
         # if something outside patchtui appends concurrently.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NO_LINKS, 0o600)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)

@@ -77,3 +77,53 @@ def test_two_writers_at_once(tmp_path: Path) -> None:
         # They really ran at the same time (else this test proves nothing).
         assert first["started"] < second["finished"] and second["started"] < first["finished"]
     assert check_db(db_path) == []
+
+
+_STEADY_WRITER = """
+import sys
+from pathlib import Path
+from patchtui.store import Store
+
+store = Store.open(Path(sys.argv[1]), batch_size=5, batch_seconds=0.01)
+for number in range(40):
+    hosts = [f"host{index:02d}" for index in range(10)]
+    run_id = store.start_run("scan", hosts, {"n": number})
+    for host in hosts:
+        store.append_transcript(run_id, host, [f"{host} run {number}"])
+        store.record_host_result(run_id, host, {"status": "ok"})
+        store.update_hosts({host: {"last_scan": float(number)}})
+    store.finish_run(run_id, "ok", {"ok": len(hosts)})
+store.close()
+"""
+
+
+def test_readers_need_no_lock_and_always_see_whole_files(tmp_path: Path) -> None:
+    """Writers replace files by rename, so a lock-free reader sees one whole version each time."""
+    db_path = tmp_path / "patchtui.json"
+    Store.open(db_path).close()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _STEADY_WRITER, str(db_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reads, finished_seen = 0, 0
+    deadline = time.monotonic() + 120
+    try:
+        while writer.poll() is None and time.monotonic() < deadline:
+            with Store.open(db_path, readonly=True) as reader:
+                runs = reader.runs()
+                finished = [run for run in runs if run["status"] == "ok"]
+                # Never fewer finished runs than already seen, never a half-recorded one.
+                assert len(finished) >= finished_seen
+                finished_seen = len(finished)
+                for run in finished[:3]:
+                    assert len(reader.host_results(run["run_id"])) == 10
+                assert all(doc.get("last_scan") is not None for doc in reader.hosts())
+            reads += 1
+    finally:
+        _, stderr = writer.communicate(timeout=120)
+    assert writer.returncode == 0, stderr
+    assert reads >= 5, f"only {reads} reads while the writer ran"
+    with Store.open(db_path, readonly=True) as reader:
+        assert len(reader.runs()) == 40

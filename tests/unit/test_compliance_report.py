@@ -212,3 +212,14 @@ def test_write_atomically_cleans_up_on_failure(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomically(directory / "report.html", "x")
     assert sorted(p.name for p in directory.iterdir()) == ["report.html"]
+
+
+def test_write_atomically_never_writes_through_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("KEEP\n")
+    victim.chmod(0o600)
+    target = tmp_path / "report.prom"
+    target.symlink_to(victim)
+    write_atomically(target, "metrics\n")
+    assert victim.read_text() == "KEEP\n" and victim.stat().st_mode & 0o777 == 0o600
+    assert not target.is_symlink() and target.read_text() == "metrics\n"

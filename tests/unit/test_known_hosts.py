@@ -151,3 +151,17 @@ def test_writer_keeps_lines_separate_when_file_lacks_final_newline(tmp_path: Pat
         f"web1 ssh-ed25519 {KEY_A}",
         f"web2 ssh-ed25519 {KEY_B}",
     ]
+
+
+def test_writer_never_appends_through_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("KEEP\n")
+    for planted in ("known_hosts", "known_hosts.lock"):
+        directory = tmp_path / planted.replace(".", "-")
+        directory.mkdir()
+        (directory / planted).symlink_to(victim)
+        with pytest.raises(OSError, match="Too many levels of symbolic links"):
+            KnownHostsWriter(directory / "known_hosts").record_if_absent(
+                "web1", None, "ssh-ed25519", KEY_A
+            )
+    assert victim.read_text() == "KEEP\n"
