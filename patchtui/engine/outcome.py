@@ -64,7 +64,9 @@ def not_ok_count(summary: RunSummary) -> int:
 
 
 def describe_outcome(outcome: str | None, summary: RunSummary | None = None) -> str:
-    """``completed``, ``completed with 3 failed, 1 unreachable``, ``halted``, ``dry run``."""
+    """``completed``, ``completed with 3 failed, 1 unreachable``, ``halted``, ``dry run``.
+
+    Without ``summary``: ``completed with failures``, for lines whose counts follow."""
     word = normalize_outcome(outcome)
     if word == COMPLETED_WITH_FAILURES:
         if summary is None:

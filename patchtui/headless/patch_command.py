@@ -115,7 +115,7 @@ def patch_summary_line(finish: RunFinished) -> str:
     if skipped := skipped_text(summary):
         parts.append(skipped)
     line = (
-        f"{finish.operation} {describe_outcome(finish.outcome, summary)}: {summary.hosts} hosts "
+        f"{finish.operation} {describe_outcome(finish.outcome)}: {summary.hosts} hosts "
         f"in {summary.waves} waves: " + ", ".join(parts)
     )
     if summary.halted:

@@ -94,7 +94,7 @@ def summary_line(summary: RunSummary, outcome: str) -> str:
     if skipped := skipped_text(summary):
         counts.append(skipped)
     return (
-        f"scan {describe_outcome(outcome, summary)}: {summary.hosts} hosts: "
+        f"scan {describe_outcome(outcome)}: {summary.hosts} hosts: "
         + ", ".join(counts)
         + f" | {pending_text(summary)}, {summary.reboot_required} need a reboot"
         + (f", {summary.stale} with stale metadata" if summary.stale else "")

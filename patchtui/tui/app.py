@@ -893,7 +893,10 @@ def command_marker(finished: HostFinished) -> str:
 
 def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:
     """What is running and what quitting does to it, before the operator says yes."""
-    running = sum(1 for state in run.states.values() if not state.is_final)
+    # Queued hosts have a state too, but nothing has started on them.
+    running = sum(
+        1 for state in run.states.values() if not state.is_final and state is not HostState.QUEUED
+    )
     waiting = run.total - run.finished - running
     lines = [
         f"{run.operation} {run.run_id}: {run.finished}/{run.total} done, "

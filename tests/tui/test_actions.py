@@ -30,7 +30,7 @@ from patchtui.lab.sim import jobs as lab_jobs
 from patchtui.lab.state import SimHost
 from patchtui.store.db import Store
 from patchtui.transport.ssh import SshConnector
-from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.app import PatchtuiApp, quit_lines
 from patchtui.tui.bridge import EventBridge, RunProgress
 from patchtui.tui.screens.command import CommandScreen
 from patchtui.tui.screens.confirm import ConfirmScreen
@@ -723,3 +723,15 @@ async def test_a_failing_command_has_its_own_column_and_never_becomes_the_patch_
         lines = list(app.bridge.lines(second))
         assert any(" up " in line and "load average" in line for line in lines), lines[-5:]
     assert [run["operation"] for run in tui_store.runs()] == ["run", "run", "scan"]  # newest first
+
+
+def test_quit_question_counts_queued_hosts_as_not_started() -> None:
+    """Seen in the demo: 39 queued hosts were called 'in progress', '0 not started'."""
+    run = RunProgress(run_id="r1", operation="patch", total=40, started=0.0)
+    run.states = {f"q{i}": HostState.QUEUED for i in range(36)}
+    run.states |= {"a": HostState.PATCHING, "b": HostState.CONNECTING, "c": HostState.OK}
+    run.finished = 1
+    lines = quit_lines(run, is_patch=True)
+    assert lines[0] == "patch r1: 1/40 done, 2 in progress, 37 not started."
+    assert "the 37 not started are recorded as skipped (cancelled)" in lines[1]
+    assert "up to 2 hosts" in lines[2]

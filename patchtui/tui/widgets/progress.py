@@ -53,7 +53,7 @@ def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> st
         return f"{host_count} hosts · no run yet this session · s: scan · p: patch"
     summary = None if run.running else run.summary
     counts = _counts(run, skipped=skipped_text(summary) if summary is not None else "")
-    state = (run.control or "running") if run.running else describe_outcome(run.outcome, summary)
+    state = (run.control or "running") if run.running else describe_outcome(run.outcome)
     dry_word = run.dry_run and state != describe_outcome(DRY_RUN)
     operation = f"{run.operation} (dry run)" if dry_word else run.operation
     parts = [
