@@ -305,7 +305,7 @@ def test_bridge_tracks_waves_and_threshold() -> None:
 
 
 def test_help_lists_the_run_keys() -> None:
-    keys = {keys for keys, _ in help_rows()}
+    keys = {keys for keys, _ in help_rows(PatchtuiApp.BINDINGS)}
     assert {"p", "R", "c", "P", "!", "C", "b", "e"} <= keys
 
 

@@ -5,9 +5,11 @@ Checked in a fresh interpreter so that other tests' imports cannot hide a leak.
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import patchtui
 
@@ -56,3 +58,36 @@ def test_cli_help_does_not_import_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def _runtime_imports(tree: ast.AST) -> set[str]:
+    """Modules a file imports when it runs (imports under ``if TYPE_CHECKING:`` excluded)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_screens_and_widgets_never_import_the_app() -> None:
+    """app.py imports the screens; a screen importing app.py back (even inside a
+    method) made a cycle. Screens reach the app through a typed property instead."""
+    package = Path(patchtui.__file__).parent / "tui"
+    offenders = [
+        str(path.relative_to(package))
+        for folder in ("screens", "widgets")
+        for path in sorted((package / folder).glob("*.py"))
+        if "patchtui.tui.app" in _runtime_imports(ast.parse(path.read_text()))
+    ]
+    assert offenders == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,7 +21,11 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("e", "In compliance: export the report (html, markdown, csv, json)"),
     ("ctrl+s", "In the patch form: review (then confirm)"),
     ("f", "In an output pane: follow / stop following new lines"),
-    ("/ ctrl+f, n N", "In an output pane: search, next / previous match"),
+    (
+        "ctrl+f /, n N",
+        "In an output pane: search (under the hosts table only ctrl+f: / filters"
+        " the hosts there), next / previous match",
+    ),
     ("ctrl+p", "Command palette: every action above, themes"),
 )
 
@@ -39,14 +45,14 @@ def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
     return rows
 
 
-def help_rows() -> list[tuple[str, str]]:
-    from patchtui.tui.app import PatchtuiApp
+def help_rows(app_bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """The hosts screen's keys, then the app's (passed in: screens never import the app)."""
     from patchtui.tui.screens.hosts import HostsScreen
 
     explained = {keys for keys, _ in EXTRA_KEYS}
     rows = [
         row
-        for row in binding_rows([*HostsScreen.BINDINGS, *PatchtuiApp.BINDINGS])
+        for row in binding_rows([*HostsScreen.BINDINGS, *app_bindings])
         if row[0] not in explained
     ]
     return [*rows, *EXTRA_KEYS]
@@ -67,5 +73,5 @@ class HelpScreen(ModalScreen[None]):
         table: DataTable[Text] = self.query_one("#help-keys", DataTable)
         table.add_column("key", key="key")
         table.add_column("what", key="what")
-        for keys, description in help_rows():
+        for keys, description in help_rows(type(self.app).BINDINGS):
             table.add_row(Text(keys, style="bold", end=""), Text(description, end=""))

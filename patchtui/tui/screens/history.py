@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on
@@ -39,6 +39,9 @@ from patchtui.tui.storeview import (
 )
 from patchtui.tui.widgets.colours import plain, styled, theme_style
 from patchtui.tui.widgets.footer import KeyFooter
+
+if TYPE_CHECKING:
+    from patchtui.tui.app import PatchtuiApp
 
 OUTCOME_VARIABLES = {
     COMPLETED: "text-success",
@@ -150,10 +153,7 @@ class HistoryScreen(Screen[None]):
         if run.get("operation") not in {"patch", "rollback"}:
             self.notify("Only patch (and rollback) runs change packages.", severity="warning")
             return
-        from patchtui.tui.app import PatchtuiApp
-
-        if isinstance(self.app, PatchtuiApp):
-            self.app.open_rollback(str(run["run_id"]))
+        cast("PatchtuiApp", self.app).open_rollback(str(run["run_id"]))
 
     @on(DataTable.RowSelected, "#runs")
     def _open_run(self, event: DataTable.RowSelected) -> None:

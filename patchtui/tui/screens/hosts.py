@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -69,10 +69,9 @@ class HostsScreen(Screen[None]):
 
     @property
     def patchtui(self) -> PatchtuiApp:
-        from patchtui.tui.app import PatchtuiApp
-
-        assert isinstance(self.app, PatchtuiApp)
-        return self.app
+        # Typed access to the app without importing it: app.py imports the screens,
+        # never the other way round (the only app this screen runs in is PatchtuiApp).
+        return cast("PatchtuiApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")

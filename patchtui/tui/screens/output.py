@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -131,10 +131,9 @@ class _OutputScreenBase(Screen[None]):
 
     @property
     def patchtui(self) -> PatchtuiApp:
-        from patchtui.tui.app import PatchtuiApp
-
-        assert isinstance(self.app, PatchtuiApp)
-        return self.app
+        # Typed access to the app without importing it: app.py imports the screens,
+        # never the other way round (the only app this screen runs in is PatchtuiApp).
+        return cast("PatchtuiApp", self.app)
 
     def state_of(self, host: str | None) -> HostState | None:
         row = self.patchtui.rows.get(host) if host is not None else None
