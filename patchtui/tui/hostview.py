@@ -309,18 +309,40 @@ def sort_key(row: HostRow, column: str) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- filtering
 
 
-def matches(row: HostRow, query: str) -> bool:
-    """Does ``row`` match every whitespace-separated term of ``query``?
+FILTER_FORMS: tuple[tuple[str, str], ...] = (
+    ("web db-01", "name, group, label value, state or OS contains each word"),
+    ("env=prod", "label equals value"),
+    ("state:failed", "state is exactly (ok, failed, unreachable, skipped, idle, ...)"),
+    ("reboot", "needs a reboot (reboot:no, reboot:? for the others)"),
+    ("CVE-2024-6387 DSA-5724", "a pending update fixes it (a prefix works: CVE-2024-)"),
+)
+"""The filter's forms, for the placeholder and the help screen."""
 
-    A term ``key=value`` matches a label exactly (case-insensitive); a term
-    ``cve:ID`` matches hosts with a pending update fixing that CVE or advisory
-    (``cve:CVE-2024-`` matches a prefix); any other term is a case-insensitive
-    substring of the name, a group, a label value, the state or the OS. An
+_REBOOT_WORDS = {"yes": True, "no": False, "?": None}
+
+
+def matches(row: HostRow, query: str) -> bool:
+    """Does ``row`` match every whitespace-separated term of ``query`` (``FILTER_FORMS``)?
+
+    ``key=value`` matches a label exactly (case-insensitive); ``state:S`` the state;
+    ``reboot`` (``reboot:yes|no|?``) whether a reboot is needed; ``cve:ID`` only
+    hosts with a pending update fixing that CVE or advisory (a prefix works); any
+    other term is a case-insensitive substring of the name, a group, a label value,
+    the state or the OS, or the start of a pending fix's CVE or advisory id. An
     empty query matches everything.
     """
     for term in query.lower().split():
         if term.startswith("cve:"):
             if not _fixes(row, term[4:]):
+                return False
+            continue
+        if term.startswith("state:"):
+            if row.state.value != term[6:]:
+                return False
+            continue
+        if term == "reboot" or term.startswith("reboot:"):
+            wanted = _REBOOT_WORDS.get(term[7:] or "yes", True)
+            if row.reboot_required is not wanted:
                 return False
             continue
         if "=" in term:
@@ -336,7 +358,7 @@ def matches(row: HostRow, query: str) -> bool:
             row.state.value,
             row.os,
         )
-        if not any(term in text.lower() for text in haystack):
+        if not any(term in text.lower() for text in haystack) and not _fixes(row, term):
             return False
     return True
 

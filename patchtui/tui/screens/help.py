@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from patchtui.tui.hostview import FILTER_FORMS
+
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Open the highlighted host (facts, pending updates) or run"),
     ("↑ ↓ PgUp PgDn", "Move in the table; the output pane follows the highlighted host"),
@@ -55,7 +57,8 @@ def help_rows(app_bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
         for row in binding_rows([*HostsScreen.BINDINGS, *app_bindings])
         if row[0] not in explained
     ]
-    return [*rows, *EXTRA_KEYS]
+    filters = [(f"/ {form}", f"Filter: {meaning}") for form, meaning in FILTER_FORMS]
+    return [*rows, *EXTRA_KEYS, *filters]
 
 
 class HelpScreen(ModalScreen[None]):

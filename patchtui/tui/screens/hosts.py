@@ -75,7 +75,10 @@ class HostsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
-        yield Input(placeholder="filter: name, group, label=value, state, OS", id="filter")
+        yield Input(
+            placeholder="filter: name group env=prod state:failed reboot CVE-2024-6387 (? help)",
+            id="filter",
+        )
         yield HostTable(clock=self.patchtui.clock, id="hosts")
         yield RunProgressBar(id="run-progress")
         # The pane's log keeps the id "output": tests and styles find it by that name.
