@@ -129,6 +129,34 @@ async def test_events_update_cells_in_place(tui_offline_app: Callable[..., Patch
         assert table.row_count == 4  # updated in place, nothing added
 
 
+async def test_home_end_g_and_n_move_the_cursor(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: Home/End/g/G did not move the cursor; there was no way to step through failures."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        order = table.visible_hosts
+        for key, row in (("G", len(order) - 1), ("g", 0), ("end", len(order) - 1), ("home", 0)):
+            await pilot.press(key)
+            assert table.cursor_row == row, key
+        for host, state in (("db-01", HostState.FAILED), ("web-02", HostState.UNREACHABLE)):
+            app.bridge(HostFinished(run_id=RUN, host=host, state=state, error="boom"))
+        await settle(pilot)
+        await pilot.press("home")
+        start = table.highlighted_host
+        problems = [name for name in table.visible_hosts if name in ("db-01", "web-02")]
+        after = [name for name in problems if name != start]
+        await pilot.press("n")  # the next one after the cursor
+        assert table.highlighted_host == after[0]
+        await pilot.press("n")  # and around again
+        assert table.highlighted_host == [p for p in problems if p != after[0]][0]
+        await pilot.press("N")
+        assert table.highlighted_host == after[0]
+        await pilot.press("space")
+        assert app.screen.sub_title.endswith("· 1 selected")
+
+
 async def test_filter_as_you_type(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
     app = tui_offline_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input
 
+from patchtui.engine.events import HostState
 from patchtui.tui.bridge import RunProgress
 from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.footer import KeyFooter
@@ -18,8 +19,11 @@ from patchtui.tui.widgets.output_pane import HostsOutputPane, OutputPane
 from patchtui.tui.widgets.progress import RunProgressBar
 
 if TYPE_CHECKING:
-    from patchtui.engine.events import HostState
     from patchtui.tui.app import PatchtuiApp
+
+
+PROBLEM_STATES = frozenset({HostState.FAILED, HostState.UNREACHABLE, HostState.SKIPPED})
+"""What n / N jump to."""
 
 
 class HostsScreen(Screen[None]):
@@ -59,6 +63,14 @@ class HostsScreen(Screen[None]):
         Binding("v", "split_output", "Split", tooltip="Output of the running hosts side by side"),
         Binding("z", "zoom_output", "Output", tooltip="The highlighted host's output full-screen"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding(
+            "n",
+            "next_problem",
+            "Next failed",
+            tooltip="Next failed, unreachable or skipped host (N: previous)",
+            show=False,
+        ),
+        Binding("N", "previous_problem", "Prev failed", show=False),
     ]
 
     def __init__(self) -> None:
@@ -170,6 +182,7 @@ class HostsScreen(Screen[None]):
             return
         self.selected ^= {host}
         table.update_row(self.patchtui.rows[host], host in self.selected)
+        self.sub_title_for_filter(table)
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
 
@@ -182,6 +195,7 @@ class HostsScreen(Screen[None]):
             self.selected |= visible
         for name in visible:
             table.update_row(self.patchtui.rows[name], name in self.selected)
+        self.sub_title_for_filter(table)
 
     def scan_targets(self) -> list[str]:
         """Selected hosts, or every host the filter shows when none are selected."""
@@ -272,6 +286,8 @@ class HostsScreen(Screen[None]):
     def sub_title_for_filter(self, table: HostTable) -> None:
         shown, total = table.row_count, len(self.patchtui.rows)
         suffix = f" · {shown}/{total} shown" if self.filter_text else ""
+        if self.selected:
+            suffix += f" · {len(self.selected)} selected"
         self.sub_title = f"{self.patchtui.inventory_label}{suffix}"
 
     def action_sort_next(self) -> None:
@@ -293,6 +309,29 @@ class HostsScreen(Screen[None]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.patchtui.open_details(str(event.row_key.value))
+
+    def action_next_problem(self) -> None:
+        self._jump_to_problem(forward=True)
+
+    def action_previous_problem(self) -> None:
+        self._jump_to_problem(forward=False)
+
+    def _jump_to_problem(self, *, forward: bool) -> None:
+        """Move to the next (previous) shown host that failed, was unreachable or skipped,
+        wrapping around: at 3 a.m. the failures are what needs reading."""
+        table = self.query_one(HostTable)
+        shown = table.visible_hosts
+        if not shown:
+            return
+        start = table.cursor_row
+        count = len(shown)
+        for step in range(1, count + 1):
+            index = (start + step if forward else start - step) % count
+            row = self.patchtui.rows.get(shown[index])
+            if row is not None and row.state in PROBLEM_STATES:
+                table.move_cursor(row=index)
+                return
+        self.notify("No failed, unreachable or skipped host is shown.")
 
     def action_details(self) -> None:
         host = self.query_one(HostTable).highlighted_host

@@ -15,6 +15,7 @@ from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.render import measure
@@ -70,6 +71,12 @@ _EMPTY_CELL = Text(no_wrap=True, end="")
 
 class HostTable(DataTable[Text]):
     """DataTable of HostRows; the screen owns the rows, this draws them."""
+
+    # DataTable's home/end scroll sideways; in a host list they move to the first/last host.
+    BINDINGS = [
+        Binding("home,g", "scroll_top", "First host", show=False),
+        Binding("end,G", "scroll_bottom", "Last host", show=False),
+    ]
 
     def __init__(self, *, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
