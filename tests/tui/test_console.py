@@ -150,7 +150,7 @@ async def test_home_end_g_and_n_move_the_cursor(
         await pilot.press("n")  # the next one after the cursor
         assert table.highlighted_host == after[0]
         await pilot.press("n")  # and around again
-        assert table.highlighted_host == [p for p in problems if p != after[0]][0]
+        assert table.highlighted_host == next(p for p in problems if p != after[0])
         await pilot.press("N")
         assert table.highlighted_host == after[0]
         await pilot.press("space")
