@@ -837,7 +837,14 @@ class PatchtuiApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                continue  # ours below lists every key, with what it does here
+            if command.title == "Quit":
+                command = SystemCommand(
+                    "Quit", "Quit patchtui (asks first while a run goes)", self.action_quit
+                )
+            yield command
         yield SystemCommand("Scan", "Scan the selected hosts (all shown if none)", self._scan_cmd)
         yield SystemCommand(
             "Patch", "Patch the selected hosts (a form, then a confirmation)", self._patch_cmd

@@ -139,7 +139,7 @@ def test_confirmation_names_hosts_prod_and_waves(tui_inventory: Inventory) -> No
     assert "  canary: web-01" in lines
     assert any(line.startswith("  wave 1/2: ") for line in lines)
     assert any(
-        line.startswith("Halts when more than 1 hosts fail (or any canary failure)")
+        line.startswith("Halts when more than 1 host fails (or any canary failure)")
         for line in lines
     )
     no_failures = plan_rollout(hosts)
@@ -230,7 +230,7 @@ def test_status_line_shows_wave_failures_halt_and_pause() -> None:
     run.states = {"a": HostState.OK, "b": HostState.OK, "c": HostState.FAILED}
     text = progress_text(run, host_count=6, now=165.0)
     assert text.startswith("patch running: 3/6 done (2 ok, 1 failed)")
-    assert "wave 1/2" in text and "failures 1/1 allowed" in text and "1:05" in text
+    assert "wave 1/2" in text and "1 failed of 1 allowed" in text and "1:05" in text
     assert "P: pause" in text
     run.control = "paused"
     assert progress_text(run, host_count=6, now=165.0).startswith("patch paused: 3/6")
@@ -410,7 +410,7 @@ async def test_patch_via_the_form_reaches_ok_and_nothing_pending(
             assert row.pending == 0
         assert all(pending(sim) == 0 for sim in lab.hosts)
         text = status_text(app)
-        assert "patch completed: 6/6 done (6 ok)" in text and "failures 0/1 allowed" in text
+        assert "patch completed: 6/6 done (6 ok)" in text and "0 failed of 1 allowed" in text
     assert [run["status"] for run in tui_store.runs()] == ["completed"]
 
 

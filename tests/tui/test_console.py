@@ -327,3 +327,16 @@ async def test_cells_render_as_datatable_does_and_only_changed_ones_again(
         # Focus moving to the filter changes the table's look: still Textual's rendering.
         await pilot.press("slash")
         assert _our_cells(table) == _textual_cells(table)
+
+
+async def test_palette_lists_keys_once_and_says_what_quit_does(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: the palette listed 'Keys' twice and 'Quit the application as soon as possible'."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE):
+        commands = list(app.get_system_commands(app.screen))
+        titles = [command.title for command in commands]
+        assert titles.count("Keys") == 1 and titles.count("Quit") == 1
+        quit_help = next(command.help for command in commands if command.title == "Quit")
+        assert "asks first while a run goes" in quit_help

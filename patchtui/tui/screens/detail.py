@@ -104,11 +104,12 @@ class HostDetailScreen(Screen[None]):
         summary.append(f"  groups: {', '.join(row.groups) or '-'}")
         if row.labels:
             summary.append("  labels: " + ", ".join(f"{k}={v}" for k, v in row.labels.items()))
-        summary.append(
-            f"\nlast scan: {format_time(row.last_scan) or 'never'}"
-            f" ({format_age(row.last_scan, self.now)})"
-            f"  reboot required: {format_reboot(row) or '?'}"
+        scanned = (
+            f"{format_time(row.last_scan)} ({format_age(row.last_scan, self.now)})"
+            if row.last_scan is not None
+            else "never"
         )
+        summary.append(f"\nlast scan: {scanned}  reboot required: {format_reboot(row) or '?'}")
         if row.metadata_stale:
             summary.append("  metadata stale", style=theme_style(variables, "text-warning"))
         summary.append("\n" + describe_window(row, self.now))
@@ -131,7 +132,7 @@ class HostDetailScreen(Screen[None]):
         table.add_column("value", key="value")
         facts = self.row.facts or {}
         if not facts:
-            table.add_row(plain("facts"), plain("not known yet: scan the host (s)"))
+            table.add_row(plain("facts"), plain("not known yet: scan the host (escape, then s)"))
             return
         for key, label in FACT_FIELDS:
             if key in facts:

@@ -153,7 +153,8 @@ def confirmation_lines(
     halts = (
         "Halts on the first failure"
         if plan.max_failures == 0
-        else f"Halts when more than {plan.max_failures} hosts fail"
+        else f"Halts when more than {plan.max_failures} host"
+        + (" fails" if plan.max_failures == 1 else "s fail")
     )
     if plan.canary_count:
         halts += " (or any canary failure)"

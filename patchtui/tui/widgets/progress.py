@@ -62,7 +62,7 @@ def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> st
     if run.wave is not None:
         parts.append(run.wave)
     if run.max_failures is not None:
-        parts.append(f"failures {run.failures}/{run.max_failures} allowed")
+        parts.append(f"{run.failures} failed of {run.max_failures} allowed")
     if run.halted:
         parts.append(f"HALTED: {run.halted}")
     if summary is not None and run.operation in PENDING_OPERATIONS:
