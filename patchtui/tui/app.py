@@ -47,6 +47,7 @@ from patchtui.tui.bridge import EventBridge, HostLive, RunProgress
 from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
+from patchtui.tui.screens.patch_modal import PatchForm
 from patchtui.tui.storeview import ConsoleStore, host_records
 from patchtui.tui.textual_cycles import break_textual_cycles
 from patchtui.tui.widgets.progress import progress_text
@@ -142,6 +143,8 @@ class PatchtuiApp(App[int]):
         """Runs full garbage collections while nobody types (launch sets it before run())."""
         self.default_theme = default_theme
         self.typed_confirm_above = typed_confirm_above
+        self.last_patch_form: PatchForm | None = None
+        """The patch form as last submitted: the next one opens with it."""
         """A patch or reboot of more hosts than this (or any env=prod) is confirmed by typing."""
         """config.toml's theme: used until the user picks one (which is remembered)."""
         self.inventory = inventory
@@ -605,9 +608,12 @@ class PatchtuiApp(App[int]):
         if self._refuse_if_running():
             return
         hosts = self._hosts(names)
-        request = await self.push_screen_wait(PatchModal(len(hosts), base=self.run_defaults))
+        request = await self.push_screen_wait(
+            PatchModal(len(hosts), base=self.run_defaults, last=self.last_patch_form)
+        )
         if request is None:
             return
+        self.last_patch_form = request.form
         options = self._with_canaries(request.options, hosts, request.canary_pattern)
         if options is None:
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Checkbox, Input, Static
 from tuihelp import say_yes, wait_until
 
@@ -336,6 +337,39 @@ async def test_patch_form_shows_errors_inline_and_stays_open(
         await pilot.press("escape")  # no: nothing runs (the offline connector would fail)
         await wait_until(pilot, lambda: isinstance(app.screen, HostsScreen))
         assert app.job is None and app.bridge.run is None
+
+
+async def test_a_burst_of_keys_lands_in_the_fields_and_the_form_remembers(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: 'Tab Tab Tab Tab 1 Tab 2 Tab 3' in one burst (a paste, a fast typist) left
+    Canary at 0 and Batch and Max failures empty: each digit reached the field being
+    left, because the focus moved only once the tab had bubbled up."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await wait_until(pilot, lambda: getattr(app.focused, "id", None) == "security-only")
+        # Posted at once, as a terminal delivers a burst: no waiting between keys.
+        for key in ["tab", "tab", "tab", "tab", "1", "tab", "2", "tab", "3"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+        def value(widget_id: str) -> str:
+            return app.screen.query_one(f"#{widget_id}", Input).value
+
+        def typed() -> tuple[str, str, str]:
+            return (value("canary"), value("batch"), value("max-failures"))
+
+        # Waits for the keys to be processed (a busy machine is slow), not for luck.
+        await wait_until(pilot, lambda: typed() == ("1", "2", "3") or app.focused is None)
+        assert typed() == ("1", "2", "3")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HostsScreen))
+        await pilot.press("p")  # the next form opens as the last one was submitted
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await wait_until(pilot, lambda: typed() == ("1", "2", "3"))
 
 
 async def test_password_is_asked_only_when_ticked_and_never_kept(

@@ -55,6 +55,8 @@ class PatchRequest:
     options: PatchOptions
     ask_password: bool = False
     canary_pattern: str | None = None
+    form: PatchForm | None = None
+    """The form as typed, for the next time it opens."""
     """The canary field held a host pattern, not a count: these hosts are the canaries."""
 
 
@@ -192,12 +194,26 @@ class PatchModal(ModalScreen[PatchRequest | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "submit", "Review", show=False),
+        # Priority: the focus moves before the next key is routed. Textual routes a key
+        # to the widget focused when it arrives, and a plain tab binding moves the focus
+        # only once the tab has bubbled up, so in a burst ('Tab Tab 1 Tab 2', a paste,
+        # a fast typist) the digits went to the field being left and were lost.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
-    def __init__(self, host_count: int, *, base: PatchOptions | None = None) -> None:
+    def __init__(
+        self,
+        host_count: int,
+        *,
+        base: PatchOptions | None = None,
+        last: PatchForm | None = None,
+    ) -> None:
         super().__init__()
         self.host_count = host_count
         self.base = base or PatchOptions()
+        self.last = last
+        """The form as last submitted this session: filled in again (dry run aside)."""
 
     def compose(self) -> ComposeResult:
         plural = "s" if self.host_count != 1 else ""
@@ -272,7 +288,29 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             )
 
     def on_mount(self) -> None:
+        if self.last is not None:
+            self._fill(self.last)
         self.query_one("#security-only", Checkbox).focus()
+
+    def _fill(self, form: PatchForm) -> None:
+        for widget_id, value in (
+            ("packages", form.packages),
+            ("exclude", form.exclude),
+            ("canary", form.canary),
+            ("batch", form.batch),
+            ("max-failures", form.max_failures),
+            ("pre", form.pre),
+            ("post", form.post),
+        ):
+            self.query_one(f"#{widget_id}", Input).value = value
+        for widget_id, ticked in (
+            ("security-only", form.security_only),
+            ("dist-upgrade", form.dist_upgrade),
+            ("ask-password", form.ask_password),
+        ):
+            self.query_one(f"#{widget_id}", Checkbox).value = ticked
+        # Dry run and ignoring windows are one-off choices: never carried over unseen.
+        self.query_one("#reboot", Select).value = form.reboot
 
     def form(self) -> PatchForm:
         def text(widget_id: str) -> str:
@@ -314,7 +352,12 @@ class PatchModal(ModalScreen[PatchRequest | None]):
         canary = form.canary.strip()
         pattern = None if not canary or canary.lstrip("-").isdigit() else canary
         self.dismiss(
-            PatchRequest(options=options, ask_password=form.ask_password, canary_pattern=pattern)
+            PatchRequest(
+                options=options,
+                ask_password=form.ask_password,
+                canary_pattern=pattern,
+                form=form,
+            )
         )
 
     def action_cancel(self) -> None:
