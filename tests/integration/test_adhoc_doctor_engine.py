@@ -119,7 +119,7 @@ async def test_adhoc_job_events_store_and_privileged(
     runs = store.runs()
     store.close()
     assert [run["operation"] for run in runs[:2]] == ["run", "run"]
-    assert {run["status"] for run in runs[:2]} == {"ok", "failed"}
+    assert {run["status"] for run in runs[:2]} == {"completed", "completed-with-failures"}
 
 
 async def test_adhoc_cancel_interrupts_running_commands(
