@@ -999,6 +999,7 @@ class PatchJob:
                 duration=outcome.duration,
                 result=outcome.result,
                 changes=tuple(outcome.changes or outcome.planned),
+                changes_unknown=outcome.changes_unknown,
                 rebooted=outcome.rebooted,
             )
         )

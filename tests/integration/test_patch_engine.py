@@ -424,6 +424,7 @@ async def test_stopping_waiting_mid_install_records_before_versions_rollback_res
     await run(job, connector)
     finished = next(e for e in events if isinstance(e, HostFinished))
     assert finished.result == "interrupted" and finished.error_kind == "cancelled"
+    assert finished.changes_unknown and not finished.changes
     (result,) = store.host_results(job.run_id)
     assert result["changes_unknown"] is True and result["before"]
     plan = changes_from_results([result])

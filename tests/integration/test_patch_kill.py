@@ -263,3 +263,46 @@ async def test_sigkill_mid_patch_loses_no_reported_result_and_rollback_covers_ev
     assert printed_total > 0 and changes_total > 0
     assert in_flight_total > 0
     assert dry_runs >= 1 and rolled_back
+
+
+async def test_sigkill_mid_scan_loses_no_reported_result(
+    lab: tuple[LabServer, Path], tmp_path: Path
+) -> None:
+    """Scans too: killed right after its k-th host result (k random), every host whose
+    result was printed is in the store, with the pending count it printed."""
+    _server, inventory = lab
+    db = tmp_path / "db.json"
+    rng = random.Random(SEED + 1)
+    printed_total = 0
+    for _kill in range(4):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "patchtui.cli", "scan", "-i", str(inventory), "--db", str(db),
+            "--json",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert process.stdout is not None
+        kill_after = rng.randint(1, HOSTS - 5)
+        lines: list[dict[str, object]] = []
+        while sum(x["type"] == "host_result" for x in lines) < kill_after:
+            raw = await asyncio.wait_for(process.stdout.readline(), LINE_LIMIT)
+            assert raw.endswith(b"\n"), "scan ended before the kill"
+            lines.append(json.loads(raw))
+        process.send_signal(signal.SIGKILL)
+        rest = await asyncio.wait_for(process.stdout.read(), LINE_LIMIT)
+        await asyncio.wait_for(process.wait(), LINE_LIMIT)
+        lines += [json.loads(x) for x in rest.decode().split("\n")[:-1] if x.strip()]
+        assert lines[-1]["type"] != "summary", "killed after the scan had finished"
+        printed = {str(x["host"]): x for x in lines if x["type"] == "host_result"}
+        (started,) = [x for x in lines if x["type"] == "run_started"]
+        with Store.open(db, lock_timeout=5) as store:
+            stored = {str(r["host"]): r for r in store.host_results(str(started["run_id"]))}
+            for host, line in printed.items():
+                assert host in stored, f"{host} printed, not stored"
+                assert stored[host]["status"] == line["state"], (line, stored[host])
+                if line["state"] == "ok":
+                    known = store.host(host)
+                    assert known is not None and known["pending_count"] == line["pending"]
+        printed_total += len(printed)
+    assert printed_total >= 4
