@@ -443,3 +443,26 @@ async def test_stopping_waiting_mid_install_records_before_versions_rollback_res
     await run(rollback, connector)
     store.close()
     assert {n: sim.packages[n].installed for n in before} == before
+
+
+async def test_a_reboot_that_fails_after_the_install_keeps_the_changes(
+    lab6: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_jobs, "REBOOT_DOWNTIME", 30.0)  # never back within the limit
+    host = healthy_with_updates(lab6)[0]
+    sim = lab6.sim(host.name)
+    before = {n: p.installed for n, p in sim.packages.items()}
+    store = Store.open(tmp_path / "db.json")
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)
+    options = dataclasses.replace(FAST, reboot="always", reboot_time_limit=1.0)
+    job = PatchJob([host], connector=connector, emit=events.append, options=options, store=store)
+    await run(job, connector)
+    store.close()
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "failed" and finished.error_kind == "reboot", finished
+    changed = {n for n, v in before.items() if sim.packages[n].installed != v}
+    assert changed and {c.name for c in finished.changes} == changed
+    with Store.open(tmp_path / "db.json") as reopened:
+        (result,) = reopened.host_results(job.run_id)
+    assert {c["name"] for c in result["changes"]} == changed and not result["changes_unknown"]
