@@ -9,7 +9,7 @@ every host's result: ``commit_host``).
 
 ``commit_host`` is a group commit: hosts that finish while an fsync is under
 way join the next one, so a fleet finishing together costs a few fsyncs, not
-one per host, and no host waits for more than the fsync ahead of its own.
+one per host, and no host waits longer than the commit under way plus its own.
 """
 
 from __future__ import annotations
@@ -99,20 +99,11 @@ class Recorder:
         for run_id, records in by_run.items():
             store.commit_hosts(run_id, records)
 
-    def record_host_result(self, run_id: str, host: str, result: Mapping[str, object]) -> None:
-        if self.store is not None:
-            store = self.store
-            self._submit(lambda: store.record_host_result(run_id, host, result))
-
     def update_hosts(self, updates: Mapping[str, Mapping[str, object]]) -> None:
+        """Queue host state that nothing reports yet (a patch's scan): batched, not fsynced."""
         if self.store is not None:
             store = self.store
             self._submit(lambda: store.update_hosts(updates))
-
-    def append_transcript(self, run_id: str, host: str, lines: Sequence[str]) -> None:
-        if self.store is not None:
-            store = self.store
-            self._submit(lambda: store.append_transcript(run_id, host, lines))
 
     async def finish_run(self, run_id: str, status: str, counts: Mapping[str, object]) -> None:
         """Durable when it returns; raises the first error any queued write hit."""

@@ -7,14 +7,18 @@ it): the next ``Store.open`` must find every committed result and host update.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from patchtui.engine.recorder import Recorder
 from patchtui.errors import StoreError
 from patchtui.store import Store
 from patchtui.store.db import HostRecord, journal_path_for, read_journal, shard_path_for
@@ -126,3 +130,32 @@ def test_a_journal_that_is_a_symlink_is_refused_not_followed(db_path: Path, tmp_
             store.commit_hosts(run_id, [HostRecord("a", {"status": "ok"})])
         store.finish_run(run_id, "interrupted", {})
     assert victim.read_text() == "KEEP\n"
+
+
+async def test_hosts_finishing_together_share_fsyncs_and_each_is_on_disk_when_awaited(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(db_path)
+    recorder = Recorder(store)
+    run_id = await recorder.start_run("scan", [f"h{i}" for i in range(50)], {})
+    assert run_id is not None
+    calls: list[int] = []
+    real_commit = store.commit_hosts
+
+    def slow_commit(run: str, records: Sequence[HostRecord]) -> None:
+        calls.append(len(records))
+        time.sleep(0.02)  # a slow disk's fsync: hosts finishing meanwhile join the next group
+        real_commit(run, records)
+
+    monkeypatch.setattr(store, "commit_hosts", slow_commit)
+    journal = journal_path_for(db_path, run_id)
+
+    async def finish(host: str) -> None:
+        await recorder.commit_host(run_id, host, {"status": "ok"}, hot={"last_scan": 1.0})
+        assert host in {entry["host"] for entry in read_journal(journal)}
+
+    await asyncio.gather(*(finish(f"h{i}") for i in range(50)))
+    assert sum(calls) == 50 and len(calls) < 10, calls
+    await recorder.finish_run(run_id, "ok", {})
+    assert len(store.host_results(run_id)) == 50
+    store.close()
