@@ -485,19 +485,7 @@ class Store:
             if _recorded(doc) >= _recorded(stored.get(host, {}))
         }
         _upsert_by_key(table, "host", inserts=newer, updates=newer)
-        for doc in table.all():
-            reason = IN_PROGRESS_RESULTS.get(str(doc.get("status")))
-            if reason is not None:
-                table.update(
-                    {
-                        "status": "interrupted",
-                        "state": "interrupted",
-                        "error_kind": "process-ended",
-                        "error": reason,
-                        "finished": doc.get("finished") or now,
-                    },
-                    doc_ids=[doc.doc_id],
-                )
+        _settle_in_progress(table, now)
         for name, (at, update) in hot.items():
             shard = txn.host_shard(self._host_files.shard_of(name))
             doc_id = shard.by_name.get(name)
@@ -763,13 +751,12 @@ class Store:
         with self._mutex:
             active = self._require_active(run_id)
             self._transcripts.write_buffered()
-            fields = {
-                "status": status,
-                "finished": time.time(),
-                "counts": _as_dict(counts, "counts"),
-            }
+            now = time.time()
+            fields = {"status": status, "finished": now, "counts": _as_dict(counts, "counts")}
             with self._transaction() as txn:
                 self._write_pending(txn)
+                # A run closed with hosts still at work (its job was abandoned): say so.
+                _settle_in_progress(txn.shard_table(run_id, schema.SHARD_RESULTS), now)
                 txn.table(schema.RUNS).update(fields, Query().run_id == run_id)
                 txn.shard_table(run_id, schema.SHARD_RUN).update(fields)
             self._clear_pending()
@@ -954,6 +941,23 @@ class Store:
 
 def _stat_key(path: Path) -> _StatKey | None:
     return stat_key(path)
+
+
+def _settle_in_progress(table: Table, now: float) -> None:
+    """Results a patch left in progress become ``interrupted``, keeping what they recorded."""
+    for doc in table.all():
+        reason = IN_PROGRESS_RESULTS.get(str(doc.get("status")))
+        if reason is not None:
+            table.update(
+                {
+                    "status": "interrupted",
+                    "state": "interrupted",
+                    "error_kind": "process-ended",
+                    "error": reason,
+                    "finished": doc.get("finished") or now,
+                },
+                doc_ids=[doc.doc_id],
+            )
 
 
 def _recorded(doc: Mapping[str, Any]) -> float:

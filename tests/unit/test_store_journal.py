@@ -159,3 +159,19 @@ async def test_hosts_finishing_together_share_fsyncs_and_each_is_on_disk_when_aw
     await recorder.finish_run(run_id, "ok", {})
     assert len(store.host_results(run_id)) == 50
     store.close()
+
+
+def test_closing_a_store_mid_install_says_interrupted_and_keeps_the_before_versions(
+    db_path: Path,
+) -> None:
+    with Store.open(db_path) as store:
+        run_id = store.start_run("patch", ["a"], {})
+        store.commit_hosts(
+            run_id,
+            [HostRecord("a", {"status": "installing", "before": {"bash": "1"}, "changes": []})],
+        )
+    with Store.open(db_path) as store:
+        (result,) = store.host_results(run_id)
+        assert store.run(run_id)["status"] == "interrupted"  # type: ignore[index]
+    assert result["status"] == "interrupted" and result["before"] == {"bash": "1"}
+    assert result["error_kind"] == "process-ended"
