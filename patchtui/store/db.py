@@ -339,6 +339,7 @@ class Store:
         self._shard_cache: dict[str, tuple[_StatKey, Tables]] = {}
         self._closed = False
         self.recovered_runs: list[str] = []
+        self._replayed: list[str] = []
         """Runs that ``open`` found left running by a dead process and marked interrupted."""
 
     # ----------------------------------------------------------------- opening
@@ -398,7 +399,7 @@ class Store:
             txn.commit()
             self._remember(txn)
             # Only now that the shards and host files hold them are the journals redundant.
-            for run_id in self.recovered_runs:
+            for run_id in self._replayed:
                 with contextlib.suppress(OSError):
                     journal_path_for(self.path, run_id).unlink()
 
@@ -443,29 +444,38 @@ class Store:
                 # A damaged shard is reported by `db check`, never rewritten here.
                 with contextlib.suppress(StoreError):
                     txn.shard_table(run_id, schema.SHARD_RUN).update(fields)
-                    self._replay_journal(txn, run_id, now)
+                    _settle_in_progress(txn.shard_table(run_id, schema.SHARD_RESULTS), now)
         # Live files of runs that are no longer running (process died after finishing).
         for entry in self.history_dir.glob(f"*{LIVE_SUFFIX}"):
             run_id = entry.name[: -len(LIVE_SUFFIX)]
             if run_id not in self._active and not run_is_live(self.path, run_id):
                 with contextlib.suppress(OSError):
                     entry.unlink()
-        # Journals of finished runs (the process died between finishing and deleting it):
-        # their shard already holds everything. Dead runs' journals go after the replay.
+        # Journals no process is writing: a run that died mid-way, or one that died
+        # between finishing and deleting it (replaying that changes nothing). Each is
+        # deleted after the commit, and only if its replay worked: a damaged shard keeps
+        # its journal for `db repair` and the next open.
+        self._replayed = []
         for entry in self.history_dir.glob(f"*{JOURNAL_SUFFIX}"):
             run_id = entry.name[: -len(JOURNAL_SUFFIX)]
-            gone = run_id not in dead and run_id not in self._active
-            if gone and not run_is_live(self.path, run_id):
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+            if run_id in self._active or run_is_live(self.path, run_id):
+                continue
+            if not shard_path_for(self.path, run_id).exists():
+                continue
+            try:
+                self._replay_journal(txn, run_id, now)
+            except StoreError:
+                continue
+            self._replayed.append(run_id)
         return dead
 
     def _replay_journal(self, txn: _Transaction, run_id: str, now: float) -> None:
-        """Put what a dead run's journal holds into its shard and the host files.
+        """Put what the journal of a run nobody records any more holds into its shard
+        and the host files (idempotent: a second replay changes nothing).
 
-        A result replaces the shard's only if it is at least as recent (the shard may
-        hold a later batch); a host update applies only if no later write touched the
-        host. Results left in progress become ``interrupted``.
+        A result is merged into the shard's only if it is at least as recent (the
+        shard may hold a later batch); a host update applies only if nothing wrote
+        the host since. Results left in progress become ``interrupted``.
         """
         entries = read_journal(journal_path_for(self.path, run_id))
         results: dict[str, dict[str, Any]] = {}
@@ -486,15 +496,17 @@ class Store:
         }
         _upsert_by_key(table, "host", inserts=newer, updates=newer)
         _settle_in_progress(table, now)
-        for name, (at, update) in hot.items():
-            shard = txn.host_shard(self._host_files.shard_of(name))
-            doc_id = shard.by_name.get(name)
-            current = shard.docs.get(doc_id) if doc_id is not None else None
-            if current is not None and float(current.get("updated") or 0.0) > at:
-                continue  # another process wrote this host after the dead run did
-            self._pending_hosts.setdefault(name, {}).update(update)
-        if self._pending_hosts:
-            self._write_pending_hosts(txn)
+        try:
+            for name, (at, update) in hot.items():
+                shard = txn.host_shard(self._host_files.shard_of(name))
+                doc_id = shard.by_name.get(name)
+                current = shard.docs.get(doc_id) if doc_id is not None else None
+                if current is not None and float(current.get("updated") or 0.0) >= at:
+                    continue  # written since (by a later batch, or another process)
+                self._pending_hosts.setdefault(name, {}).update(update)
+            if self._pending_hosts:
+                self._write_pending_hosts(txn)
+        finally:
             self._pending_hosts.clear()
 
     @contextlib.contextmanager

@@ -175,3 +175,29 @@ def test_closing_a_store_mid_install_says_interrupted_and_keeps_the_before_versi
         assert store.run(run_id)["status"] == "interrupted"  # type: ignore[index]
     assert result["status"] == "interrupted" and result["before"] == {"bash": "1"}
     assert result["error_kind"] == "process-ended"
+
+
+def test_a_journal_left_by_a_finished_run_is_replayed_harmlessly_and_removed(
+    db_path: Path,
+) -> None:
+    with Store.open(db_path) as store:
+        run_id = store.start_run("scan", ["a"], {})
+        store.commit_hosts(run_id, [HostRecord("a", {"status": "ok"}, None, ["line one"])])
+        journal = journal_path_for(db_path, run_id)
+        saved = journal.read_bytes()
+        store.finish_run(run_id, "ok", {})
+        (before,) = store.host_results(run_id)
+    journal.write_bytes(saved)  # as if the process died between finishing and deleting it
+    with Store.open(db_path) as store:
+        (after,) = store.host_results(run_id)
+        assert store.run(run_id)["status"] == "ok"  # type: ignore[index]
+    assert after == before and after["transcript_tail"]
+    assert not journal.exists()
+
+
+def test_a_damaged_shard_keeps_its_journal(db_path: Path) -> None:
+    run_id = _commit_and_die(db_path)
+    shard_path_for(db_path, run_id).write_text("{not json")
+    with Store.open(db_path) as store:
+        assert store.recovered_runs == [run_id]
+    assert journal_path_for(db_path, run_id).exists()  # the only copy of those results
