@@ -3,7 +3,9 @@
     python benchmarks/store.py
 
 1. Recording a 1,000-host run (results, transcripts, host-state updates,
-   finish) into a database that already knows 1,000 hosts.
+   finish) into a database that already knows 1,000 hosts; then the same with
+   every host durable before the next (``commit_hosts``: the run journal is
+   fsynced per host, or per group of 20 as the recorder's group commit does).
 2. Load + compliance evaluation (``evaluate_fleet`` with ``DEFAULT_POLICY``
    over ``Store.hosts()``) of a database holding 10,000 hosts (20 pending
    updates each) and 100,000 host results (100 runs x 1,000 hosts).
@@ -29,7 +31,7 @@ from typing import Any
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY
 from patchtui.store import Store
-from patchtui.store.db import new_run_id, shard_path_for
+from patchtui.store.db import HostRecord, new_run_id, shard_path_for
 from patchtui.store.storage import atomic_write_tables
 
 # The issue's target for load + evaluate; the others are ours: a store write
@@ -158,6 +160,33 @@ def record_run(db_path: Path, hosts: int) -> float:
         return time.perf_counter() - started
 
 
+def record_run_durable(db_path: Path, hosts: int, group: int) -> float:
+    """As ``record_run``, but each host committed durably (journal fsync) before the next
+    group: ``group`` 1 is one fsync per host (hosts finishing one by one), more is what the
+    recorder's group commit does when hosts finish together."""
+    with Store.open(db_path) as store:
+        names = [f"host{index:05d}" for index in range(hosts)]
+        store.update_hosts({name: _host_doc(index) for index, name in enumerate(names)})
+        store.flush()
+        started = time.perf_counter()
+        run_id = store.start_run("patch", names, {"reboot": "if-needed"})
+        for first in range(0, hosts, group):
+            store.commit_hosts(
+                run_id,
+                [
+                    HostRecord(
+                        name,
+                        _result_doc(run_id, name),
+                        {"last_patch": time.time(), "pending": _pending(index)[:2]},
+                        [f"{name}: line {line}" for line in range(20)],
+                    )
+                    for index, name in enumerate(names[first : first + group], start=first)
+                ],
+            )
+        store.finish_run(run_id, "ok", {"ok": hosts})
+        return time.perf_counter() - started
+
+
 def load_and_evaluate(db_path: Path) -> tuple[float, float, float, int, int, int]:
     """(open+hosts s, evaluate s, cached re-read s, hosts, runs, non-compliant hosts)."""
     started = time.perf_counter()
@@ -217,6 +246,12 @@ def main() -> None:
         small = Path(tmp) / "small" / "patchtui.json"
         seconds = record_run(small, 1000)
         show("record a 1,000-host run (batched writes)", seconds, "s", TARGET_RECORD_1000_SECONDS)
+        for group in (1, 20):
+            seconds = record_run_durable(
+                Path(tmp) / f"durable{group}" / "patchtui.json", 1000, group
+            )
+            label = f"  the same, durable: fsync per {group} host{'s' if group > 1 else ''}"
+            show(label, seconds, "s", TARGET_RECORD_1000_SECONDS)
 
         big = Path(tmp) / "big" / "patchtui.json"
         build_v1_db(big, hosts=10_000, runs=100, hosts_per_run=1000)

@@ -95,6 +95,9 @@ class HostFinished(Event):
     """Patch runs: ok, ok-reboot-required, partial, failed, interrupted, skipped, unreachable."""
     changes: tuple[PackageChange, ...] = ()
     """Patch runs: what changed on the host (name, before, after)."""
+    changes_unknown: bool = False
+    """Patch runs: the install started but what it changed could not be read back
+    (rollback restores the recorded before-versions)."""
     rebooted: bool = False
 
 

@@ -2,9 +2,9 @@
 
 A job fans out one task per host under the connector's concurrency slots,
 emits QUEUED -> CONNECTING -> ... -> HostFinished per host, records each
-result and transcript through the Recorder as the host finishes, and ends
-with one RunFinished. Subclasses only say what to do on a connected host
-(``_work``) and what to store about it.
+result and transcript through the Recorder as the host finishes (durably, before
+its HostFinished), and ends with one RunFinished. Subclasses only say what to
+do on a connected host (``_work``) and what to store about it.
 """
 
 from __future__ import annotations
@@ -177,15 +177,16 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
             if session is not None:
                 await close_quietly(session)
         outcome.duration = round(time.monotonic() - started, 3)
-        self._finish(outcome, session)
+        await self._finish(outcome, session)
         return outcome
 
-    def _finish(self, outcome: OutcomeT, session: ObservedSession | None) -> None:
+    async def _finish(self, outcome: OutcomeT, session: ObservedSession | None) -> None:
+        """Record the host's result durably (fsynced), and only then report it."""
         # Before the event: a sink handling HostFinished may read the outcome here.
         self.outcomes[outcome.host] = outcome
         if self.recorder.enabled:
             now = time.time()
-            self.recorder.record_host_result(
+            await self.recorder.commit_host(
                 self.run_id,
                 outcome.host,
                 {
@@ -196,12 +197,9 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
                     "finished": now,
                     **self._result_record(outcome),
                 },
+                hot=self._hot_state(outcome, now),
+                transcript=list(session.transcript) if session is not None else (),
             )
-            hot = self._hot_state(outcome, now)
-            if hot is not None:
-                self.recorder.update_hosts({outcome.host: hot})
-            if session is not None and session.transcript:
-                self.recorder.append_transcript(self.run_id, outcome.host, list(session.transcript))
         self.emit(
             HostFinished(
                 run_id=self.run_id,

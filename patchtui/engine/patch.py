@@ -172,6 +172,10 @@ class HostPatchOutcome:
     notes: list[str] = dataclasses.field(default_factory=list)
     """Things the operator should know that are not errors (packages ahead of a baseline)."""
     duration: float = 0.0
+    install_started: bool = False
+    """The package manager was started on the host: from here on it may have changed it."""
+    changes_unknown: bool = False
+    """What changed could not be read back: rollback restores every ``before`` version."""
 
 
 class HostFailure(Exception):
@@ -238,6 +242,8 @@ class PatchJob:
         self._resume.set()
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
         self._transcripts: dict[str, Scrollback] = {}
+        self._live: dict[str, HostPatchOutcome] = {}
+        """Each working host's outcome so far: a failure keeps what the install did."""
 
     # Control from a front end -------------------------------------------------
 
@@ -300,9 +306,8 @@ class PatchJob:
             results = await asyncio.gather(*self._tasks, return_exceptions=True)
             for host, result in zip(wave, results, strict=True):
                 if not isinstance(result, HostPatchOutcome):
-                    self._record(
-                        host, HostPatchOutcome(host.name, "interrupted", HostState.INTERRUPTED)
-                    )
+                    lost = HostPatchOutcome(host.name, "interrupted", HostState.INTERRUPTED)
+                    await self._record(host, self._with_install(host, lost))
         skipped = [host for host in self.hosts if host.name not in self.outcomes]
         if skipped and self.halt_reason is not None:
             self.emit(
@@ -313,7 +318,7 @@ class PatchJob:
                 )
             )
         for host in skipped:
-            self._record(host, self._never_started(host))
+            await self._record(host, self._never_started(host))
         summary = self._summary(time.monotonic() - started)
         outcome = decide_outcome(
             summary,
@@ -417,8 +422,9 @@ class PatchJob:
         finally:
             for session in holder:
                 await close_quietly(session)
+        outcome = self._with_install(host, outcome)
         outcome.duration = round(time.monotonic() - started, 3)
-        self._record(host, outcome)
+        await self._record(host, outcome)
         if (
             canary
             and outcome.result == "skipped"
@@ -439,6 +445,25 @@ class PatchJob:
                     f"failure threshold reached: {self.failures} failed, "
                     f"{self.plan.max_failures} allowed"
                 )
+        return outcome
+
+    def _with_install(self, host: Host, outcome: HostPatchOutcome) -> HostPatchOutcome:
+        """``outcome`` with what the host's install did, if one started (a post hook,
+        verify, reboot or lost connection after it must not lose the change record)."""
+        live = self._live.pop(host.name, None)
+        if live is None or live is outcome or not live.install_started:
+            return outcome
+        outcome.before = live.before
+        outcome.changes = live.changes
+        outcome.changes_unknown = live.changes_unknown
+        outcome.install_started = True
+        outcome.os = live.os
+        outcome.targets = live.targets
+        outcome.notes = live.notes
+        outcome.scan = outcome.scan or live.scan
+        outcome.rebooted = outcome.rebooted or live.rebooted
+        outcome.reboot_required = live.reboot_required
+        outcome.failed_packages = live.failed_packages
         return outcome
 
     def _window_closed(self, host: Host) -> str | None:
@@ -505,6 +530,7 @@ class PatchJob:
             os={"os_id": facts.os_id, "os_version": facts.os_version, "family": family},
             targets=await self._update_details(host, chosen),
         )
+        self._live[host.name] = outcome
         if baseline_plan is not None:
             outcome.notes = _baseline_notes(baseline_plan)
             planned = await self._check_baseline_offered(session, driver, targets, selection)
@@ -525,17 +551,16 @@ class PatchJob:
 
         if targets:
             self._state(host.name, HostState.PATCHING, f"{len(targets)} packages")
-            try:
-                session = await self._install(
-                    host, session, holder, driver, driver.apply_command(targets, selection)
-                )
-            except HostFailure as failure:
-                return await self._fail_with_changes(outcome, failure, driver, before)
+            applied = await self._apply(
+                host, session, holder, driver, driver.apply_command(targets, selection), outcome
+            )
+            if applied is None:
+                return outcome
+            session = applied
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
             # Front ends show the post-install state at once, reboot or not.
             self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
-            outcome.changes = await self._changes(session, driver, before)
             if baseline_plan is not None:
                 # A newer version may still be pending on purpose: what counts is
                 # whether each package now is at the baseline's version.
@@ -805,26 +830,98 @@ class PatchJob:
             raise HostFailure("failed", kind, message, session=current)
         return current
 
+    async def _apply(
+        self,
+        host: Host,
+        session: ObservedSession,
+        holder: list[RemoteSession],
+        driver: Driver,
+        command: str,
+        outcome: HostPatchOutcome,
+    ) -> ObservedSession | None:
+        """Install, with the change record durable on each side of the package manager.
+
+        The before-versions are recorded before the install starts and the changes
+        (read back from the host) as soon as it ends, before verify, reboot or the
+        post hook: a kill or failure at any later point leaves rollback what it
+        needs. Returns the session to go on with, or None when the install failed
+        (``outcome`` then says how, with whatever did change).
+        """
+        outcome.install_started = True
+        outcome.changes_unknown = True
+        await self._progress(host, outcome, "installing")
+        try:
+            session = await self._install(host, session, holder, driver, command)
+        except HostFailure as failure:
+            await self._fail_with_changes(host, holder, outcome, failure, driver)
+            return None
+        fresh = await self._read_changes(host, session, holder, driver, outcome)
+        await self._progress(host, outcome, "installed")
+        return fresh or session
+
+    async def _read_changes(
+        self,
+        host: Host,
+        session: RemoteSession | None,
+        holder: list[RemoteSession],
+        driver: Driver,
+        outcome: HostPatchOutcome,
+    ) -> ObservedSession | None:
+        """Compare the before-versions with what the host has installed now.
+
+        On the session the install ended on (returns None), else on a fresh
+        connection (returns it); raises HostFailure (changes unknown: rollback
+        falls back to ``before``) when the host cannot be asked.
+        """
+        problem = "no session"
+        if session is not None:
+            try:
+                outcome.changes = await self._changes(session, driver, outcome.before)
+                outcome.changes_unknown = False
+                return None
+            except (TransportError, DriverError) as error:
+                problem = str(error)
+        try:
+            fresh = await reconnect(
+                host,
+                self.connector,
+                deadline=time.monotonic() + self.options.reconnect_time_limit,
+            )
+            observed = self._observe(host, fresh)
+            holder.append(observed)
+            outcome.changes = await self._changes(observed, driver, outcome.before)
+        except (TransportError, DriverError) as error:
+            raise HostFailure(
+                "interrupted",
+                "changes-unknown",
+                f"could not read back what the install changed ({problem}; then {error})",
+            ) from None
+        outcome.changes_unknown = False
+        return observed
+
     async def _fail_with_changes(
         self,
+        host: Host,
+        holder: list[RemoteSession],
         outcome: HostPatchOutcome,
         failure: HostFailure,
         driver: Driver,
-        before: Mapping[str, str | None],
     ) -> HostPatchOutcome:
         """A failed install may have changed some packages: record them (rollback needs
         them) and call the host partial rather than failed."""
-        changes: list[PackageChange] = []
-        if failure.session is not None:
-            try:
-                changes = await self._changes(failure.session, driver, before)
-            except (TransportError, DriverError):
-                changes = []
-        outcome.changes = changes
-        outcome.result = "partial" if changes and failure.result == "failed" else failure.result
-        outcome.state = _state_for(outcome.result)
+        outcome.result = failure.result
         outcome.error_kind = failure.kind
         outcome.error = failure.message
+        if failure.session is not None or failure.result != "interrupted":
+            # The host answered the install's end (or lost it): ask what it did. An
+            # install whose connection could not come back is left to ``before``.
+            try:
+                await self._read_changes(host, failure.session, holder, driver, outcome)
+            except HostFailure as unread:
+                outcome.error = f"{failure.message}; {unread.message}"
+        if outcome.changes and failure.result == "failed":
+            outcome.result = "partial"
+        outcome.state = _state_for(outcome.result)
         return outcome
 
     async def _changes(
@@ -868,44 +965,56 @@ class PatchJob:
         record["last_scan"] = time.time()
         self.recorder.update_hosts({host.name: record})
 
-    def _record(self, host: Host, outcome: HostPatchOutcome) -> None:
+    def _result_doc(self, outcome: HostPatchOutcome, status: str) -> dict[str, object]:
+        return {
+            "status": status,
+            "state": outcome.state.value,
+            "error_kind": outcome.error_kind,
+            "error": outcome.error,
+            "duration": outcome.duration,
+            "finished": time.time() if status == outcome.result else None,
+            "changes": [dataclasses.asdict(change) for change in outcome.changes],
+            "changes_unknown": outcome.changes_unknown,
+            "planned": [dataclasses.asdict(change) for change in outcome.planned],
+            "before": dict(outcome.before),
+            "rebooted": outcome.rebooted,
+            "reboot_required": outcome.reboot_required,
+            "dry_run": self.options.dry_run,
+            "os": dict(outcome.os),
+            "targets": list(outcome.targets),
+            "notes": list(outcome.notes),
+        }
+
+    async def _progress(self, host: Host, outcome: HostPatchOutcome, status: str) -> None:
+        """Durably record a host still at work: ``installing`` (before-versions) or
+        ``installed`` (changes read back). Not reported: the final result is."""
+        if self.recorder.enabled:
+            doc = self._result_doc(outcome, status)
+            doc["state"] = HostState.PATCHING.value
+            await self.recorder.commit_host(self.run_id, host.name, doc)
+
+    async def _record(self, host: Host, outcome: HostPatchOutcome) -> None:
+        """Record the host's result durably, then report it (HostFinished)."""
         self.outcomes[host.name] = outcome
         if self.recorder.enabled:
-            now = time.time()
-            result: dict[str, object] = {
-                "status": outcome.result,
-                "state": outcome.state.value,
-                "error_kind": outcome.error_kind,
-                "error": outcome.error,
-                "duration": outcome.duration,
-                "finished": now,
-                "changes": [dataclasses.asdict(change) for change in outcome.changes],
-                "planned": [dataclasses.asdict(change) for change in outcome.planned],
-                "before": dict(outcome.before),
-                "rebooted": outcome.rebooted,
-                "reboot_required": outcome.reboot_required,
-                "dry_run": self.options.dry_run,
-                "os": dict(outcome.os),
-                "targets": list(outcome.targets),
-                "notes": list(outcome.notes),
-            }
-            self.recorder.record_host_result(self.run_id, host.name, result)
             # A dry run changes nothing, so it leaves the host's state as the last real
             # run left it (its scan, a true reading of the host, is stored by _store_scan).
+            hot: dict[str, object] | None = None
             if not self.options.dry_run:
-                hot: dict[str, object] = {
-                    "last_state": outcome.state.value,
-                    "last_error": outcome.error,
-                }
+                hot = {"last_state": outcome.state.value, "last_error": outcome.error}
                 if outcome.result not in {"skipped", "unreachable"}:
                     hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
                     hot["last_failed"] = outcome.failed_packages
                     if outcome.changes:
-                        hot["last_patch"] = now
-                self.recorder.update_hosts({host.name: hot})
+                        hot["last_patch"] = time.time()
             transcript = self._transcripts.pop(host.name, None)
-            if transcript:
-                self.recorder.append_transcript(self.run_id, host.name, list(transcript))
+            await self.recorder.commit_host(
+                self.run_id,
+                host.name,
+                self._result_doc(outcome, outcome.result),
+                hot=hot,
+                transcript=list(transcript or ()),
+            )
         self.emit(
             HostFinished(
                 run_id=self.run_id,
@@ -916,6 +1025,7 @@ class PatchJob:
                 duration=outcome.duration,
                 result=outcome.result,
                 changes=tuple(outcome.changes or outcome.planned),
+                changes_unknown=outcome.changes_unknown,
                 rebooted=outcome.rebooted,
             )
         )

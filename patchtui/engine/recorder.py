@@ -4,15 +4,23 @@ A store write re-serialises a JSON file and fsyncs it; on a big fleet that is
 a noticeable pause, and in the console the event loop is also the UI's. The
 recorder queues writes, in order, on a single worker thread (one writer, so
 the store needs no thread-safety of its own) and lets the job await the
-writes that must be durable before it reports (run start and finish).
+writes that must be durable before it reports (run start and finish, and
+every host's result: ``commit_host``).
+
+``commit_host`` is a group commit: hosts that finish while an fsync is under
+way join the next one, so a fleet finishing together costs a few fsyncs, not
+one per host, and no host waits longer than the commit under way plus its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from patchtui.store.db import HostRecord
 
 if TYPE_CHECKING:
     from patchtui.store.db import Store
@@ -25,6 +33,10 @@ class Recorder:
         self.store = store
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: list[asyncio.Future[Any]] = []
+        # Filled on the event loop, emptied by the worker thread when it commits them.
+        self._group_lock = threading.Lock()
+        self._group: list[tuple[str, HostRecord]] = []
+        self._group_commit: asyncio.Future[Any] | None = None
         if store is not None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="patchtui-store"
@@ -51,20 +63,47 @@ class Recorder:
         assert future is not None
         return str(await future)
 
-    def record_host_result(self, run_id: str, host: str, result: Mapping[str, object]) -> None:
-        if self.store is not None:
-            store = self.store
-            self._submit(lambda: store.record_host_result(run_id, host, result))
+    async def commit_host(
+        self,
+        run_id: str,
+        host: str,
+        result: Mapping[str, object],
+        *,
+        hot: Mapping[str, object] | None = None,
+        transcript: Sequence[str] = (),
+    ) -> None:
+        """Record one host's result (and host state, output) durably; report it after this."""
+        if self.store is None:
+            return
+        record = HostRecord(host, dict(result), dict(hot) if hot is not None else None, transcript)
+        with self._group_lock:
+            self._group.append((run_id, record))
+            commit = self._group_commit
+            if commit is None:
+                commit = self._submit(self._commit_group)
+                self._group_commit = commit
+        assert commit is not None
+        # Shielded: a cancelled host task must not cancel the commit other hosts wait on.
+        await asyncio.shield(commit)
+
+    def _commit_group(self) -> None:
+        """Worker thread: commit every host queued until now, one fsync per run."""
+        with self._group_lock:
+            group, self._group = self._group, []
+            self._group_commit = None  # hosts queued from now on start the next group
+        store = self.store
+        assert store is not None
+        by_run: dict[str, list[HostRecord]] = {}
+        for run_id, record in group:
+            by_run.setdefault(run_id, []).append(record)
+        for run_id, records in by_run.items():
+            store.commit_hosts(run_id, records)
 
     def update_hosts(self, updates: Mapping[str, Mapping[str, object]]) -> None:
+        """Queue host state that nothing reports yet (a patch's scan): batched, not fsynced."""
         if self.store is not None:
             store = self.store
             self._submit(lambda: store.update_hosts(updates))
-
-    def append_transcript(self, run_id: str, host: str, lines: Sequence[str]) -> None:
-        if self.store is not None:
-            store = self.store
-            self._submit(lambda: store.append_transcript(run_id, host, lines))
 
     async def finish_run(self, run_id: str, status: str, counts: Mapping[str, object]) -> None:
         """Durable when it returns; raises the first error any queued write hit."""

@@ -92,14 +92,14 @@ class RollbackJob(PatchJob):
             ]
             return outcome
         self._state(host.name, HostState.PATCHING, f"restoring {len(to_restore)} packages")
-        before = {t.name: current.get(t.name) for t in to_restore}
-        try:
-            session = await self._install(
-                host, session, holder, driver, driver.downgrade_command(to_restore)
-            )
-        except HostFailure as failure:
-            return await self._fail_with_changes(outcome, failure, driver, before)
-        outcome.changes = await self._changes(session, driver, before)
+        outcome.before = {t.name: current.get(t.name) for t in to_restore}
+        self._live[host.name] = outcome
+        applied = await self._apply(
+            host, session, holder, driver, driver.downgrade_command(to_restore), outcome
+        )
+        if applied is None:
+            return outcome
+        session = applied
         after = await driver.scan(session, refresh=False)
         outcome.scan = after
         outcome.reboot_required = after.reboot_required
@@ -120,12 +120,27 @@ class RollbackJob(PatchJob):
 def changes_from_results(
     results: Sequence[Mapping[str, object]],
 ) -> dict[str, list[dict[str, object]]]:
-    """host -> recorded changes, from a run's stored host results."""
+    """host -> recorded changes, from a run's stored host results.
+
+    A host whose install started but whose changes could not be read back
+    (killed, connection lost, stopped waiting) may have changed any targeted
+    package: it gets every recorded before-version, and the rollback itself
+    skips the packages it finds still at theirs.
+    """
     by_host: dict[str, list[dict[str, object]]] = {}
     for result in results:
         changes = result.get("changes") or []
-        if isinstance(changes, list) and changes:
-            by_host[str(result["host"])] = [dict(change) for change in changes]
+        found = [dict(change) for change in changes] if isinstance(changes, list) else []
+        before = result.get("before")
+        if result.get("changes_unknown") and isinstance(before, dict):
+            known = {str(change.get("name")) for change in found}
+            found += [
+                {"name": str(name), "before": version, "after": None}
+                for name, version in sorted(before.items())
+                if str(name) not in known
+            ]
+        if found:
+            by_host[str(result["host"])] = found
     return by_host
 
 

@@ -70,6 +70,8 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
         if event.result is not None:
             result["result"] = event.result
             result["changes"] = [dataclasses.asdict(change) for change in event.changes]
+            if event.changes_unknown:
+                result["changes_unknown"] = True
             result["rebooted"] = event.rebooted
         scanned = scans.get(event.host)
         if scanned is not None:

@@ -99,6 +99,8 @@ def describe_result(event: HostFinished) -> str:
     if event.changes:
         verb = "would change" if event.result == "planned" else "changed"
         text += f", {verb} {len(event.changes)} packages"
+    if event.changes_unknown:
+        text += ", changes unknown (rollback restores the recorded versions)"
     if event.rebooted:
         text += ", rebooted"
     if event.error:

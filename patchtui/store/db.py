@@ -32,6 +32,19 @@ together when a batch fills, a few seconds pass, or ``flush`` / ``finish_run``
 is called, so a 1,000-host run is a handful of file rewrites, not thousands.
 Whatever ``finish_run`` recorded is durable (fsynced) when it returns.
 
+Durable before reported: ``commit_hosts`` appends each host's result (and the
+host-state update it implies) as one JSON line to the run's journal,
+``<run_id>.journal`` in the history directory, and fsyncs it before it
+returns; the shard and host files are still rewritten in batches. A line costs
+its own bytes, while rewriting the shard would cost the whole run's results
+(O(hosts) per host, O(hosts²) per run). The journal is deleted once
+``finish_run`` has written everything; when a process dies mid-run, the next
+``Store.open`` replays its journal into the shard and host files, so every
+result a front end was shown survives a SIGKILL. Results still in progress
+(``installing``, ``installed``: a patch records a host's before-versions and
+then its changes as its package manager starts and finishes) become
+``interrupted``, keeping what they say changed.
+
 Crash recovery: a running run holds an flock on ``<run_id>.live`` in the
 history directory. The kernel drops that lock when the process dies, even by
 SIGKILL, so ``Store.open`` can tell a run whose process is gone (lock free)
@@ -55,6 +68,7 @@ import contextlib
 import dataclasses
 import fcntl
 import getpass
+import json
 import math
 import os
 import secrets
@@ -87,6 +101,7 @@ from patchtui.store.lock import StoreLock
 from patchtui.store.storage import (
     Tables,
     TransactionStorage,
+    fsync_directory,
     read_tables,
     stray_temp_files,
     temp_name_prefix,
@@ -95,6 +110,26 @@ from patchtui.store.transcripts import DEFAULT_CAP_BYTES, TranscriptBook, transc
 
 HISTORY_SUFFIX = ".history"
 LIVE_SUFFIX = ".live"
+JOURNAL_SUFFIX = ".journal"
+
+IN_PROGRESS_RESULTS: dict[str, str] = {
+    "installing": (
+        "patchtui ended while the package manager ran: what changed is unknown; "
+        "rollback restores the recorded before-versions"
+    ),
+    "installed": "patchtui ended after the install, before its checks (changes are recorded)",
+}
+"""Host result statuses a patch writes while it works, and what each means if the run died."""
+
+
+@dataclasses.dataclass(frozen=True)
+class HostRecord:
+    """One host's durable record in a run: its result, its host-state update, its output."""
+
+    host: str
+    result: Mapping[str, object]
+    hot: Mapping[str, object] | None = None
+    transcript: Sequence[str] = ()
 
 
 def history_dir_for(db_path: Path) -> Path:
@@ -107,6 +142,27 @@ def shard_path_for(db_path: Path, run_id: str) -> Path:
 
 def live_path_for(db_path: Path, run_id: str) -> Path:
     return history_dir_for(db_path) / f"{run_id}{LIVE_SUFFIX}"
+
+
+def journal_path_for(db_path: Path, run_id: str) -> Path:
+    return history_dir_for(db_path) / f"{run_id}{JOURNAL_SUFFIX}"
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's entries in order; a torn last line (power cut) is left out."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    entries: list[dict[str, Any]] = []
+    for line in raw.split(b"\n"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a torn or empty line: never reported, since its fsync never returned
+        if isinstance(entry, dict) and isinstance(entry.get("host"), str):
+            entries.append(entry)
+    return entries
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -266,6 +322,7 @@ class _ActiveRun:
     operation: str
     live_fd: int
     written_hosts: set[str] = dataclasses.field(default_factory=set)
+    journal_fd: int | None = None
 
 
 _StatKey = tuple[int, int, int]
@@ -308,6 +365,7 @@ class Store:
         self.readonly = False
         """Opened with ``readonly=True``: no lock taken, nothing written."""
         self.recovered_runs: list[str] = []
+        self._replayed: list[str] = []
         """Runs that ``open`` found left running by a dead process and marked interrupted."""
 
     # ----------------------------------------------------------------- opening
@@ -370,6 +428,10 @@ class Store:
             schema.schema_version(tables) < schema.SCHEMA_VERSION or schema.HOSTS in tables
         ):
             return False
+        if self._unreplayed_journals():
+            # A killed run's results are in its journal only: a writer replays them
+            # first, so a reader never shows a run without results it durably had.
+            return False
         self.readonly = True
         data = tables or {}
         self._host_files.shard_count = schema.host_shard_count(data)
@@ -377,6 +439,18 @@ class Store:
         if key is not None:
             self._snapshot, self._snapshot_key = data, key
         return True
+
+    def _unreplayed_journals(self) -> bool:
+        """Is there a journal of a run whose process is gone (waiting for a replay)?"""
+        try:
+            names = os.listdir(self.history_dir)
+        except OSError:
+            return False
+        return any(
+            name.endswith(JOURNAL_SUFFIX)
+            and not run_is_live(self.path, name.removesuffix(JOURNAL_SUFFIX))
+            for name in names
+        )
 
     def _startup(self) -> None:
         ensure_directory(self.path.parent, what="data directory", follow=True)
@@ -403,6 +477,10 @@ class Store:
             self.recovered_runs = self._interrupt_dead_runs(txn)
             txn.commit()
             self._remember(txn)
+            # Only now that the shards and host files hold them are the journals redundant.
+            for run_id in self._replayed:
+                with contextlib.suppress(OSError):
+                    journal_path_for(self.path, run_id).unlink()
 
     def _remember(self, txn: _Transaction) -> None:
         """Keep what the transaction read or wrote as the read snapshot: no second parse."""
@@ -445,13 +523,70 @@ class Store:
                 # A damaged shard is reported by `db check`, never rewritten here.
                 with contextlib.suppress(StoreError):
                     txn.shard_table(run_id, schema.SHARD_RUN).update(fields)
+                    _settle_in_progress(txn.shard_table(run_id, schema.SHARD_RESULTS), now)
         # Live files of runs that are no longer running (process died after finishing).
         for entry in self.history_dir.glob(f"*{LIVE_SUFFIX}"):
             run_id = entry.name[: -len(LIVE_SUFFIX)]
             if run_id not in self._active and not run_is_live(self.path, run_id):
                 with contextlib.suppress(OSError):
                     entry.unlink()
+        # Journals no process is writing: a run that died mid-way, or one that died
+        # between finishing and deleting it (replaying that changes nothing). Each is
+        # deleted after the commit, and only if its replay worked: a damaged shard keeps
+        # its journal for `db repair` and the next open.
+        self._replayed = []
+        for entry in self.history_dir.glob(f"*{JOURNAL_SUFFIX}"):
+            run_id = entry.name[: -len(JOURNAL_SUFFIX)]
+            if run_id in self._active or run_is_live(self.path, run_id):
+                continue
+            if not shard_path_for(self.path, run_id).exists():
+                continue
+            try:
+                self._replay_journal(txn, run_id, now)
+            except StoreError:
+                continue
+            self._replayed.append(run_id)
         return dead
+
+    def _replay_journal(self, txn: _Transaction, run_id: str, now: float) -> None:
+        """Put what the journal of a run nobody records any more holds into its shard
+        and the host files (idempotent: a second replay changes nothing).
+
+        A result is merged into the shard's only if it is at least as recent (the
+        shard may hold a later batch); a host update applies only if nothing wrote
+        the host since. Results left in progress become ``interrupted``.
+        """
+        entries = read_journal(journal_path_for(self.path, run_id))
+        results: dict[str, dict[str, Any]] = {}
+        hot: dict[str, tuple[float, dict[str, Any]]] = {}
+        for entry in entries:
+            host = entry["host"]
+            if isinstance(entry.get("result"), dict):
+                results[host] = entry["result"]
+            if isinstance(entry.get("hot"), dict):
+                at = entry.get("at")
+                hot[host] = (float(at) if isinstance(at, int | float) else 0.0, entry["hot"])
+        table = txn.shard_table(run_id, schema.SHARD_RESULTS)
+        stored = {doc.get("host"): doc for doc in table.all()}
+        newer = {
+            host: doc
+            for host, doc in results.items()
+            if _recorded(doc) >= _recorded(stored.get(host, {}))
+        }
+        _upsert_by_key(table, "host", inserts=newer, updates=newer)
+        _settle_in_progress(table, now)
+        try:
+            for name, (at, update) in hot.items():
+                shard = txn.host_shard(self._host_files.shard_of(name))
+                doc_id = shard.by_name.get(name)
+                current = shard.docs.get(doc_id) if doc_id is not None else None
+                if current is not None and float(current.get("updated") or 0.0) >= at:
+                    continue  # written since (by a later batch, or another process)
+                self._pending_hosts.setdefault(name, {}).update(update)
+            if self._pending_hosts:
+                self._write_pending_hosts(txn)
+        finally:
+            self._pending_hosts.clear()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[_Transaction]:
@@ -534,6 +669,63 @@ class Store:
             self._pending_results.setdefault(run_id, {})[host] = doc
             self._maybe_flush()
 
+    def commit_hosts(self, run_id: str, records: Sequence[HostRecord]) -> None:
+        """Record hosts of the run durably: on disk (fsynced) when this returns.
+
+        Each record is one line appended to the run's journal, and one fsync
+        covers them all (callers group the hosts that finish together); the
+        shard and host files follow in the next batch. Report a host only after
+        this returned: a SIGKILL cannot lose what was shown.
+        """
+        if not records:
+            return
+        with self._mutex:
+            active = self._require_active(run_id)
+            now = time.time()
+            docs: list[tuple[HostRecord, dict[str, Any], dict[str, Any] | None]] = []
+            lines: list[bytes] = []
+            for record in records:
+                doc = _as_dict(record.result, "result")
+                doc.update(
+                    run_id=run_id, host=record.host, operation=active.operation, recorded=now
+                )
+                hot = _as_dict(record.hot, "host update") if record.hot is not None else None
+                entry = {"host": record.host, "at": now, "result": doc, "hot": hot}
+                lines.append(json.dumps(entry, separators=(",", ":")).encode("utf-8") + b"\n")
+                docs.append((record, doc, hot))
+            self._append_journal(run_id, active, b"".join(lines))
+            for record, doc, hot in docs:
+                self._pending_results.setdefault(run_id, {})[record.host] = doc
+                if record.transcript:
+                    self._transcripts.append(run_id, record.host, list(record.transcript))
+                if hot is not None:
+                    self._buffer_host_updates({record.host: hot}, now)
+            if self._transcripts.buffered_bytes > 256 * 1024:
+                self._transcripts.write_buffered()
+            self._maybe_flush()
+
+    def _append_journal(self, run_id: str, active: _ActiveRun, payload: bytes) -> None:
+        path = journal_path_for(self.path, run_id)
+        try:
+            if active.journal_fd is None:
+                # O_NOFOLLOW: a link planted in the data directory is refused, not written through.
+                active.journal_fd = os.open(
+                    path,
+                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                )
+                fsync_directory(path.parent)  # the new file's name must survive a power cut too
+            view = memoryview(payload)
+            while view:
+                written = os.write(active.journal_fd, view)
+                view = view[written:]
+            os.fsync(active.journal_fd)
+        except OSError as error:
+            raise StoreError(
+                f"cannot record run {run_id} in {path}: {error.strerror or error}; "
+                "nothing more is reported as done until it can be recorded"
+            ) from error
+
     def update_hosts(self, updates: Mapping[str, Mapping[str, object]]) -> None:
         """Buffer an upsert of hot host state: {host name: fields to set}.
 
@@ -541,21 +733,23 @@ class Store:
         candidate) was pending); ``counts`` is derived from ``pending`` unless given.
         """
         with self._mutex:
-            now = time.time()
-            for name, fields in updates.items():
-                update = _as_dict(fields, "host update")
-                update.pop("name", None)
-                earlier = self._pending_hosts.get(name)
-                if isinstance(update.get("pending"), list):
-                    at = update.get("last_scan")
-                    moment = float(at) if isinstance(at, int | float) else now
-                    carry_first_seen(update["pending"], (earlier or {}).get("pending"), moment)
-                    update.setdefault("counts", _pending_counts(update["pending"]))
-                if earlier is None:
-                    self._pending_hosts[name] = update
-                else:
-                    earlier.update(update)
+            self._buffer_host_updates(updates, time.time())
             self._maybe_flush()
+
+    def _buffer_host_updates(self, updates: Mapping[str, Mapping[str, object]], now: float) -> None:
+        for name, fields in updates.items():
+            update = _as_dict(fields, "host update")
+            update.pop("name", None)
+            earlier = self._pending_hosts.get(name)
+            if isinstance(update.get("pending"), list):
+                at = update.get("last_scan")
+                moment = float(at) if isinstance(at, int | float) else now
+                carry_first_seen(update["pending"], (earlier or {}).get("pending"), moment)
+                update.setdefault("counts", _pending_counts(update["pending"]))
+            if earlier is None:
+                self._pending_hosts[name] = update
+            else:
+                earlier.update(update)
 
     def append_transcript(self, run_id: str, host: str, lines: Sequence[str]) -> None:
         """Buffer output lines of ``host`` in ``run_id``; appended to its file at flush."""
@@ -656,19 +850,21 @@ class Store:
         with self._mutex:
             active = self._require_active(run_id)
             self._transcripts.write_buffered()
-            fields = {
-                "status": status,
-                "finished": time.time(),
-                "counts": _as_dict(counts, "counts"),
-            }
+            now = time.time()
+            fields = {"status": status, "finished": now, "counts": _as_dict(counts, "counts")}
             with self._transaction() as txn:
                 self._write_pending(txn)
+                # A run closed with hosts still at work (its job was abandoned): say so.
+                _settle_in_progress(txn.shard_table(run_id, schema.SHARD_RESULTS), now)
                 txn.table(schema.RUNS).update(fields, Query().run_id == run_id)
                 txn.shard_table(run_id, schema.SHARD_RUN).update(fields)
             self._clear_pending()
             self._last_flush = time.monotonic()
             del self._active[run_id]
             self._transcripts.forget_run(run_id)
+            # The shard now holds every result the journal had (fsynced above): drop it
+            # before the live lock, so a reader never replays a finished run.
+            _drop_journal(self.path, run_id, active)
             _release_live(self.path, run_id, active.live_fd)
 
     def prune(self, older_than_days: float) -> int:
@@ -704,6 +900,10 @@ class Store:
                 self.flush()
             finally:
                 for run_id, active in self._active.items():
+                    # Unfinished: the journal stays for the next open to replay.
+                    if active.journal_fd is not None:
+                        with contextlib.suppress(OSError):
+                            os.close(active.journal_fd)
                     _release_live(self.path, run_id, active.live_fd)
                 self._active.clear()
                 self._closed = True
@@ -884,6 +1084,28 @@ def _dead_runs_shown_interrupted(db_path: Path, tables: Tables) -> Tables:
     return {**tables, schema.RUNS: shown}
 
 
+def _settle_in_progress(table: Table, now: float) -> None:
+    """Results a patch left in progress become ``interrupted``, keeping what they recorded."""
+    for doc in table.all():
+        reason = IN_PROGRESS_RESULTS.get(str(doc.get("status")))
+        if reason is not None:
+            table.update(
+                {
+                    "status": "interrupted",
+                    "state": "interrupted",
+                    "error_kind": "process-ended",
+                    "error": reason,
+                    "finished": doc.get("finished") or now,
+                },
+                doc_ids=[doc.doc_id],
+            )
+
+
+def _recorded(doc: Mapping[str, Any]) -> float:
+    at = doc.get("recorded")
+    return float(at) if isinstance(at, int | float) else 0.0
+
+
 def _upsert_by_key(
     table: Table,
     key: str,
@@ -937,6 +1159,16 @@ def run_is_live(db_path: Path, run_id: str) -> bool:
         os.close(fd)
 
 
+def _drop_journal(db_path: Path, run_id: str, active: _ActiveRun) -> None:
+    if active.journal_fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.close(active.journal_fd)
+    active.journal_fd = None
+    with contextlib.suppress(OSError):
+        journal_path_for(db_path, run_id).unlink()
+
+
 def _release_live(db_path: Path, run_id: str, fd: int) -> None:
     with contextlib.suppress(OSError):
         live_path_for(db_path, run_id).unlink()
@@ -945,9 +1177,11 @@ def _release_live(db_path: Path, run_id: str, fd: int) -> None:
 
 
 __all__ = [
+    "HostRecord",
     "Store",
     "history_dir_for",
     "hosts_dir_for",
+    "journal_path_for",
     "live_path_for",
     "new_run_id",
     "run_is_live",

@@ -19,6 +19,11 @@ History shard per run (``<db dir>/<db stem>.history/<run_id>.json``):
   ``results`` one document per host: status, error, changes, reboot,
               duration, transcript path and tail
 
+Run journal (``<db dir>/<db stem>.history/<run_id>.journal``, only while a run is
+recorded or after its process died): one JSON line per durable host record
+(``{"host", "at", "result", "hot"}``), fsynced before the host is reported;
+replayed into the shard and host files by the next open, then deleted.
+
 Migrations take the parsed main tables and change them in place; each one
 moves the schema up by exactly one version. Version 1 kept ``hosts`` in the
 main file; the v1 -> v2 step only records the shard count, and the store then

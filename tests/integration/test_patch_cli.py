@@ -159,3 +159,56 @@ def test_canaries_are_never_hosts_whose_last_scan_failed(
         "patch", "-i", inventory, "--db", db, "--canary-hosts", "no-such-*", "--dry-run"
     )
     assert nobody.returncode == ExitCode.BAD_INPUT and "--canary-hosts" in nobody.stderr
+
+
+def test_a_failing_post_hook_keeps_the_changes_and_rollback_restores_them(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    """`--post false` after a real install: the host is failed, but what it installed is
+    recorded, and `rollback --run` puts the old versions back (issue 14: it said the run
+    "changed no package")."""
+    lab = lab_process(4, faults="none")
+    db = str(tmp_path / "db.json")
+    inventory = str(lab.inventory)
+    first_scan = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
+    installed_before = {
+        line["host"]: {u["name"]: u["installed"] for u in line["updates"]}  # type: ignore[union-attr]
+        for line in first_scan
+        if line["type"] == "host_result"
+    }
+    assert any(installed_before.values())
+
+    patch = run_patchtui(
+        "patch", "-i", inventory, "--db", db, "--post", "false", "--reboot", "never",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert patch.returncode == 1, patch.stderr
+    lines = json_lines(patch.stdout)
+    run_id = str(lines[-1]["run_id"])
+    results = [line for line in lines if line["type"] == "host_result"]
+    changed = [line for line in results if line["changes"]]
+    assert changed and all(line["result"] == "failed" for line in results), results
+    assert all(line["error_kind"] == "post-check" for line in results)
+    for line in changed:
+        names = {change["name"] for change in line["changes"]}  # type: ignore[union-attr]
+        assert names == set(installed_before[str(line["host"])])
+
+    history = json_lines(run_patchtui("history", "--db", db, "--run", run_id, "--json").stdout)
+    stored = {str(row["host"]): row for row in history if row["type"] == "host_result"}
+    for line in changed:
+        assert stored[str(line["host"])]["changes"] == line["changes"]
+
+    rollback = run_patchtui(
+        "rollback", "-i", inventory, "--db", db, "--run", run_id, "--reboot", "never",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert rollback.returncode == 0, rollback.stdout[-2000:] + rollback.stderr
+    rolled = [line for line in json_lines(rollback.stdout) if line["type"] == "host_result"]
+    assert {line["host"] for line in rolled} == {line["host"] for line in changed}
+    restored = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
+    installed_after = {
+        line["host"]: {u["name"]: u["installed"] for u in line["updates"]}  # type: ignore[union-attr]
+        for line in restored
+        if line["type"] == "host_result"
+    }
+    assert installed_after == installed_before

@@ -6,6 +6,8 @@ the code paths are the ones a real fleet takes.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pytest
 from patchtui.drivers.apt import APT_GET_PREFIX
 from patchtui.drivers.base import Selection
 from patchtui.engine import reboot as engine_reboot
-from patchtui.engine.events import Event, HostFinished, HostState, HostStateChanged, RunFinished
+from patchtui.engine.events import (
+    Event,
+    HostFinished,
+    HostOutput,
+    HostState,
+    HostStateChanged,
+    RunFinished,
+)
 from patchtui.engine.patch import PatchJob, PatchOptions
 from patchtui.engine.rollback import RollbackJob, changes_from_results
 from patchtui.engine.rollout import Amount
@@ -370,3 +379,112 @@ async def test_a_skipped_canary_halts_the_run_instead_of_passing(tmp_path: Path)
         assert final.outcome == "halted"
     finally:
         await lab.server.stop()
+
+
+async def test_whatever_fails_after_the_install_the_changes_are_kept_for_rollback(
+    lab6: Lab, tmp_path: Path
+) -> None:
+    """A failing post hook (issue 14) and an operator who stops waiting mid-install: both
+    hosts keep a change record, and rolling the run back restores every old version."""
+    hosts = healthy_with_updates(lab6)[:3]
+    before = {h.name: {n: p.installed for n, p in lab6.sim(h.name).packages.items()} for h in hosts}
+    store = Store.open(tmp_path / "db.json")
+    events: list[Event] = []
+    connector = SshConnector(concurrency=3, use_agent=False)
+    options = dataclasses.replace(FAST, post="false", reboot="never")
+    job = PatchJob(hosts, connector=connector, emit=events.append, options=options, store=store)
+    await run(job, connector)
+    finished = {e.host: e for e in events if isinstance(e, HostFinished)}
+    assert {e.result for e in finished.values()} == {"failed"}, finished
+    stored = {r["host"]: r for r in store.host_results(job.run_id)}
+    for host in hosts:
+        event = finished[host.name]
+        assert event.error_kind == "post-check" and event.changes
+        changed = {c.name for c in event.changes}
+        now = lab6.sim(host.name).packages
+        assert changed == {n for n, v in before[host.name].items() if now[n].installed != v}
+        assert [c["name"] for c in stored[host.name]["changes"]] == sorted(changed)
+        assert stored[host.name]["status"] == "failed"
+
+    rollback = RollbackJob(
+        hosts,
+        source_run=job.run_id,
+        changes_by_host=changes_from_results(store.host_results(job.run_id)),
+        connector=(connector := SshConnector(concurrency=3, use_agent=False)),
+        emit=events.append,
+        options=dataclasses.replace(FAST, reboot="never"),
+        store=store,
+    )
+    await run(rollback, connector)
+    store.close()
+    for host in hosts:
+        now = lab6.sim(host.name).packages
+        assert {n: p.installed for n, p in now.items() if n in before[host.name]} == before[
+            host.name
+        ]
+
+
+async def test_stopping_waiting_mid_install_records_before_versions_rollback_restores(
+    lab6: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_jobs, "JOB_DURATION_RANGE", (3.0, 3.0))  # still running at cancel
+    host = healthy_with_updates(lab6)[0]
+    sim = lab6.sim(host.name)
+    before = {n: p.installed for n, p in sim.packages.items()}
+    store = Store.open(tmp_path / "db.json")
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)
+    job = PatchJob([host], connector=connector, emit=events.append, options=FAST, store=store)
+
+    def cancel_twice(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, HostOutput) and event.stream == "cmd" and "[detached]" in event.line:
+            # Once the job has started on the host (state changed), stop waiting for it.
+            asyncio.get_running_loop().call_later(0.5, lambda: (job.cancel(), job.cancel()))
+
+    job.emit = cancel_twice
+    await run(job, connector)
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "interrupted" and finished.error_kind == "cancelled"
+    assert finished.changes_unknown and not finished.changes
+    (result,) = store.host_results(job.run_id)
+    assert result["changes_unknown"] is True and result["before"]
+    plan = changes_from_results([result])
+    changed = {n for n, v in before.items() if sim.packages[n].installed != v}
+    assert changed and changed <= {str(c["name"]) for c in plan[host.name]}
+
+    rollback = RollbackJob(
+        [host],
+        source_run=job.run_id,
+        changes_by_host=plan,
+        connector=(connector := SshConnector(concurrency=1, use_agent=False)),
+        emit=events.append,
+        options=dataclasses.replace(FAST, reboot="never"),
+        store=store,
+    )
+    await run(rollback, connector)
+    store.close()
+    assert {n: sim.packages[n].installed for n in before} == before
+
+
+async def test_a_reboot_that_fails_after_the_install_keeps_the_changes(
+    lab6: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_jobs, "REBOOT_DOWNTIME", 30.0)  # never back within the limit
+    host = healthy_with_updates(lab6)[0]
+    sim = lab6.sim(host.name)
+    before = {n: p.installed for n, p in sim.packages.items()}
+    store = Store.open(tmp_path / "db.json")
+    events: list[Event] = []
+    connector = SshConnector(concurrency=1, use_agent=False)
+    options = dataclasses.replace(FAST, reboot="always", reboot_time_limit=1.0)
+    job = PatchJob([host], connector=connector, emit=events.append, options=options, store=store)
+    await run(job, connector)
+    store.close()
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "failed" and finished.error_kind == "reboot", finished
+    changed = {n for n, v in before.items() if sim.packages[n].installed != v}
+    assert changed and {c.name for c in finished.changes} == changed
+    with Store.open(tmp_path / "db.json") as reopened:
+        (result,) = reopened.host_results(job.run_id)
+    assert {c["name"] for c in result["changes"]} == changed and not result["changes_unknown"]

@@ -123,3 +123,43 @@ async def test_rollback_says_when_the_old_version_is_gone(
     assert finished.result == "failed" and finished.error_kind == "unavailable", finished
     assert "1.0" in str(finished.error) and "no longer available" in str(finished.error)
     assert real.installed_version() == "1.1"  # left unchanged
+
+
+async def test_a_failing_post_hook_keeps_the_change_record_and_rollback_restores(
+    real_apt_host: RealAptHost, tmp_path: Path
+) -> None:
+    """dpkg really moves 1.0 -> 1.1, then ``--post false`` fails the host: the change is
+    stored anyway (issue 14 stored ``changes: []``), and rolling the run back restores 1.0."""
+    real = real_apt_host
+    real.run_apt("apt-get", "install", "-y", f"{real.package}=1.0")
+    store = Store.open(tmp_path / "db.json")
+    events: list[Event] = []
+    conn = connector()
+    options = PatchOptions(reboot="never", poll_interval=0.2, post="false")
+    patch = PatchJob([real.host], connector=conn, emit=events.append, options=options, store=store)
+    await run_job(patch, conn)
+    finished = next(e for e in events if isinstance(e, HostFinished))
+    assert finished.result == "failed" and finished.error_kind == "post-check", finished
+    assert real.installed_version() == "1.1"
+    (stored,) = store.host_results(patch.run_id)
+    assert stored["status"] == "failed"
+    assert [(c["name"], c["before"], c["after"]) for c in stored["changes"]] == [
+        (real.package, "1.0", "1.1")
+    ]
+
+    events = []
+    conn = connector()
+    rollback = RollbackJob(
+        [real.host],
+        source_run=patch.run_id,
+        changes_by_host=changes_from_results(store.host_results(patch.run_id)),
+        connector=conn,
+        emit=events.append,
+        options=NO_REBOOT,
+        store=store,
+    )
+    await run_job(rollback, conn)
+    store.close()
+    restored = next(e for e in events if isinstance(e, HostFinished))
+    assert restored.result in {"ok", "ok-reboot-required"}, restored
+    assert real.installed_version() == "1.0" and real.installed_file_version() == "1.0"
