@@ -86,6 +86,18 @@ def test_committed_results_survive_a_dead_process_and_in_progress_ones_become_in
         assert {r["host"] for r in store.host_results(run_id)} == {"a", "b", "c"}
 
 
+def test_a_reader_first_after_a_kill_still_sees_the_journaled_results(db_path: Path) -> None:
+    """'history' opens read-only (no lock); after a kill the results are in the journal
+    only, so the first open replays them as a writer rather than show the run empty."""
+    run_id = _commit_and_die(db_path)
+    with Store.open(db_path, readonly=True) as reader:
+        assert {r["host"] for r in reader.host_results(run_id)} == {"a", "b", "c"}
+    assert not journal_path_for(db_path, run_id).exists()
+    with Store.open(db_path, readonly=True) as reader:  # nothing left to replay: read-only
+        assert reader.readonly
+        assert {r["host"] for r in reader.host_results(run_id)} == {"a", "b", "c"}
+
+
 def test_a_torn_last_line_is_left_out_and_the_rest_replayed(db_path: Path) -> None:
     run_id = _commit_and_die(db_path)
     journal = journal_path_for(db_path, run_id)
