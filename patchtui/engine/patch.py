@@ -321,10 +321,7 @@ class PatchJob:
             await self._record(host, self._never_started(host))
         summary = self._summary(time.monotonic() - started)
         outcome = decide_outcome(
-            summary,
-            interrupted=self._stopping,
-            halted=self.halt_reason is not None,
-            dry_run=self.options.dry_run,
+            summary, interrupted=self._stopping, halted=summary.halted, dry_run=self.options.dry_run
         )
         await self.recorder.finish_run(self.run_id, outcome, dataclasses.asdict(summary))
         self.emit(
@@ -349,12 +346,15 @@ class PatchJob:
             scanned=len(scans),
             skipped_reasons=skip_reasons(self.outcomes.values()),
         )
+        # Halted means the halt stopped something: a threshold first reached by the last
+        # hosts of the last wave left nothing to stop, and the run completed with failures.
+        halted = self.halt_reason is not None and base.skipped_reasons.get(SKIP_HALTED, 0) > 0
         return dataclasses.replace(
             base,
             results=results,
             waves=len(self.plan.waves),
-            halted=self.halt_reason is not None,
-            halt_reason=self.halt_reason,
+            halted=halted,
+            halt_reason=self.halt_reason if halted else None,
             dry_run=self.options.dry_run,
         )
 
