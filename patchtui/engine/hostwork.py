@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
-from patchtui.drivers.base import DriverError
+from patchtui.drivers.base import DriverError, Facts
+from patchtui.drivers.facts import collect_facts
 from patchtui.engine.events import HostState, RunSummary
 from patchtui.inventory.model import Host
 from patchtui.transport.base import RemoteSession, TransportError
@@ -89,6 +91,16 @@ def skip_reasons(outcomes: Iterable[_Finished]) -> dict[str, int]:
             reason = outcome.error_kind or "cancelled"
             counts[reason] = counts.get(reason, 0) + 1
     return counts
+
+
+async def host_facts(host: Host, session: RemoteSession) -> Facts:
+    """The host's facts, its ``package_manager`` the one patchtui will use: the
+    inventory's override where it has one (what reports and the store then show),
+    else the one found on the host."""
+    facts = await collect_facts(session)
+    if host.package_manager and host.package_manager != facts.package_manager:
+        return dataclasses.replace(facts, package_manager=host.package_manager)
+    return facts
 
 
 def summarize(

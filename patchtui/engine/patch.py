@@ -26,7 +26,6 @@ from patchtui.drivers.base import (
     ScanResult,
     Selection,
 )
-from patchtui.drivers.facts import collect_facts
 from patchtui.drivers.registry import driver_for
 from patchtui.engine.events import (
     EventSink,
@@ -44,6 +43,7 @@ from patchtui.engine.hostwork import (
     Connector,
     classify_error,
     close_quietly,
+    host_facts,
     new_run_id,
     skip_reasons,
     summarize,
@@ -493,8 +493,8 @@ class PatchJob:
         self._state(host.name, HostState.CONNECTING)
         session = await self._connect(host, holder)
         self._state(host.name, HostState.SCANNING)
-        facts = await collect_facts(session)
-        family = host.package_manager or facts.package_manager
+        facts = await host_facts(host, session)
+        family = facts.package_manager
         if family is None:
             raise HostFailure("failed", "unsupported", "no supported package manager found")
         driver = driver_for(family)
@@ -586,7 +586,7 @@ class PatchJob:
             self._state(host.name, HostState.REBOOTING)
             session = await self._reboot(host, session, holder)
             outcome.rebooted = True
-            facts = await collect_facts(session)
+            facts = await host_facts(host, session)
             after = await driver.scan(session, refresh=False)
             outcome.scan = after
             outcome.reboot_required = after.reboot_required

@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from patchtui.drivers.base import PackageChange, PackageTarget
-from patchtui.drivers.facts import collect_facts
 from patchtui.drivers.registry import driver_for
 from patchtui.engine.events import EventSink, HostScanned, HostState
-from patchtui.engine.hostwork import Connector
+from patchtui.engine.hostwork import Connector, host_facts
 from patchtui.engine.patch import HostFailure, HostPatchOutcome, PatchJob, PatchOptions
 from patchtui.inventory.model import Host
 from patchtui.transport.base import RemoteSession
@@ -72,8 +71,8 @@ class RollbackJob(PatchJob):
             return HostPatchOutcome(host.name, "skipped", HostState.SKIPPED, error=detail)
         self._state(host.name, HostState.CONNECTING)
         session = await self._connect(host, holder)
-        facts = await collect_facts(session)
-        family = host.package_manager or facts.package_manager
+        facts = await host_facts(host, session)
+        family = facts.package_manager
         if family is None:
             raise HostFailure("failed", "unsupported", "no supported package manager found")
         driver = driver_for(family)

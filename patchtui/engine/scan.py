@@ -12,11 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from patchtui.drivers.base import Facts, ScanResult
-from patchtui.drivers.facts import collect_facts
 from patchtui.drivers.registry import driver_for
 from patchtui.engine.events import EventSink, HostScanned, HostState, RunSummary
 from patchtui.engine.fanout import FanoutJob, HostOutcome
-from patchtui.engine.hostwork import Connector, skip_reasons, summarize
+from patchtui.engine.hostwork import Connector, host_facts, skip_reasons, summarize
 from patchtui.engine.observed import ObservedSession
 from patchtui.inventory.model import Host
 
@@ -96,8 +95,8 @@ class ScanJob(FanoutJob[HostScanOutcome]):
 
     async def _work(self, host: Host, session: ObservedSession) -> HostScanOutcome:
         self._state(host.name, HostState.SCANNING)
-        facts = await collect_facts(session)
-        family = host.package_manager or facts.package_manager
+        facts = await host_facts(host, session)
+        family = facts.package_manager
         if family is None:
             return HostScanOutcome(
                 host.name,

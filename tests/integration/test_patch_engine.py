@@ -20,6 +20,7 @@ from patchtui.engine.events import (
     Event,
     HostFinished,
     HostOutput,
+    HostScanned,
     HostState,
     HostStateChanged,
     RunFinished,
@@ -488,3 +489,19 @@ async def test_a_reboot_that_fails_after_the_install_keeps_the_changes(
     with Store.open(tmp_path / "db.json") as reopened:
         (result,) = reopened.host_results(job.run_id)
     assert {c["name"] for c in result["changes"]} == changed and not result["changes_unknown"]
+
+
+async def test_scan_reports_the_package_manager_the_inventory_chose(tmp_path: Path) -> None:
+    """The JSON and the store showed the detected family ('apt') for a host whose
+    inventory said otherwise; they now show the one patchtui used."""
+    lab = await start(tmp_path, 8)
+    try:
+        rhel = next(host for host in lab.hosts if host.name.startswith("lab-rhel"))
+        chosen = dataclasses.replace(rhel, package_manager="yum")
+        events: list[Event] = []
+        connector = SshConnector(concurrency=2, use_agent=False)
+        await run(ScanJob([chosen], connector=connector, emit=events.append), connector)
+        scanned = [e for e in events if isinstance(e, HostScanned)]
+        assert scanned and scanned[0].facts.package_manager == "yum"
+    finally:
+        await lab.server.stop()
