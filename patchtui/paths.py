@@ -15,6 +15,22 @@ import platformdirs
 APP_NAME = "patchtui"
 
 
+def expand_user(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded.
+
+    Raises ``ValueError`` naming the user when there is no such user (or no
+    home directory), where ``Path.expanduser`` raises a bare ``RuntimeError``.
+    """
+    text = str(path)
+    if not text.startswith("~"):
+        return Path(text)
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = text[1:].split("/", 1)[0]
+        raise ValueError(f"cannot expand ~{user}: no such user" if user else "no home directory")
+    return Path(expanded)
+
+
 def data_dir() -> Path:
     override = os.environ.get("PATCHTUI_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))

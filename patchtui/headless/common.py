@@ -72,6 +72,7 @@ def run_interruptible(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_interrupt)
+
         # The pipe breaks inside an event sink's write: interrupt from the loop, not
         # from inside the job's own emit call.
         def interrupt_soon() -> None:
