@@ -29,7 +29,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(
             int(ExitCode.BAD_INPUT),
-            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
+            f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n",
         )
 
 
@@ -46,6 +46,31 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _host_count(text: str) -> int:
+    """A number of hosts: 0 up to the most an inventory may hold."""
+    from patchtui.inventory.model import MAX_HOSTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_HOSTS:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_HOSTS}, got {text.strip()}")
+    return value
+
+
+def _file_descriptor(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a file descriptor number, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a file descriptor is 0 or more, got {value}")
     return value
 
 
@@ -266,7 +291,9 @@ def _command_plugins() -> list[Callable[[Any, ParserKit], None]]:
 
 def _add_rollout(parser: argparse.ArgumentParser) -> None:
     rollout = parser.add_argument_group("rollout")
-    rollout.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
+    rollout.add_argument(
+        "--canary", type=_host_count, default=0, metavar="N", help="canary hosts first"
+    )
     rollout.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
     rollout.add_argument(
         "--max-failures",
@@ -295,7 +322,7 @@ def _add_confirmation(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--become-password-fd",
-        type=int,
+        type=_file_descriptor,
         metavar="FD",
         help="read the sudo password from this file descriptor (never from argv)",
     )
@@ -366,6 +393,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(ExitCode.BROKEN_PIPE) if stdout.broken else code
 
 
+MAX_ERROR_CHARS = 1000
+"""An error line quotes what it refuses; a 50,000-character value need not be shown whole."""
+
+
+def one_line(message: str) -> str:
+    """``message`` as one safe line: no newline, no terminal control sequence, bounded length.
+
+    Errors quote user input (a host name from an ssh config, a YAML value), so
+    they get the same treatment as host output before reaching the terminal.
+    """
+    from patchtui.textsafe import strip_control
+
+    text = " ".join(strip_control(message).split())
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return text
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -383,7 +428,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return _console(args)
         return handler(args)
     except PatchtuiError as error:
-        sys.stderr.write(f"patchtui: error: {error}\n")
+        sys.stderr.write(f"patchtui: error: {one_line(str(error))}\n")
         return int(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("patchtui: interrupted\n")
