@@ -47,12 +47,12 @@ from patchtui.engine.hostwork import (
     new_run_id,
     summarize,
 )
-from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
+from patchtui.engine.observed import ObservedSession
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.engine.scan import scan_to_record
-from patchtui.engine.scrollback import Scrollback
+from patchtui.engine.transcript import HostTranscript
 from patchtui.engine.windows import (
     MaintenanceWindow,
     WindowError,
@@ -224,7 +224,7 @@ class PatchJob:
         self._resume = asyncio.Event()
         self._resume.set()
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
-        self._transcripts: dict[str, Scrollback] = {}
+        self._transcripts: dict[str, HostTranscript] = {}
 
     # Control from a front end -------------------------------------------------
 
@@ -428,7 +428,7 @@ class PatchJob:
         return f"outside maintenance window ({describe_windows(windows)}); next opens {opens}"
 
     def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
-        transcript = self._transcripts.setdefault(host.name, Scrollback(TRANSCRIPT_LINES))
+        transcript = self._transcripts.setdefault(host.name, HostTranscript())
         return ObservedSession(
             inner, run_id=self.run_id, host=host.name, emit=self.emit, transcript=transcript
         )

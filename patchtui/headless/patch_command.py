@@ -61,7 +61,7 @@ class PatchPrinter:
             self.wave = event.label
             print(f"== {event.label}: {len(event.hosts)} hosts", flush=True)
         elif isinstance(event, HostFinished):
-            print(f"   {event.host}: {describe_result(event)}", flush=True)
+            print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
             print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
 
