@@ -162,6 +162,7 @@ class _Group:
     name: str
     location: str
     hosts: list[str] = field(default_factory=list)
+    host_set: set[str] = field(default_factory=set)
     children: list[str] = field(default_factory=list)
     vars: dict[str, _Var] = field(default_factory=dict)
 
@@ -196,9 +197,11 @@ class _Raw:
             self.host_order.append(name)
             self.host_location[name] = location
             self.host_vars[name] = {}
-        members = self.group(group, location).hosts
-        if name not in members:
-            members.append(name)
+        target = self.group(group, location)
+        # A set beside the list: a 10,000-host range must not cost 10,000**2 comparisons.
+        if name not in target.host_set:
+            target.hosts.append(name)
+            target.host_set.add(name)
 
 
 def _check_name(name: str, kind: str, location: str) -> None:
@@ -783,7 +786,7 @@ def _build(raw: _Raw) -> AnsibleInventory:
     hosts: list[Host] = []
     sources: dict[str, dict[str, str]] = {}
     for name in raw.host_order:
-        direct = [group.name for group in raw.groups.values() if name in group.hosts]
+        direct = [group.name for group in raw.groups.values() if name in group.host_set]
         member_of = _ancestors(raw, direct) | {"all"}
         layers = sorted(
             member_of, key=lambda group: (depths[group], _priority(raw.groups[group]), group)
