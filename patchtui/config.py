@@ -67,6 +67,10 @@ def parse_config(text: str, path: Path) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", where=where) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", where=where) from None
+    except ValueError as error:  # a number of thousands of digits; not a TOMLDecodeError
+        raise ConfigError(f"not valid TOML: {str(error).split(';')[0]}", where=where) from None
     for section in document:
         if section != "defaults":
             raise ConfigError(f"unknown section [{section}] (known: [defaults])", where=where)
@@ -111,7 +115,10 @@ def _policy(value: object, path: Path) -> Path | None:
     text = _text(value, "policy", str(path))
     if text is None:
         return None
-    policy = Path(text).expanduser()
+    try:
+        policy = paths.expand_user(text)
+    except ValueError as error:
+        raise ConfigError(f"defaults.policy {text!r}: {error}", where=str(path)) from None
     # Relative to the config file, not to wherever a cron job happens to start.
     return policy if policy.is_absolute() else (path.parent / policy).resolve()
 
