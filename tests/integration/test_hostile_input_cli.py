@@ -100,6 +100,12 @@ def test_bad_flags_are_one_line(tmp_path: Path, flags: list[str], needle: str) -
     assert needle in line, line
 
 
+@pytest.mark.parametrize("spec", ["~nosuchuser/inventory.yaml", "sshconfig:~nosuchuser/config"])
+def test_an_unknown_user_in_the_inventory_path_is_one_line(tmp_path: Path, spec: str) -> None:
+    line = refused("scan", "-i", spec, "--db", str(tmp_path / "db.json"))
+    assert "cannot expand ~nosuchuser: no such user" in line, line
+
+
 def test_compliance_output_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(OK_INVENTORY)
