@@ -52,7 +52,7 @@ def load_config(path: Path | None = None) -> Config:
     """Read ``path`` (default: ``config_path()``); a missing file gives ``Config()``."""
     path = config_path() if path is None else Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = paths.read_input_text(path)
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as error:

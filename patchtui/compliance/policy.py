@@ -37,6 +37,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from patchtui.errors import ConfigError
+from patchtui.paths import read_input_text
 from patchtui.safeyaml import BoundedSafeLoader, open_loader, problem_text, shorten
 
 SEVERITIES: tuple[str, ...] = ("critical", "important", "moderate", "low", "unknown")
@@ -160,7 +161,7 @@ def load_policy(path: str | Path) -> Policy:
     """Read a policy file; raises ConfigError (``where`` = ``file:line``) on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input_text(path)
     except OSError as error:
         raise ConfigError(
             f"cannot read policy file: {error.strerror or error}", where=str(path)

@@ -73,7 +73,7 @@ from patchtui.inventory.model import (
 )
 from patchtui.inventory.ranges import expand_range
 from patchtui.inventory.sshconfig import SSHCONFIG_PREFIX
-from patchtui.paths import expand_user
+from patchtui.paths import expand_user, read_input_text
 
 SCRIPT_TIMEOUT = 60.0
 """Seconds a dynamic inventory script may take for ``--list``."""
@@ -276,7 +276,7 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
 
 def _read(file_path: Path, source: str) -> str:
     try:
-        return file_path.read_text(encoding="utf-8")
+        return read_input_text(file_path)
     except FileNotFoundError:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:

@@ -45,7 +45,7 @@ from patchtui.inventory.model import (
     Inventory,
 )
 from patchtui.inventory.ranges import expand_range, is_range
-from patchtui.paths import expand_user
+from patchtui.paths import expand_user, read_input_text
 from patchtui.safeyaml import BoundedLoaderMixin, YamlBoundError, open_loader
 
 # Host and group names end up in --limit patterns, so they may not contain the
@@ -717,7 +717,7 @@ def _load_patchtui_inventory(path: str | Path) -> Inventory:
     source = str(path)
     try:
         file_path = expand_user(path)
-        text = file_path.read_text(encoding="utf-8")
+        text = read_input_text(file_path)
     except FileNotFoundError:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:

@@ -42,7 +42,7 @@ from asyncssh.pattern import WildcardPatternList
 
 from patchtui.errors import InventoryError
 from patchtui.inventory.model import DEFAULT_HOST_KEY_POLICY, Host, Inventory
-from patchtui.paths import expand_user
+from patchtui.paths import expand_user, read_input_text
 
 MAX_INCLUDE_DEPTH = 16
 """Bound on nested Include (OpenSSH uses the same limit); a loop would recurse forever."""
@@ -174,7 +174,7 @@ def parse_ssh_config(
 
 
 def _read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return read_input_text(path)
 
 
 def _parse_into(
@@ -253,7 +253,7 @@ def load_ssh_config(path: str | Path) -> SshConfig:
     """Read and parse the ssh config at ``path`` (``InventoryError`` if unreadable)."""
     try:
         file_path = expand_user(path)
-        text = file_path.read_text(encoding="utf-8")
+        text = read_input_text(file_path)
     except ValueError as exc:
         raise InventoryError(str(exc), where=str(path)) from None
     except FileNotFoundError:

@@ -261,3 +261,18 @@ async def test_endless_run_output_stays_within_bound(
     # And it is flat: the last two thirds of the run added little.
     assert peak - peak_early < 40, f"RSS grew from {peak_early:.0f} to {peak:.0f} MB"
     assert process.returncode == 130
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("option", ["-i", "--policy"])
+def test_an_endless_input_file_is_read_only_up_to_its_limit(tmp_path: Path, option: str) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("hosts:\n  web01: {address: 127.0.0.1}\n")
+    db = str(tmp_path / "db.json")
+    args = ["scan", "-i", "/dev/zero", "--db", db]
+    if option == "--policy":
+        args = ["compliance", "-i", str(inventory), "--policy", "/dev/zero", "--db", db]
+    result, peak = run_measured(args, limit=60)
+    assert result.returncode == 2
+    assert "larger than 64 MiB" in one_error_line(result.stderr)
+    assert peak < RSS_BOUND_MB, f"peak RSS {peak:.0f} MB"
