@@ -12,9 +12,9 @@ PyYAML's SafeLoader is safe against code execution but not against size:
   before any ``try`` of a caller), and scalars such as a 5,000-digit integer
   or ``2030-13-45`` raise plain ``ValueError`` from the constructor.
 
-``BoundedLoaderMixin`` counts every value the document expands to (an alias
-counts as the whole subtree it names) and its depth while composing, before
-anything is built, and turns the constructor's ``ValueError`` into a
+``BoundedLoaderMixin`` counts the values written in the document, the values its
+aliases expand to (an alias counts as the whole subtree it names) and its depth
+while composing, before anything is built, and turns the constructor's ``ValueError`` into a
 ``ConstructorError`` with the value's line. ``open_loader`` creates a loader
 and reports a reader error as a ``yaml.MarkedYAMLError`` with its line, so a
 caller handles every problem of a document in one ``except``.
@@ -31,11 +31,19 @@ from yaml.nodes import Node, ScalarNode
 MAX_DEPTH = 100
 """Nesting levels a document may use; real inventories and policies use under ten."""
 
-MAX_VALUES = 1_000_000
-"""Values (scalars, lists, mappings) a document may expand to once aliases are followed.
+MAX_NODES = 250_000
+"""Values (scalars, lists, mappings) written out in one document. PyYAML is pure Python
+and holds each as a node of several hundred bytes: a million take most of a minute and
+the better part of a gigabyte, and 64 MiB of ``[a,a,a,...`` would be 30 million. A
+25,000-host inventory written out host by host fits; ranges (``web[001:500]``) cost a
+few values for any number of hosts."""
 
-A 50,000-host inventory is well under this; a "billion laughs" document is far over
-it after a few lines."""
+MAX_VALUES = 1_000_000
+"""Values (scalars, lists, mappings) a document's aliases may expand to, all together.
+
+The values written out in the document cost nothing here (the file's size bounds them);
+``<<: *defaults`` on every one of thousands of hosts is well under this, and a "billion
+laughs" document is far over it after a few lines."""
 
 MAX_SHOWN = 60
 """Characters of an offending value quoted in an error message."""
@@ -59,6 +67,11 @@ class BoundedLoaderMixin:
 
     _bounded_depth: int = 0
     _bounded_values: int = 0
+    """Values composed so far, aliases followed (to size each node's subtree)."""
+    _bounded_aliased: int = 0
+    """Of those, the values that came from following aliases."""
+    _bounded_nodes: int = 0
+    """Values written out in the document (each alias counts once here)."""
     _bounded_sizes: dict[Node, int]
 
     def compose_node(self, parent: Node | None, index: object) -> Node:
@@ -75,13 +88,30 @@ class BoundedLoaderMixin:
                 raise YamlBoundError(
                     None, None, f"alias *{event.anchor} refers to itself", event.start_mark
                 )
-            self._charge(size, event.start_mark)
+            self._bounded_values += size
+            self._bounded_aliased += size
+            if self._bounded_aliased > MAX_VALUES:
+                raise YamlBoundError(
+                    None,
+                    None,
+                    f"aliases expand to more than {MAX_VALUES:,} values (an alias bomb?)",
+                    event.start_mark,
+                )
             return node
         mark = loader.peek_event().start_mark
         if self._bounded_depth >= MAX_DEPTH:
             raise YamlBoundError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._bounded_nodes += 1
+        if self._bounded_nodes > MAX_NODES:
+            raise YamlBoundError(
+                None,
+                None,
+                f"more than {MAX_NODES:,} values in one document (for a large fleet, "
+                "write hosts as ranges such as web[001:500])",
+                mark,
+            )
         before = self._bounded_values
-        self._charge(1, mark)
+        self._bounded_values += 1
         self._bounded_depth += 1
         try:
             node = super().compose_node(parent, index)  # type: ignore[misc]
@@ -89,17 +119,6 @@ class BoundedLoaderMixin:
             self._bounded_depth -= 1
         self._bounded_sizes[node] = self._bounded_values - before
         return node
-
-    def _charge(self, values: int, mark: yaml.Mark) -> None:
-        self._bounded_values += values
-        if self._bounded_values > MAX_VALUES:
-            raise YamlBoundError(
-                None,
-                None,
-                f"the document expands to more than {MAX_VALUES:,} values once its aliases "
-                "are followed (an alias bomb?)",
-                mark,
-            )
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from patchtui import safeyaml
 from patchtui.safeyaml import MAX_DEPTH, MAX_VALUES, BoundedSafeLoader, open_loader
 
 
@@ -70,3 +71,13 @@ def test_control_characters_are_a_marked_error_with_their_line() -> None:
         load("a: 1\nb: x\x00\n")
     assert "#x0000" in str(info.value.problem)
     assert info.value.problem_mark is not None and info.value.problem_mark.line == 1
+
+
+def test_values_written_out_are_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real bound (250,000) takes seconds to reach; the counting is the same.
+    monkeypatch.setattr(safeyaml, "MAX_NODES", 100)
+    # The mapping, its key and the list are values too: 3 + 97 = 100.
+    assert load("x: [" + ", ".join(["a"] * 97) + "]\n") is not None
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        load("x: [" + ", ".join(["a"] * 98) + "]\n")
+    assert "more than 100 values" in str(info.value.problem)
