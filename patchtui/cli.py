@@ -19,6 +19,7 @@ from patchtui import __version__
 from patchtui.errors import PatchtuiError
 from patchtui.exit_codes import ExitCode, describe
 from patchtui.headless.common import DEFAULT_CONCURRENCY
+from patchtui.textsafe import one_line
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -391,24 +392,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv)
     # A reader that went away (``| head -1``) is not an error of ours, nor silence to hide.
     return int(ExitCode.BROKEN_PIPE) if stdout.broken else code
-
-
-MAX_ERROR_CHARS = 1000
-"""An error line quotes what it refuses; a 50,000-character value need not be shown whole."""
-
-
-def one_line(message: str) -> str:
-    """``message`` as one safe line: no newline, no terminal control sequence, bounded length.
-
-    Errors quote user input (a host name from an ssh config, a YAML value), so
-    they get the same treatment as host output before reaching the terminal.
-    """
-    from patchtui.textsafe import strip_control
-
-    text = " ".join(strip_control(message).split())
-    if len(text) > MAX_ERROR_CHARS:
-        text = text[: MAX_ERROR_CHARS - 3] + "..."
-    return text
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -182,3 +182,15 @@ def test_fuzzed_inventories_through_the_cli_load_or_give_one_line(text: str) -> 
         if result.returncode != 0:
             assert result.returncode == ExitCode.BAD_INPUT, result.stderr
             one_line(result.stderr)
+
+
+def test_inventory_warnings_quoting_escape_codes_are_sanitized(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.ini"
+    path.write_text("web01 ansible_connection=winrm\x1b]0;owned\x07x\n")
+    result = run_patchtui("inventory", "show", "-i", str(path))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "ansible_connection" in line]
+    assert warnings == [
+        f"patchtui: warning: {path}:1: host 'web01': ansible_connection=winrmx is not "
+        "supported; patchtui connects over SSH"
+    ]
