@@ -343,6 +343,10 @@ def test_policy_loads_or_refuses_in_one_line(text: str) -> None:
     attempt("policy", lambda: parse_policy(text, source="policy.yaml"))
 
 
+CONFIG_SEED = (
+    '[defaults]\nconcurrency = 20\npolicy = "policies/prod.yaml"\ntheme = "nord"\n'
+    'host_key_policy = "accept-new"\n'
+)
 CONFIG_LINE = st.one_of(
     st.sampled_from(["[defaults]", "[other]", "[[defaults]]"]),
     st.builds(
@@ -369,7 +373,14 @@ CONFIG_LINE = st.one_of(
 
 
 @FUZZ
-@given(text=st.one_of(raw_text(), st.lists(CONFIG_LINE, max_size=6).map("\n".join)))
+@given(
+    text=st.one_of(
+        raw_text(),
+        st.lists(CONFIG_LINE, max_size=6).map("\n".join),
+        st.lists(CONFIG_LINE, max_size=4).map(lambda lines: "\n".join(["[defaults]", *lines])),
+        mutated([CONFIG_SEED]),
+    )
+)
 @example(text="[defaults]\nconcurrency = " + "9" * 5000 + "\n")
 @example(text="[defaults]\npolicy = '~nosuchuser/p.yaml'\n")
 @example(text="a = " + "[" * 5000 + "\n")
