@@ -19,6 +19,7 @@ from patchtui import __version__
 from patchtui.errors import PatchtuiError
 from patchtui.exit_codes import ExitCode, describe
 from patchtui.headless.common import DEFAULT_CONCURRENCY
+from patchtui.textsafe import one_line
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -29,7 +30,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(
             int(ExitCode.BAD_INPUT),
-            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
+            f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n",
         )
 
 
@@ -46,6 +47,31 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _host_count(text: str) -> int:
+    """A number of hosts: 0 up to the most an inventory may hold."""
+    from patchtui.inventory.model import MAX_HOSTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_HOSTS:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_HOSTS}, got {text.strip()}")
+    return value
+
+
+def _file_descriptor(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a file descriptor number, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a file descriptor is 0 or more, got {value}")
     return value
 
 
@@ -266,7 +292,9 @@ def _command_plugins() -> list[Callable[[Any, ParserKit], None]]:
 
 def _add_rollout(parser: argparse.ArgumentParser) -> None:
     rollout = parser.add_argument_group("rollout")
-    rollout.add_argument("--canary", type=int, default=0, metavar="N", help="canary hosts first")
+    rollout.add_argument(
+        "--canary", type=_host_count, default=0, metavar="N", help="canary hosts first"
+    )
     rollout.add_argument("--batch", metavar="N|N%", help="hosts per wave after the canaries")
     rollout.add_argument(
         "--max-failures",
@@ -301,7 +329,7 @@ def _add_confirmation(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--become-password-fd",
-        type=int,
+        type=_file_descriptor,
         metavar="FD",
         help="read the sudo password from this file descriptor (never from argv)",
     )
@@ -389,7 +417,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return _console(args)
         return handler(args)
     except PatchtuiError as error:
-        sys.stderr.write(f"patchtui: error: {error}\n")
+        sys.stderr.write(f"patchtui: error: {one_line(str(error))}\n")
         return int(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("patchtui: interrupted\n")

@@ -64,7 +64,7 @@ def load_config(path: Path | None = None) -> Config:
     """Read ``path`` (default: ``config_path()``); a missing file gives ``Config()``."""
     path = config_path() if path is None else Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = paths.read_input_text(path)
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as error:
@@ -79,6 +79,10 @@ def parse_config(text: str, path: Path) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"not valid TOML: {error}", where=where) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", where=where) from None
+    except ValueError as error:  # a number of thousands of digits; not a TOMLDecodeError
+        raise ConfigError(f"not valid TOML: {str(error).split(';')[0]}", where=where) from None
     for section in document:
         if section != "defaults":
             raise ConfigError(f"unknown section [{section}] (known: [defaults])", where=where)
@@ -137,7 +141,10 @@ def _policy(value: object, path: Path) -> Path | None:
     text = _text(value, "policy", str(path))
     if text is None:
         return None
-    policy = Path(text).expanduser()
+    try:
+        policy = paths.expand_user(text)
+    except ValueError as error:
+        raise ConfigError(f"defaults.policy {text!r}: {error}", where=str(path)) from None
     # Relative to the config file, not to wherever a cron job happens to start.
     return policy if policy.is_absolute() else (path.parent / policy).resolve()
 

@@ -16,6 +16,46 @@ import platformdirs
 APP_NAME = "patchtui"
 
 
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+"""Largest file patchtui reads as user input (inventory, policy, config, ssh config)."""
+
+
+class InputTooLarge(OSError):
+    """A user input file is over ``MAX_INPUT_BYTES`` (or endless, like ``/dev/zero``)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def read_input_text(path: str | Path, limit: int = MAX_INPUT_BYTES) -> str:
+    """``Path(path).read_text("utf-8")``, but at most ``limit`` bytes are ever read.
+
+    Raises what ``read_text`` raises, and ``InputTooLarge`` (an ``OSError``
+    whose ``strerror`` says so) for a bigger file or an endless device.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(0, f"larger than {limit // (1024 * 1024)} MiB; not read")
+    return data.decode("utf-8")
+
+
+def expand_user(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded.
+
+    Raises ``ValueError`` naming the user when there is no such user (or no
+    home directory), where ``Path.expanduser`` raises a bare ``RuntimeError``.
+    """
+    text = str(path)
+    if not text.startswith("~"):
+        return Path(text)
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):
+        user = text[1:].split("/", 1)[0]
+        raise ValueError(f"cannot expand ~{user}: no such user" if user else "no home directory")
+    return Path(expanded)
+
+
 def data_dir() -> Path:
     override = os.environ.get("PATCHTUI_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))

@@ -23,3 +23,17 @@ def strip_control(text: str) -> str:
     """Remove escape sequences and control characters (tabs become spaces)."""
     text = _ANSI.sub("", text).replace("\t", "    ")
     return _CONTROL.sub(lambda match: "\ufffd" if match.group() != "\r" else "", text)
+
+
+MAX_LINE_CHARS = 1000
+"""A message line quotes what it refuses; a 50,000-character value need not be shown whole."""
+
+
+def one_line(message: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``message`` as one safe line: no newline, no terminal control sequence, bounded length.
+
+    Errors and warnings quote user input (a host name from an ssh config, a
+    YAML value), so they get the same treatment as host output.
+    """
+    text = " ".join(strip_control(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

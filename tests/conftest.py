@@ -78,3 +78,14 @@ def lab_process(tmp_path: Path) -> Iterator[Callable[..., LabProcess]]:
             except subprocess.TimeoutExpired:
                 os.kill(lab.process.pid, signal.SIGKILL)
                 lab.process.wait(timeout=5)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the loader fuzz tests tried (tests/fuzzstats.py), when they ran."""
+    from fuzzstats import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("loader fuzzing")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -46,7 +46,12 @@ class BaselineBook:
         try:
             data = json.loads(raw.decode("utf-8"))
         except ValueError as error:
-            raise StoreError(f"{self.path} is not valid JSON ({error}); fix or remove it") from None
+            reason = str(error).split(";")[0]  # no advice about set_int_max_str_digits
+            raise StoreError(
+                f"{self.path} is not valid JSON ({reason}); fix or remove it"
+            ) from None
+        except RecursionError:
+            raise StoreError(f"{self.path} is nested too deeply; fix or remove it") from None
         if not isinstance(data, dict) or not isinstance(data.get("baselines"), dict):
             raise StoreError(f"{self.path} is not a patchtui baselines file")
         version = data.get("version")
@@ -60,11 +65,23 @@ class BaselineBook:
         atomic_write_bytes(self.path, text.encode("utf-8"))
 
     def list(self) -> list[Baseline]:
-        return [Baseline.from_json(data) for _, data in sorted(self._read().items())]
+        return [self._parse(name, data) for name, data in sorted(self._read().items())]
 
     def get(self, name: str) -> Baseline | None:
         data = self._read().get(name)
-        return Baseline.from_json(data) if data is not None else None
+        return self._parse(name, data) if data is not None else None
+
+    def _parse(self, name: str, data: dict[str, Any]) -> Baseline:
+        # The file is patchtui's, but people edit it: a wrong shape is their mistake to
+        # fix, named, not a traceback.
+        try:
+            return Baseline.from_json(data)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+            problem = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise StoreError(
+                f"{self.path}: baseline {name!r} is malformed ({problem.split(';')[0]}); "
+                "fix or delete it"
+            ) from None
 
     def require(self, name: str) -> Baseline:
         found = self.get(name)

@@ -37,6 +37,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from patchtui.errors import ConfigError
+from patchtui.paths import read_input_text
+from patchtui.safeyaml import BoundedSafeLoader, open_loader, problem_text, shorten
 
 SEVERITIES: tuple[str, ...] = ("critical", "important", "moderate", "low", "unknown")
 """Same order and names as ``patchtui.drivers.base.SEVERITIES`` (kept here: policy is pure data)."""
@@ -159,7 +161,7 @@ def load_policy(path: str | Path) -> Policy:
     """Read a policy file; raises ConfigError (``where`` = ``file:line``) on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input_text(path)
     except OSError as error:
         raise ConfigError(
             f"cannot read policy file: {error.strerror or error}", where=str(path)
@@ -171,20 +173,19 @@ def load_policy(path: str | Path) -> Policy:
 
 def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     """Parse policy YAML text; ``source`` names it in errors and in the report."""
-    loader = yaml.SafeLoader(text)
+    loader: BoundedSafeLoader | None = None
     try:
+        loader = open_loader(BoundedSafeLoader, text)
         root = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = error.problem or error.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", where=f"{source}:{line}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML: {error}", where=f"{source}:1") from None
-    try:
+        # Scalars are constructed while reading (a bad date or a 5,000-digit
+        # number raises there), so the reader is inside the same try.
         return _Reader(loader, source).policy(root)
+    except yaml.YAMLError as error:
+        problem, line = problem_text(error)
+        raise ConfigError(f"invalid YAML: {problem}", where=f"{source}:{line or 1}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _line(node: Node) -> int:
@@ -233,9 +234,13 @@ class _Reader:
         # bool is an int subclass: "yes" must not become a one-day grace.
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(node, f"{what} must be {expected}, not {_shown(value)}")
-        if not math.isfinite(value) or value < 0:
-            raise self.fail(node, f"{what} must be a finite number >= 0, not {value}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number) or number < 0:
+            raise self.fail(node, f"{what} must be a finite number >= 0, not {_shown(value)}")
+        return number
 
     def text(self, node: Node, what: str, *, allow_null: bool = False) -> str | None:
         value = self.scalar(node)
@@ -352,4 +357,4 @@ def _shown(value: object) -> str:
         return "a list" if isinstance(value, SequenceNode) else "a node"
     if value is None:
         return "null"
-    return repr(value)
+    return shorten(repr(value))

@@ -84,8 +84,10 @@ class AdhocJob(FanoutJob[HostCommandOutcome]):
         # PATCHING is the engine's "changing the host" state; an ad-hoc command may well.
         self._state(host.name, HostState.PATCHING, "running command")
         try:
+            # capture=False: the output is streamed as events and kept only in the
+            # bounded transcript; `run -- yes` must not grow patchtui without end.
             result = await session.run(
-                self.command, privileged=self.privileged, timeout=self.timeout
+                self.command, privileged=self.privileged, timeout=self.timeout, capture=False
             )
         except TransportError as error:
             if error.kind == "timeout":

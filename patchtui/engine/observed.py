@@ -7,14 +7,17 @@ console's output pane and the stored transcript see exactly what ran.
 from __future__ import annotations
 
 from patchtui.engine.events import EventSink, HostOutput
-from patchtui.engine.scrollback import Scrollback
-from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, Stream
+from patchtui.engine.transcript import HostTranscript, clip_line
+from patchtui.transport.base import (
+    MAX_CAPTURED_CHARS,
+    CommandResult,
+    LineCallback,
+    RemoteSession,
+    Stream,
+)
 
 STREAM_PREFIX = {"cmd": "$ ", "stderr": "! "}
 """How a line's stream is marked in the transcript (and in the console's output panes)."""
-
-TRANSCRIPT_LINES = 5_000
-"""Lines of one host's output the engine keeps for the store; older lines drop off."""
 
 
 class ObservedSession:
@@ -27,14 +30,14 @@ class ObservedSession:
         run_id: str,
         host: str,
         emit: EventSink,
-        transcript: Scrollback | None = None,
+        transcript: HostTranscript | None = None,
     ) -> None:
         self._inner = inner
         self._run_id = run_id
         self._host = host
         self._emit = emit
         # Shared between the sessions of one host in one run (reconnects, reboots).
-        self.transcript = transcript if transcript is not None else Scrollback(TRANSCRIPT_LINES)
+        self.transcript = transcript if transcript is not None else HostTranscript()
 
     @property
     def inner(self) -> RemoteSession:
@@ -47,8 +50,12 @@ class ObservedSession:
 
     def _record(self, stream: str, line: str) -> None:
         prefix = STREAM_PREFIX.get(stream, "")
-        self.transcript.append(prefix + line)
-        self._emit(HostOutput(run_id=self._run_id, host=self._host, stream=stream, line=line))
+        self.transcript.append(prefix + line)  # the transcript cuts long lines itself
+        # Cut before any sink keeps it: the console's panes hold thousands of
+        # lines per host, and one line can be megabytes (`cat` of a binary).
+        self._emit(
+            HostOutput(run_id=self._run_id, host=self._host, stream=stream, line=clip_line(line))
+        )
 
     async def run(
         self,
@@ -58,6 +65,7 @@ class ObservedSession:
         on_line: LineCallback | None = None,
         timeout: float | None = None,
         input: str | None = None,
+        capture: bool = True,
     ) -> CommandResult:
         self._record("cmd", command)
 
@@ -67,8 +75,19 @@ class ObservedSession:
                 on_line(stream, line)
 
         result = await self._inner.run(
-            command, privileged=privileged, on_line=forward, timeout=timeout, input=input
+            command,
+            privileged=privileged,
+            on_line=forward,
+            timeout=timeout,
+            input=input,
+            capture=capture,
         )
+        if result.output_truncated:
+            self._record(
+                "stderr",
+                f"[patchtui] output over {MAX_CAPTURED_CHARS // (1024 * 1024)} MiB: only the "
+                "first part was read",
+            )
         if result.exit_status is None:
             self._record("stderr", "[patchtui] connection lost: outcome of the command unknown")
         return result

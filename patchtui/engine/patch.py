@@ -48,13 +48,13 @@ from patchtui.engine.hostwork import (
     skip_reasons,
     summarize,
 )
-from patchtui.engine.observed import TRANSCRIPT_LINES, ObservedSession
+from patchtui.engine.observed import ObservedSession
 from patchtui.engine.outcome import SKIP_CANCELLED, SKIP_HALTED, decide_outcome
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.engine.scan import scan_to_record
-from patchtui.engine.scrollback import Scrollback
+from patchtui.engine.transcript import HostTranscript
 from patchtui.engine.windows import (
     MaintenanceWindow,
     WindowError,
@@ -241,7 +241,7 @@ class PatchJob:
         self._resume = asyncio.Event()
         self._resume.set()
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
-        self._transcripts: dict[str, Scrollback] = {}
+        self._transcripts: dict[str, HostTranscript] = {}
         self._live: dict[str, HostPatchOutcome] = {}
         """Each working host's outcome so far: a failure keeps what the install did."""
 
@@ -478,7 +478,7 @@ class PatchJob:
         return f"outside maintenance window ({describe_windows(windows)}); next opens {opens}"
 
     def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
-        transcript = self._transcripts.setdefault(host.name, Scrollback(TRANSCRIPT_LINES))
+        transcript = self._transcripts.setdefault(host.name, HostTranscript())
         return ObservedSession(
             inner, run_id=self.run_id, host=host.name, emit=self.emit, transcript=transcript
         )

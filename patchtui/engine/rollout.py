@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from patchtui.errors import ConfigError
-from patchtui.inventory.model import Host
+from patchtui.inventory.model import MAX_HOSTS, Host
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,13 @@ class Amount:
             value = float(number) if percent else int(number)
         except ValueError:
             raise ConfigError(f"{flag} takes N or N%, got {text!r}") from None
+        if not math.isfinite(value):  # "nan%" compares false with every bound
+            raise ConfigError(f"{flag} takes N or N%, got {text!r}")
+        if not percent and value > MAX_HOSTS:
+            raise ConfigError(
+                f"{flag} {text.strip()} is more hosts than any inventory holds "
+                f"(at most {MAX_HOSTS:,}); use 100% for all of them"
+            )
         if value < 0 or (percent and value > 100):
             raise ConfigError(
                 f"{flag} must be between 0 and {'100%' if percent else 'the host count'}"

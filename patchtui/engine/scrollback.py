@@ -115,10 +115,14 @@ class Scrollback:
             self.append(line)
 
     def _trim(self) -> None:
-        excess = self._kept - self.limit
+        self.drop_oldest(self._kept - self.limit)
+
+    def drop_oldest(self, excess: int) -> None:
+        """Forget the ``excess`` oldest kept lines (for bounds other than a line count)."""
+        excess = min(excess, self._kept)
         if excess <= 0:
             return
-        self._kept = self.limit
+        self._kept -= excess
         while excess > 0 and self._blocks:
             oldest_left = block_size(self._blocks[0]) - self._dropped
             if excess < oldest_left:

@@ -84,7 +84,9 @@ def render_report(checks: list[HostCheck], selected: int) -> str:
     errors = [check for check in checks if check.error]
     if errors:
         lines.append("")
-        lines.extend(f"{check.host}: {strip_control(check.error or '')}" for check in errors)
+        lines.extend(
+            f"{strip_control(check.host)}: {strip_control(check.error or '')}" for check in errors
+        )
     to_fix = sum(1 for check in checks if not check.ok)
     lines.append("")
     lines.append(

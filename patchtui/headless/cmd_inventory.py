@@ -61,9 +61,12 @@ def register(commands: Any, kit: Any) -> None:
 
 def print_warnings(inventory: Inventory, stream: IO[str] | None = None) -> None:
     """One ``patchtui: warning:`` line on stderr per thing the inventory reader did not use."""
+    from patchtui.textsafe import one_line
+
     out = stream or sys.stderr
     for warning in inventory.warnings:
-        out.write(f"patchtui: warning: {warning}\n")
+        # Warnings quote inventory values (ansible_connection=...): one safe line each.
+        out.write(f"patchtui: warning: {one_line(warning)}\n")
     out.flush()
 
 

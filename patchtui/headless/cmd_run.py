@@ -78,13 +78,23 @@ class RunPrinter:
         self.as_json = as_json
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.width = min(MAX_PREFIX_WIDTH, max((len(name) for name in host_names), default=0))
+        from patchtui.textsafe import strip_control
+
+        # Names are printed, so they are made safe like output: an ssh config
+        # alias can carry escape sequences (ESC ] 0 ; title BEL).
+        self.names = {name: strip_control(name) for name in host_names}
+        self.width = min(
+            MAX_PREFIX_WIDTH, max((len(name) for name in self.names.values()), default=0)
+        )
         self.job: AdhocJob | None = None
         self.finished: RunFinished | None = None
         self.problems: list[str] = []
 
     def prefix(self, host: str) -> str:
-        return f"{host.ljust(self.width)} | "
+        from patchtui.textsafe import strip_control
+
+        name = self.names.get(host)
+        return f"{(name if name is not None else strip_control(host)).ljust(self.width)} | "
 
     def __call__(self, event: Event) -> None:
         from patchtui.engine.events import HostFinished, HostOutput, RunFinished, RunStarted

@@ -5,16 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY, load_policy
 from patchtui.compliance.report import render, write_atomically
 from patchtui.config import load_config
+from patchtui.errors import ConfigError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, selected_hosts
 
 
+def _check_output_dir(output: str) -> None:
+    """Refuse a report path whose directory is missing before any work is done."""
+    directory = Path(output).parent
+    if not directory.is_dir():
+        state = "is not a directory" if directory.exists() else "does not exist"
+        raise ConfigError(f"--output {output}: directory {directory} {state}")
+
+
 def run_compliance_command(args: argparse.Namespace) -> int:
+    if args.output:
+        _check_output_dir(args.output)
     # --policy, else config.toml's [defaults] policy, else the built-in SSM-strict one.
     policy_path = args.policy or load_config().policy
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
@@ -37,7 +49,12 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     )
     text = render(report, args.format)
     if args.output:
-        write_atomically(args.output, text)
+        try:
+            write_atomically(args.output, text)
+        except OSError as error:
+            raise ConfigError(
+                f"--output {args.output}: cannot write the report: {error.strerror or error}"
+            ) from None
         summary = report.summary_dict()
         sys.stderr.write(f"compliance report written to {args.output}: {summary}\n")
     else:

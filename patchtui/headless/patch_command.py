@@ -68,7 +68,7 @@ class PatchPrinter:
             self.wave = event.label
             print(f"== {event.label}: {len(event.hosts)} hosts", flush=True)
         elif isinstance(event, HostFinished):
-            print(f"   {event.host}: {describe_result(event)}", flush=True)
+            print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
             print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
 
@@ -234,8 +234,17 @@ def options_from_args(args: argparse.Namespace) -> PatchOptions:
 def become_password(args: argparse.Namespace) -> str | None:
     """Asked once, kept in memory only: never in argv, environment, DB or logs."""
     if args.become_password_fd is not None:
-        with os.fdopen(args.become_password_fd, "r", closefd=True) as source:
-            return source.readline().rstrip("\n")
+        fd = args.become_password_fd
+        try:
+            with os.fdopen(fd, "r", closefd=True) as source:
+                # Bounded: a password is a line, not whatever the descriptor streams.
+                return source.readline(4096).rstrip("\n")
+        except OSError as error:
+            raise ConfigError(
+                f"--become-password-fd {fd}: cannot read the password: {error.strerror or error}"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"--become-password-fd {fd}: the password is not UTF-8") from None
     if args.ask_become_pass:
         if not sys.stdin.isatty():
             raise ConfigError("--ask-become-pass needs a terminal; use --become-password-fd N")

@@ -47,11 +47,15 @@ also returns, per host, the source of each ``Host`` field
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
+import selectors
 import shlex
+import signal
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,15 +66,21 @@ from patchtui.inventory.loader import _LineList, _LineMap, _read_yaml
 from patchtui.inventory.model import (
     DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
+    MAX_HOSTS,
     PACKAGE_MANAGERS,
     Host,
     Inventory,
 )
 from patchtui.inventory.ranges import expand_range
 from patchtui.inventory.sshconfig import SSHCONFIG_PREFIX
+from patchtui.paths import expand_user, read_input_text
 
 SCRIPT_TIMEOUT = 60.0
 """Seconds a dynamic inventory script may take for ``--list``."""
+
+SCRIPT_MAX_OUTPUT = 32 * 1024 * 1024
+"""Bytes of JSON a dynamic inventory script may print: ample for tens of thousands of
+hosts with their vars, and a bound on the memory a broken script can take."""
 
 InventoryFormat = Literal[
     "patchtui", "ansible-yaml", "ansible-ini", "ansible-json", "script", "sshconfig"
@@ -152,6 +162,7 @@ class _Group:
     name: str
     location: str
     hosts: list[str] = field(default_factory=list)
+    host_set: set[str] = field(default_factory=set)
     children: list[str] = field(default_factory=list)
     vars: dict[str, _Var] = field(default_factory=dict)
 
@@ -177,12 +188,20 @@ class _Raw:
     def add_host(self, group: str, name: str, location: str) -> None:
         _check_name(name, "host", location)
         if name not in self.host_vars:
+            if len(self.host_order) >= MAX_HOSTS:
+                raise InventoryError(
+                    f"more than {MAX_HOSTS:,} hosts; patchtui reads at most that many from one "
+                    "inventory",
+                    where=location,
+                )
             self.host_order.append(name)
             self.host_location[name] = location
             self.host_vars[name] = {}
-        members = self.group(group, location).hosts
-        if name not in members:
-            members.append(name)
+        target = self.group(group, location)
+        # A set beside the list: a 10,000-host range must not cost 10,000**2 comparisons.
+        if name not in target.host_set:
+            target.hosts.append(name)
+            target.host_set.add(name)
 
 
 def _check_name(name: str, kind: str, location: str) -> None:
@@ -216,7 +235,10 @@ def detect_format(path: str | Path) -> InventoryFormat:
     text_path = str(path)
     if text_path.startswith(SSHCONFIG_PREFIX):
         return "sshconfig"
-    file_path = Path(text_path).expanduser()
+    try:
+        file_path = expand_user(text_path)
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=text_path) from None
     if file_path.is_file() and os.access(file_path, os.X_OK):
         with file_path.open("rb") as handle:
             if handle.read(2) == b"#!":
@@ -254,7 +276,7 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
 
 def _read(file_path: Path, source: str) -> str:
     try:
-        return file_path.read_text(encoding="utf-8")
+        return read_input_text(file_path)
     except FileNotFoundError:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:
@@ -286,7 +308,7 @@ def _ini_value(text: str) -> object:
 def _split_host_port(pattern: str) -> tuple[str, int | None]:
     """``badwolf.example.com:5309`` -> name and port; a range's own colons are left alone."""
     head, sep, tail = pattern.rpartition(":")
-    if sep and tail.isdigit() and pattern.rfind("]") < len(head):
+    if sep and tail.isdecimal() and pattern.rfind("]") < len(head):
         return head, int(tail)
     return pattern, None
 
@@ -482,6 +504,13 @@ def parse_list_json(
             f"not valid inventory JSON: {exc.msg} (column {exc.colno})",
             where=f"{label}:{exc.lineno}",
         ) from None
+    except RecursionError:
+        raise InventoryError("inventory JSON is nested too deeply", where=label) from None
+    except ValueError as exc:
+        # A number of thousands of digits: Python's advice after ';' is not for users.
+        raise InventoryError(
+            f"not valid inventory JSON: {str(exc).split(';')[0]}", where=label
+        ) from None
     if not isinstance(data, dict):
         raise InventoryError("inventory JSON must be an object of groups", where=label)
     if "plugin" in data:
@@ -546,36 +575,125 @@ def _json_hostvars(raw: _Raw, meta: object, label: str) -> None:
             raw.host_vars[name][str(key)] = _Var(value, f"_meta.hostvars, {label}", label)
 
 
-def run_script(path: str | Path, *, timeout: float = SCRIPT_TIMEOUT) -> AnsibleInventory:
-    """Run the dynamic inventory ``path --list`` (no shell) and read its JSON."""
-    script = Path(path).expanduser()
+def run_script(
+    path: str | Path, *, timeout: float = SCRIPT_TIMEOUT, max_output: int = SCRIPT_MAX_OUTPUT
+) -> AnsibleInventory:
+    """Run the dynamic inventory ``path --list`` (no shell) and read its JSON.
+
+    Bounded: ``timeout`` seconds and ``max_output`` bytes of stdout; past
+    either, the script's whole process group is killed (a script that starts
+    helpers must not leave them running) and the inventory is refused.
+    """
     shown = str(path)
     try:
-        done = subprocess.run(
-            [str(script.resolve()), "--list"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        script = expand_user(path).resolve()
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=shown) from None
+    try:
+        status, stdout, stderr = _run_bounded([str(script), "--list"], timeout, max_output)
+    except _ScriptTimeout:
         raise InventoryError(
-            f"dynamic inventory did not finish --list within {timeout:g}s", where=shown
+            f"dynamic inventory did not finish --list within {timeout:g}s (killed it and its "
+            "child processes)",
+            where=shown,
+        ) from None
+    except _ScriptTooChatty:
+        raise InventoryError(
+            f"dynamic inventory --list printed more than {max_output // (1024 * 1024)} MiB "
+            "(killed it and its child processes)",
+            where=shown,
         ) from None
     except OSError as exc:
         raise InventoryError(
             f"cannot run dynamic inventory: {exc.strerror or exc}", where=shown
         ) from None
-    if done.returncode != 0:
-        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    if status != 0:
+        errors = stderr.decode("utf-8", "replace")
+        lines = [line.strip() for line in errors.splitlines() if line.strip()]
         last = lines[-1] if lines else "no error output"
         raise InventoryError(
-            f"dynamic inventory --list exited with status {done.returncode}: {last}", where=shown
+            f"dynamic inventory --list exited with status {status}: {last}", where=shown
         )
-    return parse_list_json(
-        done.stdout, shown, base_dir=script.resolve().parent, origin=f"{shown} --list"
+    try:
+        text = stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InventoryError(
+            f"dynamic inventory --list printed text that is not UTF-8 ({exc.reason})", where=shown
+        ) from None
+    return parse_list_json(text, shown, base_dir=script.parent, origin=f"{shown} --list")
+
+
+class _ScriptTimeout(Exception):
+    pass
+
+
+class _ScriptTooChatty(Exception):
+    pass
+
+
+_READ_CHUNK = 64 * 1024
+
+
+def _run_bounded(argv: list[str], timeout: float, max_output: int) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` in its own session; (status, stdout, last ``_STDERR_KEPT`` of stderr).
+
+    Raises ``_ScriptTimeout`` or ``_ScriptTooChatty`` after killing the process
+    group. The pipes are read as data arrives, so neither can fill and stall
+    the script, and at most ``max_output`` bytes of stdout are ever held.
+    """
+    deadline = time.monotonic() + timeout
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # Its own process group: on a timeout, the helpers it started go with it.
+        start_new_session=True,
     )
+    assert process.stdout is not None and process.stderr is not None
+    stdout = bytearray()
+    stderr = bytearray()
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ, stdout)
+            selector.register(process.stderr, selectors.EVENT_READ, stderr)
+            while selector.get_map():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _ScriptTimeout
+                for key, _ in selector.select(remaining):
+                    chunk = os.read(key.fd, _READ_CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    buffer: bytearray = key.data
+                    buffer += chunk
+                    if buffer is stdout and len(stdout) > max_output:
+                        raise _ScriptTooChatty
+                    if buffer is stderr and len(stderr) > _STDERR_KEPT:
+                        del stderr[: len(stderr) - _STDERR_KEPT]
+        try:
+            status = process.wait(timeout=max(deadline - time.monotonic(), 0.001))
+        except subprocess.TimeoutExpired:
+            raise _ScriptTimeout from None
+        return status, bytes(stdout), bytes(stderr)
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        process.stdout.close()
+        process.stderr.close()
+
+
+_STDERR_KEPT = 64 * 1024
+"""Bytes of a script's stderr kept (the end, where its error is)."""
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 def load_ansible(path: str | Path, kind: InventoryFormat | None = None) -> AnsibleInventory:
@@ -583,8 +701,11 @@ def load_ansible(path: str | Path, kind: InventoryFormat | None = None) -> Ansib
     kind = kind or detect_format(path)
     if kind == "script":
         return run_script(path)
-    file_path = Path(path).expanduser()
     source = str(path)
+    try:
+        file_path = expand_user(path)
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=source) from None
     text = _read(file_path, source)
     base_dir = file_path.resolve().parent
     if kind == "ansible-ini":
@@ -665,7 +786,7 @@ def _build(raw: _Raw) -> AnsibleInventory:
     hosts: list[Host] = []
     sources: dict[str, dict[str, str]] = {}
     for name in raw.host_order:
-        direct = [group.name for group in raw.groups.values() if name in group.hosts]
+        direct = [group.name for group in raw.groups.values() if name in group.host_set]
         member_of = _ancestors(raw, direct) | {"all"}
         layers = sorted(
             member_of, key=lambda group: (depths[group], _priority(raw.groups[group]), group)
@@ -710,7 +831,8 @@ def _as_text(value: object) -> str:
 
 def _as_port(value: object) -> int:
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+    valid = text.isdecimal() and len(text) <= 5 and 1 <= int(text) <= 65535
+    if isinstance(value, bool) or not valid:
         raise _Bad(f"must be a port 1..65535, got {value!r}")
     return int(text)
 
@@ -762,7 +884,10 @@ _CONVERT = {
 
 
 def _resolve_path(text: str, base_dir: Path | None) -> str:
-    path = Path(text).expanduser()
+    try:
+        path = expand_user(text)
+    except ValueError as bad:
+        raise _Bad(f"{text!r}: {bad}") from None
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return str(path)
@@ -782,13 +907,13 @@ def _to_host(
         if var_name is None:
             continue
         var = merged[var_name]
+        target = setting.removesuffix("_patchtui")
         try:
             value = _CONVERT[setting](var.value)  # type: ignore[operator]
+            if target in ("identity_file", "known_hosts"):
+                value = _resolve_path(str(value), raw.base_dir)
         except _Bad as bad:
             raise InventoryError(f"host {name!r}: {var_name} {bad}", where=var.location) from None
-        target = setting.removesuffix("_patchtui")
-        if target in ("identity_file", "known_hosts"):
-            value = _resolve_path(str(value), raw.base_dir)
         settings[target] = value
         sources[target] = f"ansible var {var_name}, {var.origin}"
     for var_name in _SSH_ARG_VARS:

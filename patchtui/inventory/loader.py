@@ -38,12 +38,15 @@ from patchtui.errors import InventoryError
 from patchtui.inventory.model import (
     DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
+    MAX_HOSTS,
     PACKAGE_MANAGERS,
     Host,
     HostKeyPolicy,
     Inventory,
 )
 from patchtui.inventory.ranges import expand_range, is_range
+from patchtui.paths import expand_user, read_input_text
+from patchtui.safeyaml import BoundedLoaderMixin, YamlBoundError, open_loader
 
 # Host and group names end up in --limit patterns, so they may not contain the
 # pattern operators (, : & ! = and glob characters).
@@ -129,8 +132,8 @@ class _DuplicateKey(Exception):
         super().__init__(key)
 
 
-class _InventoryLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and records lines."""
+class _InventoryLoader(BoundedLoaderMixin, yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys, records lines and stays within bounds."""
 
 
 def _construct_mapping(loader: _InventoryLoader, node: Node) -> _LineMap:
@@ -175,8 +178,9 @@ _InventoryLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
 def _read_yaml(text: str, source: str) -> object:
-    loader = _InventoryLoader(text)
+    loader: _InventoryLoader | None = None
     try:
+        loader = open_loader(_InventoryLoader, text)
         return loader.get_single_data()
     except _DuplicateKey as dup:
         raise InventoryError(
@@ -194,7 +198,7 @@ def _read_yaml(text: str, source: str) -> object:
             detail += "; check the indentation"
         kind = (
             "YAML error"
-            if isinstance(exc, yaml.constructor.ConstructorError)
+            if isinstance(exc, yaml.constructor.ConstructorError | YamlBoundError)
             else "YAML syntax error"
         )
         if mark is None:
@@ -208,7 +212,8 @@ def _read_yaml(text: str, source: str) -> object:
         first_line = str(exc).splitlines()[0] if str(exc) else "cannot parse"
         raise InventoryError(f"YAML error: {first_line}", where=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --------------------------------------------------------------------------- layers
@@ -338,10 +343,10 @@ def _parse_layer(raw: _LineMap, what: str, allowed: tuple[str, ...], ctx: _Conte
         if key in _CHECKS:
             try:
                 checked = _CHECKS[key](value)
+                if key in _PATH_SETTINGS:
+                    checked = _resolve_path(cast(str, checked), ctx.base_dir)
             except _Invalid as bad:
                 raise ctx.error(f"{what}: {key} {bad}", line) from None
-            if key in _PATH_SETTINGS:
-                checked = _resolve_path(cast(str, checked), ctx.base_dir)
             layer.settings[key] = checked
             layer.lines[key] = line
         elif key == "labels":
@@ -355,7 +360,10 @@ def _resolve_path(text: str, base_dir: Path | None) -> str:
     # Relative paths are relative to the inventory file, not to wherever
     # patchtui happens to be started: the lab writes an inventory next to its
     # known_hosts file and refers to it by a relative name.
-    path = Path(text).expanduser()
+    try:
+        path = expand_user(text)
+    except ValueError as bad:
+        raise _Invalid(f"{text!r}: {bad}") from None
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return str(path)
@@ -488,6 +496,12 @@ def _parse_host_entries(
                 _check_text(template)
             except _Invalid as bad:
                 raise ctx.error(f"{what}: address {bad}", raw.line_of("address")) from None
+        if len(entries) + len(items) > MAX_HOSTS:
+            raise ctx.error(
+                f"more than {MAX_HOSTS:,} hosts; patchtui reads at most that many from one "
+                "inventory",
+                line,
+            )
         for item in items:
             _check_name(item.name, "host", line, ctx)
             if item.name in group_names:
@@ -700,10 +714,10 @@ def _load_any(path: str | Path) -> Inventory:
 
 def _load_patchtui_inventory(path: str | Path) -> Inventory:
     """Read and parse the patchtui YAML inventory file at ``path``."""
-    file_path = Path(path).expanduser()
     source = str(path)
     try:
-        text = file_path.read_text(encoding="utf-8")
+        file_path = expand_user(path)
+        text = read_input_text(file_path)
     except FileNotFoundError:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:
@@ -712,4 +726,6 @@ def _load_patchtui_inventory(path: str | Path) -> Inventory:
         raise InventoryError(f"not UTF-8 text ({exc.reason})", where=source) from None
     except OSError as exc:
         raise InventoryError(f"cannot read inventory: {exc.strerror}", where=source) from None
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=source) from None
     return parse_inventory(text, source, base_dir=file_path.resolve().parent)

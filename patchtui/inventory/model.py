@@ -14,6 +14,9 @@ DEFAULT_HOST_KEY_POLICY: ContextVar[HostKeyPolicy] = ContextVar(
 )
 """The policy of hosts whose inventory sets none; ``load_inventory`` sets it from config.toml."""
 PACKAGE_MANAGERS: tuple[str, ...] = ("apt", "dnf", "yum", "zypper", "apk")
+MAX_HOSTS = 100_000
+"""Hosts one inventory may define (ranges included): far beyond one operator's fleet, and a
+bound on the memory a typo such as ``web[0:99999999]`` repeated on many lines can take."""
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,12 @@ class PatternTerm:
 
 
 def is_all(pattern: str | None) -> bool:
-    """True for the patterns that mean every host: None, '', 'all', '*'."""
-    return pattern is None or pattern.strip() in ("", "all", "*")
+    """True for the patterns that mean every host: None (no --limit), 'all', '*'.
+
+    An empty or blank pattern is not one of them: it is what ``-l "$UNSET"``
+    gives, and treating it as "every host" would patch the whole fleet.
+    """
+    return pattern is None or pattern.strip() in ("all", "*")
 
 
 def parse_pattern(pattern: str) -> list[PatternTerm]:
@@ -87,9 +91,15 @@ def parse_pattern(pattern: str) -> list[PatternTerm]:
 def select_hosts(inventory: Inventory, pattern: str | None) -> list[Host]:
     """The hosts ``pattern`` selects, in inventory order.
 
-    None, '', 'all' and '*' select every host. Raises ``PatternError`` for an
-    unknown name or group, a term that matches no host, or an empty result.
+    None, 'all' and '*' select every host. Raises ``PatternError`` for an empty
+    or blank pattern, an unknown name or group, a term that matches no host, or
+    an empty result.
     """
+    if pattern is not None and not pattern.strip():
+        raise PatternError(
+            f"the --limit pattern {pattern!r} is empty (an unset shell variable?); leave out "
+            "--limit, or give 'all', for every host"
+        )
     if is_all(pattern):
         return list(inventory.hosts)
     assert pattern is not None

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 
 _RANGE = re.compile(r"\[([^\[\]]*)\]")
 
+MAX_RANGE_NAMES = 10_000
+"""Names one range may produce: ``web[0:99999999]`` is a typo, and would take gigabytes."""
+_MAX_DIGITS = 12
+
 
 @dataclass(frozen=True)
 class RangeItem:
@@ -73,7 +77,7 @@ def _range_values(name: str, body: str) -> list[tuple[str, int | None]]:
         )
     start, end = parts[0], parts[1]
     step = _parse_step(name, parts[2]) if len(parts) == 3 else 1
-    if start.isdigit() and end.isdigit():
+    if start.isdecimal() and end.isdecimal():
         return _numeric(name, start, end, step)
     if len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
         return _alphabetic(name, start, end, step)
@@ -83,15 +87,18 @@ def _range_values(name: str, body: str) -> list[tuple[str, int | None]]:
 
 
 def _parse_step(name: str, text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdecimal() or len(text) > _MAX_DIGITS or int(text) < 1:
         raise ValueError(f"bad range in {name!r}: step {text!r} must be a positive integer")
     return int(text)
 
 
 def _numeric(name: str, start: str, end: str, step: int) -> list[tuple[str, int | None]]:
+    if max(len(start), len(end)) > _MAX_DIGITS:
+        raise ValueError(f"bad range in {name!r}: numbers of more than {_MAX_DIGITS} digits")
     first, last = int(start), int(end)
     if first > last:
         raise ValueError(f"bad range in {name!r}: start {start} is after end {end}")
+    _check_size(name, (last - first) // step + 1)
     # Padding is taken from the start, as Ansible does; a padded start with an
     # end of another width ("[01:100]") is ambiguous, so refuse it.
     padded = len(start) > 1 and start.startswith("0")
@@ -110,3 +117,10 @@ def _alphabetic(name: str, start: str, end: str, step: int) -> list[tuple[str, i
     if start > end:
         raise ValueError(f"bad range in {name!r}: start {start!r} is after end {end!r}")
     return [(chr(code), None) for code in range(ord(start), ord(end) + 1, step)]
+
+
+def _check_size(name: str, count: int) -> None:
+    if count > MAX_RANGE_NAMES:
+        raise ValueError(
+            f"range {name!r} gives {count:,} hosts; at most {MAX_RANGE_NAMES:,} per range"
+        )

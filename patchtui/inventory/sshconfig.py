@@ -42,6 +42,7 @@ from asyncssh.pattern import WildcardPatternList
 
 from patchtui.errors import InventoryError
 from patchtui.inventory.model import DEFAULT_HOST_KEY_POLICY, Host, Inventory
+from patchtui.paths import expand_user, read_input_text
 
 MAX_INCLUDE_DEPTH = 16
 """Bound on nested Include (OpenSSH uses the same limit); a loop would recurse forever."""
@@ -173,7 +174,7 @@ def parse_ssh_config(
 
 
 def _read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return read_input_text(path)
 
 
 def _parse_into(
@@ -238,7 +239,11 @@ def _parse_into(
 def _include_paths(patterns: list[str], base: Path) -> list[Path]:
     found: list[Path] = []
     for pattern in patterns:
-        expanded = Path(pattern).expanduser()
+        try:
+            expanded = expand_user(pattern)
+        except ValueError:
+            continue  # ~nosuchuser/...: matches no file, and OpenSSH skips missing includes
+
         full = expanded if expanded.is_absolute() else base / expanded
         found.extend(Path(name) for name in sorted(glob.glob(str(full))) if Path(name).is_file())
     return found
@@ -246,9 +251,11 @@ def _include_paths(patterns: list[str], base: Path) -> list[Path]:
 
 def load_ssh_config(path: str | Path) -> SshConfig:
     """Read and parse the ssh config at ``path`` (``InventoryError`` if unreadable)."""
-    file_path = Path(path).expanduser()
     try:
-        text = file_path.read_text(encoding="utf-8")
+        file_path = expand_user(path)
+        text = read_input_text(file_path)
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=str(path)) from None
     except FileNotFoundError:
         raise InventoryError("ssh config not found", where=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:

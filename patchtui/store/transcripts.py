@@ -6,9 +6,12 @@ would make every later write slower and the hot file huge. Appending to a
 plain file costs only the new bytes, is readable with ``less``, and is
 deleted with its run by ``prune``. Each file is capped (default 2 MiB: the
 first part of a runaway output is kept, then a marker) so a looping command
-cannot fill the disk. The database keeps the relative path and the last lines
-(the tail, where the error usually is), so a run's result view works without
-opening files and still shows something if a transcript file is lost.
+cannot fill the disk; the engine hands over at most a head and a tail of each
+host's output anyway (``engine/transcript.py``), with an ``Omission`` line
+where it dropped lines, and either makes ``transcript_truncated`` true. The
+database keeps the relative path and the last lines (the tail, where the error
+usually is), so a run's result view works without opening files and still
+shows something if a transcript file is lost.
 
 Lines are buffered in memory and appended when the store flushes, not one
 write per output line. Transcript files and their run directory are never
@@ -33,6 +36,17 @@ TAIL_CHARS = 16 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
+class Omission(str):
+    """A line patchtui itself wrote where output was left out (lines dropped, a line cut).
+
+    A type, not a text pattern: host output arrives as plain ``str``, so a host
+    that prints marker-like text cannot make a transcript look truncated, and
+    a transcript holding one of these is reported ``transcript_truncated``.
+    """
+
+    __slots__ = ()
+
+
 def safe_file_name(host: str) -> str:
     """A file name for ``host`` that cannot escape the directory or collide with another host."""
     cleaned = _UNSAFE.sub("_", host)[:100]
@@ -55,6 +69,9 @@ class _Transcript:
     written: int | None = None
     """Bytes in the file so far; None until first opened (a re-opened store may append)."""
     truncated: bool = False
+    """Output was left out: by the engine (an ``Omission`` line) or by the size cap."""
+    capped: bool = False
+    """The file reached ``cap_bytes``; nothing more is written to it."""
 
 
 class TranscriptBook:
@@ -79,6 +96,8 @@ class TranscriptBook:
     def append(self, run_id: str, host: str, lines: list[str]) -> None:
         transcript = self._get(run_id, host)
         for line in lines:
+            if isinstance(line, Omission):
+                transcript.truncated = True
             text = line.rstrip("\n")
             transcript.buffered.append(text)
             transcript.tail.append(text)
@@ -120,7 +139,7 @@ class TranscriptBook:
                 transcript.written = 0
         data = "".join(f"{line}\n" for line in transcript.buffered).encode("utf-8", "replace")
         transcript.buffered.clear()
-        if transcript.truncated:
+        if transcript.capped:
             return
         room = self.cap_bytes - transcript.written
         if len(data) > room:
@@ -129,6 +148,7 @@ class TranscriptBook:
             cut = cut[: cut.rfind(b"\n") + 1]
             data = cut + f"[patchtui: transcript truncated at {self.cap_bytes} bytes]\n".encode()
             transcript.truncated = True
+            transcript.capped = True
         _append(transcript.path, data)
         transcript.written += len(data)
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
+
+MAX_CAPTURED_CHARS = 32 * 1024 * 1024
+"""Characters of one stream of one command kept in ``CommandResult``: far more than any
+package manager's listing, and a bound on what a runaway command can take."""
 LineCallback = Callable[[Stream, str], None]
 """Called once per output line (without the newline) as it arrives."""
 
@@ -22,6 +26,9 @@ class CommandResult:
     """None means the outcome is unknown (the connection dropped): never success."""
     stdout: str
     stderr: str
+    output_truncated: bool = False
+    """``stdout``/``stderr`` hold only the first ``MAX_CAPTURED_CHARS`` of a stream (or
+    nothing, for ``capture=False``); every line still went to ``on_line``."""
 
     @property
     def ok(self) -> bool:
@@ -56,6 +63,7 @@ class RemoteSession(Protocol):
         on_line: LineCallback | None = None,
         timeout: float | None = None,
         input: str | None = None,
+        capture: bool = True,
     ) -> CommandResult:
         """Run ``command`` through the remote shell.
 
@@ -63,6 +71,9 @@ class RemoteSession(Protocol):
         inventory asks for it and the login user is not root. Output lines
         stream to ``on_line`` as they arrive. A dropped connection returns
         ``exit_status=None``; a timeout raises ``TransportError('timeout')``.
+        ``capture=False`` keeps no output in the result (a caller that only
+        streams it, such as an ad-hoc command that may print forever);
+        otherwise at most ``MAX_CAPTURED_CHARS`` of each stream are kept.
         """
         ...
 

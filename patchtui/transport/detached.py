@@ -79,6 +79,10 @@ def start_command(job_id: str, command: str) -> str:
     )
 
 
+LOG_LINES = 5_000
+LOG_LINE_CHARS = 8 * 1024
+
+
 def poll_command(job_id: str, from_line: int) -> str:
     """Print the job's state first, then its log from line ``from_line`` (1-based).
 
@@ -126,7 +130,7 @@ def parse_poll(stdout: str, *, finished_hint: bool = False) -> PollResult:
     if match is None:
         raise ValueError(f"unexpected job poll output: {head[:80]!r}")
     token = match.group(1)
-    if token.lstrip("-").isdigit():
+    if token.lstrip("-").isdecimal():
         state, exit_status = "finished", int(token)
     else:
         state, exit_status = token, None
@@ -159,6 +163,7 @@ class DetachedJob:
         self.on_line = on_line
         self.next_line = 1
         self.log: list[str] = []
+        """The job's output so far: its last ``LOG_LINES`` to ``2 * LOG_LINES`` lines."""
 
     async def start(self, session: RemoteSession) -> None:
         result = await session.run(start_command(self.job_id, self.command), privileged=True)
@@ -179,7 +184,11 @@ class DetachedJob:
         polled = parse_poll(result.stdout)
         self.next_line += len(polled.lines)
         for line in polled.lines:
-            self.log.append(line)
+            # What failure classification reads: the end of the log, bounded like
+            # the transcript, so an install that prints forever cannot fill memory.
+            self.log.append(line[:LOG_LINE_CHARS])
+            if len(self.log) > 2 * LOG_LINES:
+                del self.log[:-LOG_LINES]
             if self.on_line is not None:
                 self.on_line(line)
         return polled

@@ -35,7 +35,13 @@ from asyncssh.config import SSHClientConfig
 
 from patchtui import paths
 from patchtui.inventory.model import Host
-from patchtui.transport.base import CommandResult, LineCallback, Stream, TransportError
+from patchtui.transport.base import (
+    MAX_CAPTURED_CHARS,
+    CommandResult,
+    LineCallback,
+    Stream,
+    TransportError,
+)
 from patchtui.transport.known_hosts import (
     KnownHostEntry,
     KnownHostsWriter,
@@ -232,14 +238,16 @@ class SshSession:
         on_line: LineCallback | None = None,
         timeout: float | None = None,
         input: str | None = None,
+        capture: bool = True,
     ) -> CommandResult:
         """Run ``command`` and stream its output; see ``RemoteSession.run``."""
         remote_command, stdin_prefix = self.remote_command(command, privileged)
         stdin_data = stdin_prefix + (input or "")
         if stdin_prefix:
             on_line = self._without_sudo_prompt(on_line)
-        stdout_lines: list[str] = []
-        stderr_lines: list[str] = []
+        limit = MAX_CAPTURED_CHARS if capture else 0
+        stdout_lines = _Captured(limit)
+        stderr_lines = _Captured(limit)
         process: asyncssh.SSHClientProcess[bytes] | None = None
         pumps: list[asyncio.Task[None]] = []
         finished = False
@@ -285,6 +293,7 @@ class SshSession:
             exit_status=process.exit_status,
             stdout="".join(stdout_lines),
             stderr=stderr,
+            output_truncated=capture and (stdout_lines.truncated or stderr_lines.truncated),
         )
 
     def _without_sudo_prompt(self, on_line: LineCallback | None) -> LineCallback | None:
@@ -327,10 +336,27 @@ def _feed_stdin(process: asyncssh.SSHClientProcess[bytes], data: str) -> None:
         pass
 
 
+class _Captured(list[str]):
+    """The lines of one stream kept for ``CommandResult``: at most ``limit`` characters."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.room = limit
+        self.truncated = False
+
+    def keep(self, text: str) -> None:
+        if len(text) <= self.room:
+            self.append(text)
+            self.room -= len(text)
+        else:
+            self.room = 0
+            self.truncated = True
+
+
 async def _pump_lines(
     reader: asyncssh.SSHReader[bytes],
     stream: Stream,
-    sink: list[str],
+    sink: _Captured,
     on_line: LineCallback | None,
 ) -> None:
     """Read one stream line by line until EOF, forwarding each line as it arrives."""
@@ -346,7 +372,7 @@ async def _pump_lines(
         # Splitting bytes on b"\n" never cuts a UTF-8 sequence in two, so
         # per-line decoding is exact.
         text = raw.decode("utf-8", errors="replace")
-        sink.append(text)
+        sink.keep(text)
         if on_line is not None:
             line = text[:-1] if text.endswith("\n") else text
             if line.endswith("\r"):

@@ -16,6 +16,8 @@ authorized client key, and answers a handful of commands:
 ``drop``                    prints a line, then aborts the whole connection
 ``whoami``                  prints the login user
 ``freeze``                  prints a line, then stops reading from the client
+``flood [WIDTH]``           lines of WIDTH characters (default 100) until the client goes
+                            away, like ``yes`` (at most ``FLOOD_LIMIT`` seconds)
 ==========================  ====================================================
 
 ``sudo -n -u USER -- sh -c CMD`` is unwrapped (and recorded as received), so
@@ -36,6 +38,7 @@ import asyncssh
 from asyncssh.connection import SSHConnection
 
 LOOPBACK = "127.0.0.1"
+FLOOD_LIMIT = 120.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,15 @@ class SshTestServer:
                 out.write(f"tick {number}\n".encode())
                 await out.drain()
                 await asyncio.sleep(float(args[1]))
+        elif name == "flood":
+            # `yes` with longer lines: prints until the client goes away (or
+            # FLOOD_LIMIT seconds, so a test that forgets to stop it still ends).
+            width = int(args[0]) if args else 100
+            chunk = (("y" * (width - 1) + "\n") * max(1, 65536 // width)).encode()
+            ends = asyncio.get_running_loop().time() + FLOOD_LIMIT
+            while asyncio.get_running_loop().time() < ends:
+                out.write(chunk)
+                await out.drain()
         elif name == "sleep":
             await asyncio.sleep(float(args[0]))
         elif name == "busy":

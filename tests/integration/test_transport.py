@@ -575,3 +575,33 @@ async def test_proxy_jump_from_ssh_config_uses_our_host_key_checks(
         await jump.stop()
 
     assert jump.stats.forwarded == [(LOOPBACK, transport_server.port)]
+
+
+async def test_captured_output_is_capped_and_every_line_still_streams(
+    transport_server: SshTestServer,
+    transport_connector: ConnectorFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The real cap is 32 MiB a stream; 16 KiB shows the same behaviour quickly.
+    monkeypatch.setattr("patchtui.transport.ssh.MAX_CAPTURED_CHARS", 16 * 1024)
+    session = await connect(transport_connector, trusting_host(transport_server, tmp_path))
+    streamed = 0
+
+    def count(stream: str, line: str) -> None:
+        nonlocal streamed
+        streamed += 1
+
+    result = await session.run("lines 8000", on_line=count)
+    assert result.ok and result.output_truncated
+    assert streamed == 16_000
+    # The first lines are kept, whole, up to the cap.
+    assert result.stdout.startswith("out 0\nout 1\n") and result.stdout.endswith("\n")
+    assert 15 * 1024 < len(result.stdout) <= 16 * 1024
+    assert len(result.stderr) <= 16 * 1024
+
+    # capture=False (ad-hoc commands): nothing is kept at all, and that is no truncation.
+    quiet = await session.run("lines 8000", on_line=count, capture=False)
+    assert quiet.ok and quiet.stdout == "" and quiet.stderr == ""
+    assert not quiet.output_truncated
+    assert streamed == 32_000

@@ -81,3 +81,33 @@ def test_systemd_branch_forwards_the_session_environment(tmp_path: Path, monkeyp
     assert "--setenv=APT_CONFIG" in argv and "--setenv=http_proxy" in argv
     assert "--setenv=https_proxy" not in argv  # unset variables are not invented
     assert argv[-2:] == ["sh", f"{tmp_path}/jobs/env-job.sh"]
+
+
+class _EndlessJobSession:
+    """Answers every poll with 3,000 more lines of a job that never ends."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    async def run(self, command: str, **_: object) -> detached.CommandResult:
+        self.polls += 1
+        lines = "".join(f"{self.polls}-{index} " + "z" * 20_000 + "\n" for index in range(3000))
+        return detached.CommandResult(command, 0, f"{detached.STATUS_MARKER} running\n{lines}", "")
+
+
+async def test_a_job_that_prints_forever_keeps_a_bounded_log() -> None:
+    session = _EndlessJobSession()
+    job = detached.DetachedJob("unit-job", "yes")
+    seen = 0
+
+    def count(line: str) -> None:
+        nonlocal seen
+        seen += 1
+
+    job.on_line = count
+    for _ in range(10):
+        await job.poll(session)  # type: ignore[arg-type]
+    assert seen == 30_000  # every line still reaches the transcript's callback
+    assert len(job.log) <= 2 * detached.LOG_LINES
+    assert job.log[-1].startswith("10-2999 ")
+    assert max(len(line) for line in job.log) == detached.LOG_LINE_CHARS

@@ -40,10 +40,20 @@ def test_fixture_fleet_is_what_the_tests_assume(fleet: Inventory) -> None:
     assert [host.name for host in fleet.hosts] == ALL
 
 
-@pytest.mark.parametrize("pattern", [None, "", "  ", "all", "*", " all "])
+@pytest.mark.parametrize("pattern", [None, "all", "*", " all "])
 def test_everything_patterns_select_all_in_order(fleet: Inventory, pattern: str | None) -> None:
     assert select(fleet, pattern) == ALL
     assert is_all(pattern)
+
+
+@pytest.mark.parametrize("pattern", ["", "  ", "\t", "\n"])
+def test_an_empty_or_blank_pattern_is_refused_not_everything(
+    fleet: Inventory, pattern: str
+) -> None:
+    # -l "$UNSET" must not turn a patch of a few hosts into a patch of the fleet.
+    assert not is_all(pattern)
+    error = error_of(fleet, pattern)
+    assert "empty" in str(error) and "--limit" in str(error)
 
 
 @pytest.mark.parametrize(
