@@ -340,3 +340,21 @@ async def test_palette_lists_keys_once_and_says_what_quit_does(
         assert titles.count("Keys") == 1 and titles.count("Quit") == 1
         quit_help = next(command.help for command in commands if command.title == "Quit")
         assert "asks first while a run goes" in quit_help
+
+
+async def test_a_host_name_with_escape_codes_never_reaches_the_terminal_raw(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """A Host alias from an ssh config can hold ESC]0;title BEL: the console shows it as
+    text, as it shows host output."""
+    from patchtui.inventory.model import Host, Inventory
+
+    evil = "web\x1b]0;pwned\x07-03"
+    hosts = (Host(name=evil, address="127.0.0.1", port=9),)
+    app = tui_offline_app(inventory=Inventory(source="x.yaml", hosts=hosts, groups={}), hosts=hosts)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shown = cell(app, evil, "name")
+        assert "\x1b" not in shown and "\x07" not in shown and shown.startswith("web")
+        pane = app.screen.query_one("#output-pane")
+        assert "\x1b" not in pane.title_text  # type: ignore[attr-defined]

@@ -13,6 +13,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
 
+from patchtui.textsafe import strip_control
+
 
 class _StylesOfTheme:
     """The styles made from one theme's variables (Textual replaces the mapping, never
@@ -55,10 +57,18 @@ def _make_style(variables: Mapping[str, str], name: str, bold: bool) -> Style:
     return Style(color=colour.rich_color, bold=bold)
 
 
+def shown_text(text: str) -> str:
+    """``text`` as a cell shows it: control sequences removed."""
+    # Host names, labels and groups come from inventories and ssh configs: an escape
+    # sequence there must not reach the terminal (Rich keeps ESC in a Text).
+    return text if text.isprintable() else strip_control(text)
+
+
 def plain(text: str) -> Text:
-    """Text that is shown as written: DataTable would parse a plain str as markup."""
-    return Text(text, end="")
+    """Text that is shown as written: DataTable would parse a plain str as markup, and
+    control sequences are removed."""
+    return Text(shown_text(text), end="")
 
 
 def styled(text: str, style: Style) -> Text:
-    return Text(text, style=style, end="")
+    return Text(shown_text(text), style=style, end="")

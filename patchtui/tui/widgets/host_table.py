@@ -34,7 +34,7 @@ from patchtui.tui.hostview import (
     format_window,
     sort_key,
 )
-from patchtui.tui.widgets.colours import plain, styled, theme_style
+from patchtui.tui.widgets.colours import plain, shown_text, styled, theme_style
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("sel", " "),
@@ -299,9 +299,11 @@ class HostTable(DataTable[Text]):
         """Re-sort by the current column, keeping the cursor on the same host."""
         current = self.highlighted_host
         column = self.sort_column
+        # The name cell shows the name without control sequences: map it back.
+        real = {shown_text(name): name for name in rows}
         self.sort(
             "name",
-            key=lambda name: sort_key(rows[name.plain], column),
+            key=lambda cell: sort_key(rows[real.get(cell.plain, cell.plain)], column),
             reverse=self.sort_reverse,
         )
         if current is not None and current in self._shown:

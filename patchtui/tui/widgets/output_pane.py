@@ -340,7 +340,7 @@ class OutputPane(Vertical):
             title = f"output: {self.host}"
         else:
             title = f"{self.host} · {self.state.value}"
-        self.title_text = title
+        self.title_text = title = strip_control(title)
         # Content(...) is plain text: a host named "[red]x" is shown as written.
         self.output_log.border_title = Content(title)
 
