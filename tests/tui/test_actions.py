@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 from tuihelp import say_yes, wait_until
 
@@ -484,26 +485,35 @@ async def test_dry_run_changes_nothing(
     assert all(not sim.jobs for sim in lab.hosts)
 
 
+def slow_patch_app(tui_lab_app: Callable[..., PatchtuiApp]) -> PatchtuiApp:
+    """Slow hosts, one at a time: a run is far from done while the keys arrive."""
+    return tui_lab_app(
+        run_defaults=FAST,
+        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
+    )
+
+
+async def start_patch(pilot: Pilot[int], app: PatchtuiApp) -> PatchJob:
+    """p, the form as it opens, yes: the patch job now running."""
+    await pilot.press("p")
+    await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await say_yes(pilot)
+    await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
+    assert isinstance(app.job, PatchJob)
+    return app.job
+
+
 @pytest.mark.parametrize("tui_lab_slow", [True])
 async def test_pause_resume_then_cancel_twice(
     quick_lab: None,
     tui_lab_app: Callable[..., PatchtuiApp],
     tui_store: Store,
 ) -> None:
-    # Slow hosts, one at a time: the run is far from done while the keys arrive.
-    app = tui_lab_app(
-        run_defaults=FAST,
-        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
-    )
+    app = slow_patch_app(tui_lab_app)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await say_yes(pilot)
-        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
-        job = app.job
-        assert isinstance(job, PatchJob)
+        job = await start_patch(pilot, app)
 
         await pilot.press("P")
         assert job.paused
@@ -540,23 +550,13 @@ async def test_cancel_and_pause_work_and_progress_shows_in_the_output_views(
 ) -> None:
     """Seen: c and P did nothing in the split (v) and full-screen (z) views, which
     showed no progress line either."""
-    app = tui_lab_app(
-        run_defaults=FAST,
-        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
-    )
+    app = slow_patch_app(tui_lab_app)
 
     def screen_status() -> str:
         return str(app.screen.query_one("#run-status", Static).render())
 
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await say_yes(pilot)
-        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
-        job = app.job
-        assert isinstance(job, PatchJob)
+        job = await start_patch(pilot, app)
 
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, SplitOutputScreen))
@@ -586,17 +586,9 @@ async def test_q_during_a_patch_asks_and_no_keeps_it_running(
     tui_store: Store,
 ) -> None:
     """Seen: q mid-patch exited at once with code 0 while installs went on on hosts."""
-    app = tui_lab_app(
-        run_defaults=FAST,
-        connector_factory=lambda: SshConnector(concurrency=1, use_agent=False),
-    )
+    app = slow_patch_app(tui_lab_app)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await say_yes(pilot)
-        await wait_until(pilot, lambda: isinstance(app.job, PatchJob))
+        await start_patch(pilot, app)
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)

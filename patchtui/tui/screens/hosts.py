@@ -16,7 +16,7 @@ from patchtui.tui.hostview import SORT_COLUMNS, matches
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.output_pane import HostsOutputPane, OutputPane
-from patchtui.tui.widgets.progress import RunProgressBar
+from patchtui.tui.widgets.progress import RUN_CONTROL_BINDINGS, RunProgressBar
 
 if TYPE_CHECKING:
     from patchtui.tui.app import PatchtuiApp
@@ -33,13 +33,7 @@ class HostsScreen(Screen[None]):
         Binding("s", "scan", "Scan", tooltip="Scan the selected hosts (all shown if none)"),
         Binding("p", "patch", "Patch", tooltip="Patch the selected hosts (all shown if none)"),
         Binding("R", "reboot", "Reboot", tooltip="Reboot the selected hosts (asks first)"),
-        Binding(
-            "c",
-            "cancel",
-            "Cancel",
-            tooltip="Cancel the run: no new hosts start (again: stop waiting for running ones)",
-        ),
-        Binding("P", "pause", "Pause", tooltip="Pause or resume a patch run between hosts"),
+        *RUN_CONTROL_BINDINGS,
         Binding(
             "exclamation_mark",
             "command",

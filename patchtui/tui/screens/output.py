@@ -26,7 +26,7 @@ from textual.widgets import Header, Static
 from patchtui.engine.events import HostState
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.output_pane import OutputPane
-from patchtui.tui.widgets.progress import RunProgressBar
+from patchtui.tui.widgets.progress import RUN_CONTROL_BINDINGS, RunProgressBar
 
 if TYPE_CHECKING:
     from patchtui.tui.app import PatchtuiApp
@@ -115,15 +115,7 @@ class _OutputScreenBase(Screen[None]):
     shows at the bottom: watching output must not hide how the run goes.
     """
 
-    BINDINGS = [
-        Binding(
-            "c",
-            "cancel",
-            "Cancel",
-            tooltip="Cancel the run: no new hosts start (again: stop waiting for running ones)",
-        ),
-        Binding("P", "pause", "Pause", tooltip="Pause or resume a patch run between hosts"),
-    ]
+    BINDINGS = [*RUN_CONTROL_BINDINGS]
 
     def __init__(self) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ tested without an app; the widget only places it next to a ``ProgressBar``.
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
@@ -14,6 +15,17 @@ from textual.widgets import ProgressBar, Static
 from patchtui.engine.events import HostState
 from patchtui.engine.outcome import DRY_RUN, describe_outcome, pending_text, skipped_text
 from patchtui.tui.bridge import RunProgress
+
+RUN_CONTROL_BINDINGS = [
+    Binding(
+        "c",
+        "cancel",
+        "Cancel",
+        tooltip="Cancel the run: no new hosts start (again: stop waiting for running ones)",
+    ),
+    Binding("P", "pause", "Pause", tooltip="Pause or resume a patch run between hosts"),
+]
+"""c and P, on every screen that shows a run (each screen defines action_cancel/_pause)."""
 
 PENDING_OPERATIONS = frozenset({"scan", "patch", "rollback"})
 """Runs that scan hosts, so their pending counts mean something."""
@@ -111,4 +123,4 @@ class RunProgressBar(Horizontal):
         status.update(Content(text))
 
 
-__all__ = ["RunProgressBar", "format_elapsed", "progress_text"]
+__all__ = ["RUN_CONTROL_BINDINGS", "RunProgressBar", "format_elapsed", "progress_text"]
