@@ -190,6 +190,19 @@ def format_pending(row: HostRow) -> str:
     return f"{row.security}/{row.pending}"
 
 
+REASON_STATES = frozenset(
+    {HostState.FAILED, HostState.UNREACHABLE, HostState.INTERRUPTED, HostState.SKIPPED}
+)
+
+
+def format_reason(row: HostRow) -> str:
+    """Why a host is not ok, in a word (auth, hostkey-changed, locked, timeout, pre-check,
+    outside-window, halted...): the full error and its fix are in the host detail."""
+    if row.state not in REASON_STATES:
+        return ""
+    return row.error_kind or ("error" if row.error else "")
+
+
 def format_reboot(row: HostRow) -> str:
     if row.pending is None and row.reboot_required is None:
         return ""

@@ -25,7 +25,7 @@ from patchtui.engine.events import (
 from patchtui.tui.app import PatchtuiApp
 from patchtui.tui.screens.help import HelpScreen
 from patchtui.tui.screens.hosts import HostsScreen
-from patchtui.tui.widgets.host_table import HostTable
+from patchtui.tui.widgets.host_table import COLUMNS, HostTable
 
 RUN = "20261127T083000Z-abcdef"
 
@@ -315,15 +315,17 @@ async def test_cells_render_as_datatable_does_and_only_changed_ones_again(
         table = table_of(app)
         # Same segments (text, styles, click metadata) as Textual's own renderer.
         assert _our_cells(table) == _textual_cells(table)
-        db_state = table._render_cell(0, 4, table._get_row_style(0, table.rich_style), 11)
-        web_state = table._render_cell(2, 4, table._get_row_style(2, table.rich_style), 11)
+        state = [key for key, _ in COLUMNS].index("state")
+        db_state = table._render_cell(0, state, table._get_row_style(0, table.rich_style), 11)
+        web_state = table._render_cell(2, state, table._get_row_style(2, table.rich_style), 11)
         app.bridge(HostStateChanged(run_id=RUN, host="web-01", state=HostState.SCANNING))
         await settle(pilot)
         # web-01 changed: drawn anew, with its new text; db-01 did not: the same object.
-        web_after = table._render_cell(2, 4, table._get_row_style(2, table.rich_style), 11)
+        web_after = table._render_cell(2, state, table._get_row_style(2, table.rich_style), 11)
         assert "scanning" in "".join(segment.text for segment in web_after[0])
         assert web_after is not web_state
-        assert table._render_cell(0, 4, table._get_row_style(0, table.rich_style), 11) is db_state
+        db_after = table._render_cell(0, state, table._get_row_style(0, table.rich_style), 11)
+        assert db_after is db_state
         # Focus moving to the filter changes the table's look: still Textual's rendering.
         await pilot.press("slash")
         assert _our_cells(table) == _textual_cells(table)

@@ -318,6 +318,33 @@ async def test_hosts_mid_run(snapshot_app: Callable[..., PatchtuiApp]) -> None:
         await assert_snapshot(pilot, "hosts_mid_run")
 
 
+SMALL_SIZE = (80, 24)
+"""The smallest terminal patchtui promises to be usable on."""
+
+
+async def test_hosts_mid_run_at_80x24(snapshot_app: Callable[..., PatchtuiApp]) -> None:
+    """Name, state, reason, sec/pending and reboot stay on an 80x24 screen."""
+    app = snapshot_app()
+    async with app.run_test(size=SMALL_SIZE) as pilot:
+        feed_mid_run(app)
+        await pilot.pause(0.3)
+        await assert_snapshot(pilot, "hosts_mid_run_80x24")
+
+
+async def test_patch_form_at_80x24_scrolls_to_the_last_field(
+    snapshot_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: at 80x24 the form's dry-run row and buttons were out of reach."""
+    app = snapshot_app()
+    async with app.run_test(size=SMALL_SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        for _ in range(11):  # to the dry-run box, past the bottom of the screen
+            await pilot.press("tab")
+        await pilot.pause(0.3)
+        await assert_snapshot(pilot, "patch_form_80x24")
+
+
 async def test_split_output_mid_run(snapshot_app: Callable[..., PatchtuiApp]) -> None:
     app = snapshot_app()
     async with app.run_test(size=SNAPSHOT_SIZE) as pilot:

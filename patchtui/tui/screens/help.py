@@ -61,6 +61,10 @@ def help_rows(app_bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     return [*rows, *EXTRA_KEYS, *filters]
 
 
+HELP_WIDTH = 90
+"""The help box's width on a wide screen (app.tcss #help-box)."""
+
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of keys; any of escape, q or ? closes it."""
 
@@ -74,7 +78,16 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table: DataTable[Text] = self.query_one("#help-keys", DataTable)
-        table.add_column("key", key="key")
-        table.add_column("what", key="what")
-        for keys, description in help_rows(type(self.app).BINDINGS):
-            table.add_row(Text(keys, style="bold", end=""), Text(description, end=""))
+        rows = help_rows(type(self.app).BINDINGS)
+        key_width = max(len(keys) for keys, _ in rows)
+        # Descriptions wrap inside the box (seen cut at 80 columns: "…stop waiting for
+        # running on"): the box is 90 wide or 95% of the screen, less border and padding.
+        box = min(HELP_WIDTH, self.app.size.width * 95 // 100) - 4
+        table.add_column("key", key="key", width=key_width)
+        table.add_column("what", key="what", width=max(20, box - key_width - 6))
+        for keys, description in rows:
+            table.add_row(
+                Text(keys, style="bold", end=""),
+                Text(description, end=""),
+                height=None,  # as many lines as the description wraps to
+            )

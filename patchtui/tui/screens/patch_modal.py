@@ -274,7 +274,7 @@ class PatchModal(ModalScreen[PatchRequest | None]):
                 yield Label("Windows")
                 with Horizontal(classes="checks"):
                     yield Checkbox(
-                        "ignore maintenance windows (emergency; confirmed by typing)",
+                        "ignore maintenance windows (emergency)",
                         id="ignore-window",
                         compact=True,
                     )

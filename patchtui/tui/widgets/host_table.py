@@ -30,6 +30,7 @@ from patchtui.tui.hostview import (
     HostRow,
     format_age,
     format_pending,
+    format_reason,
     format_reboot,
     format_window,
     sort_key,
@@ -37,21 +38,30 @@ from patchtui.tui.hostview import (
 from patchtui.tui.widgets.colours import plain, shown_text, styled, theme_style
 
 COLUMNS: tuple[tuple[str, str], ...] = (
+    # What diagnosis needs first, so it stays on an 80-column screen: the host, how it
+    # is, why, what is pending, reboot. Groups and OS, which describe more than they
+    # diagnose, come last.
     ("sel", " "),
     ("name", "host"),
-    ("groups", "groups"),
-    ("os", "OS"),
     ("state", "state"),
+    ("reason", "reason"),
     ("pending", "sec/pending"),
     ("reboot", "reboot"),
     ("last_scan", "last scan"),
     ("window", "window"),
     ("command", "command"),
+    ("groups", "groups"),
+    ("os", "OS"),
 )
+FIXED_COLUMNS = 2
+"""The selection mark and the host name stay put while the table scrolls sideways."""
+REASON_WIDTH = 15
+"""Short error kinds fit (hostkey-changed, outside-window); the whole error is in the detail."""
 FIXED_WIDTHS: dict[str, int] = {
     # Columns whose longest value is known: fixed, so the table never jumps mid-run.
     "sel": 1,
     "state": len("unreachable"),
+    "reason": REASON_WIDTH,
     "pending": len("sec/pending") + 2,
     "reboot": len("reboot") + 2,
     "last_scan": len("last scan") + 2,
@@ -79,7 +89,12 @@ class HostTable(DataTable[Text]):
     ]
 
     def __init__(self, *, clock: Callable[[], float], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            cursor_type="row",
+            zebra_stripes=True,
+            fixed_columns=FIXED_COLUMNS,
+            **kwargs,  # type: ignore[arg-type]
+        )
         self.clock = clock
         self.sort_column = "name"
         self.sort_reverse = False
@@ -117,6 +132,7 @@ class HostTable(DataTable[Text]):
             "groups": plain(",".join(row.groups)),
             "os": plain(row.os),
             "state": styled(row.state.value, state_style),
+            "reason": styled(format_reason(row), state_style),
             "pending": styled(pending, pending_style),
             "reboot": styled(
                 reboot, theme_style(variables, "text-warning" if reboot == "yes" else "foreground")
