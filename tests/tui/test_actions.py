@@ -213,6 +213,26 @@ async def test_many_or_production_hosts_need_the_count_typed_not_a_y(
         await pilot.press("n")
 
 
+async def test_console_never_picks_a_canary_whose_last_scan_failed(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.rows["web-01"].state = HostState.FAILED  # first in inventory order
+        app.rows["web-02"].state = HostState.OK
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        app.screen.query_one("#canary", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        lines = app.screen.lines
+        canaries = next(line for line in lines if line.startswith("Canaries: "))
+        assert canaries.startswith("Canaries: web-02 (") and "web-01" not in canaries
+        assert "  canary: web-02" in lines
+        await pilot.press("escape")
+
+
 async def test_reboot_confirmation_is_typed_for_production_too(
     tui_offline_app: Callable[..., PatchtuiApp],
 ) -> None:

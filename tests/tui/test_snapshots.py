@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from tuihelp import FIXED_NOW
 
 from patchtui.drivers.base import Facts, PendingUpdate, ScanResult
@@ -198,6 +198,23 @@ class FixedStore:
                 "host_count": 6,
                 "counts": {"hosts": 6, "ok": 4, "unreachable": 1, "interrupted": 1},
             },
+            {
+                "run_id": "20260918T065000Z-dddddd",
+                "operation": "patch",
+                "started": FIXED_NOW - 1_800,
+                "status": "halted",
+                "host_count": 38,
+                "options": {"dry_run": True},
+                "counts": {
+                    "hosts": 38,
+                    "ok": 8,
+                    "unreachable": 1,
+                    "skipped": 29,
+                    "skipped_reasons": {"halted": 29},
+                    "scanned": 8,
+                    "duration": 40.0,
+                },
+            },
         ]
 
     def hosts(self) -> list[dict[str, Any]]:
@@ -359,6 +376,23 @@ async def test_history(snapshot_app: Callable[..., PatchtuiApp]) -> None:
     async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
         await pilot.press("h")
         await assert_snapshot(pilot, "history")
+
+
+async def test_history_counts_skipped_hosts_and_marks_dry_runs(
+    snapshot_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: the history row of a halted run had no skipped column, and a dry run was
+    listed as 'patch halted' like a real one."""
+    app = snapshot_app()
+    async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one("#runs", DataTable)
+        row = table.get_row("20260918T065000Z-dddddd")
+        columns = [str(column.key.value) for column in table.ordered_columns]
+        cells = {key: cell.plain for key, cell in zip(columns, row, strict=True)}
+        assert cells["outcome"] == "halted (dry run)"
+        assert (cells["ok"], cells["unreachable"], cells["skipped"]) == ("8", "1", "29")
 
 
 async def test_compliance(snapshot_app: Callable[..., PatchtuiApp]) -> None:
