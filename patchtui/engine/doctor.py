@@ -114,6 +114,22 @@ _CONNECT_HINTS = {
 }
 
 
+def connect_hint(kind: str | None, host: Host) -> str | None:
+    """How to fix a failed login of ``kind`` (what doctor prints; the console's host
+    detail shows the same), None for kinds doctor has no advice on."""
+    if kind == "hostkey-unknown":
+        return (
+            "unknown host key: verify its fingerprint and add it (ssh-keyscan -p "
+            f"{host.port} {host.address}), or set host_key_policy: accept-new"
+        )
+    if kind == "hostkey-changed":
+        return (
+            "HOST KEY CHANGED: verify the new key out of band, then remove the old "
+            "known_hosts line named in the error"
+        )
+    return _CONNECT_HINTS.get(kind or "")
+
+
 def judge(seen: Observation) -> HostCheck:
     """Turn what doctor saw into the table row and a fix hint per problem."""
     host = seen.host
@@ -169,22 +185,14 @@ def _not_connected(host: Host, error: TransportError) -> HostCheck:
     kind = error.kind
     if kind == "hostkey-unknown":
         connect, host_key = "refused", "unknown"
-        hint = (
-            "unknown host key: verify its fingerprint and add it (ssh-keyscan -p "
-            f"{host.port} {host.address}), or set host_key_policy: accept-new"
-        )
     elif kind == "hostkey-changed":
         connect, host_key = "refused", "CHANGED"
-        hint = (
-            "HOST KEY CHANGED: verify the new key out of band, then remove the old "
-            "known_hosts line named in the error"
-        )
     else:
         # Authentication comes after key exchange: a refused login proves the key matched.
         connect = "auth refused" if kind == "auth" else kind
         host_key = "ok" if kind == "auth" else "?"
         kind = kind if kind in _CONNECT_HINTS else "error"
-        hint = _CONNECT_HINTS[kind]
+    hint = connect_hint(kind, host) or _CONNECT_HINTS["error"]
     return HostCheck(
         host=host.name,
         connect=connect,

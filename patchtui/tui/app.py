@@ -814,11 +814,15 @@ class PatchtuiApp(App[int]):
         return screen
 
     def open_details(self, host: str) -> None:
+        from patchtui.engine.doctor import connect_hint
         from patchtui.tui.screens.detail import HostDetailScreen
 
         row = self.rows.get(host)
         if row is not None:
-            self.push_screen(HostDetailScreen(row, now=self.clock(), recent=self._recent(host)))
+            hint = connect_hint(row.error_kind, self.hosts_by_name[host])
+            self.push_screen(
+                HostDetailScreen(row, now=self.clock(), recent=self._recent(host), hint=hint)
+            )
 
     def _recent(self, host: str, limit: int = 10) -> list[Mapping[str, Any]]:
         """The host's latest run results, if the store can say (the real one can)."""

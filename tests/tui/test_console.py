@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Log
+from textual.widgets import DataTable, Input, Log, Static
 from textual.widgets.data_table import ColumnKey
 from tuihelp import SIZE
 
@@ -360,3 +360,33 @@ async def test_a_host_name_with_escape_codes_never_reaches_the_terminal_raw(
         assert "\x1b" not in shown and "\x07" not in shown and shown.startswith("web")
         pane = app.screen.query_one("#output-pane")
         assert "\x1b" not in pane.title_text  # type: ignore[attr-defined]
+
+
+async def test_host_detail_shows_the_whole_error_and_doctors_fix(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: the host-key error was cut at 'server offers ssh-ed25519 SHA256:79640DFa…'
+    everywhere in the console; the fix (which known_hosts line) was only in the report."""
+    app = tui_offline_app()
+    error = (
+        "HOST KEY CHANGED for 127.0.0.1:9: server offers ssh-ed25519 "
+        "SHA256:79640DFaZGmaJDPqqXwXhJ3pYbZfZ0n6l3a0Y7L2x0c, known_hosts line 3 of "
+        "/root/.local/share/patchtui/known_hosts says otherwise"
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.bridge(
+            HostFinished(
+                run_id=RUN,
+                host="web-01",
+                state=HostState.FAILED,
+                error_kind="hostkey-changed",
+                error=error,
+            )
+        )
+        await settle(pilot)
+        assert cell(app, "web-01", "reason") == "hostkey-changed"
+        app.open_details("web-01")
+        await pilot.pause(0.2)
+        shown = str(app.screen.query_one("#host-error", Static).render())
+        assert "known_hosts line 3" in shown.replace("\n", " ")
+        assert "fix: HOST KEY CHANGED: verify the new key out of band" in shown.replace("\n", " ")

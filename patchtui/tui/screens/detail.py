@@ -70,10 +70,17 @@ class HostDetailScreen(Screen[None]):
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
 
     def __init__(
-        self, row: HostRow, *, now: float, recent: Sequence[Mapping[str, Any]] = ()
+        self,
+        row: HostRow,
+        *,
+        now: float,
+        recent: Sequence[Mapping[str, Any]] = (),
+        hint: str | None = None,
     ) -> None:
         super().__init__()
         self.row = row
+        self.hint = hint
+        """How to fix the host's error, as 'patchtui doctor' would say it."""
         self.now = now
         self.recent = list(recent)
         """This host's latest run results (newest first), with their package changes."""
@@ -117,6 +124,8 @@ class HostDetailScreen(Screen[None]):
         problems = []
         if row.error:
             problems.append(f"{row.error_kind}: {row.error}" if row.error_kind else row.error)
+        if self.hint and row.error:
+            problems.append(f"fix: {self.hint}")
         problems.extend(row.warnings)
         if problems:
             error = self.query_one("#host-error", Static)
