@@ -162,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_controls(patch)
     patch.add_argument("--pre", metavar="CMD", help="run on each host first; failure skips it")
     patch.add_argument("--post", metavar="CMD", help="run on each host after patching")
+    again = patch.add_argument_group("again").add_mutually_exclusive_group()
+    again.add_argument(
+        "--retry",
+        metavar="RUN_ID",
+        help="only the hosts RUN_ID did not finish ok (failed, unreachable, interrupted, skipped)",
+    )
+    again.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="only the hosts RUN_ID never finished (interrupted, or skipped: halted, "
+        "cancelled, outside their window)",
+    )
     patch.set_defaults(handler=_patch)
 
     rollback = commands.add_parser(

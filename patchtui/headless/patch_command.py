@@ -218,6 +218,35 @@ def fitness_from_store(store: Store, hosts: Sequence[Host]) -> dict[str, str]:
     )
 
 
+RETRY_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted", "skipped"})
+"""Results a --retry patches again: everything but ok (and a dry run's planned)."""
+RESUME_SKIPS = frozenset({"halted", "cancelled", "outside-window"})
+"""Skip reasons a --resume takes up: the run stopped before the host, or its window was shut."""
+
+
+def hosts_again(store: Store, run_id: str, hosts: Sequence[Host], *, mode: str) -> list[Host]:
+    """The selected hosts that ``run_id`` did not finish ok (retry), or never finished
+    (resume: interrupted, or skipped because the run stopped or the window was shut)."""
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError(f"--{mode}: no run {run_id!r} in the database (see 'patchtui history')")
+    if run.get("operation") not in {"patch", "reboot"}:
+        raise ConfigError(f"--{mode}: run {run_id} is a {run.get('operation')}, not a patch run")
+    again: set[str] = set()
+    for result in store.host_results(run_id):
+        status, kind = result.get("status"), result.get("error_kind")
+        if (mode == "retry" and status in RETRY_RESULTS) or (
+            mode == "resume"
+            and (status == "interrupted" or (status == "skipped" and kind in RESUME_SKIPS))
+        ):
+            again.add(str(result.get("host")))
+    chosen = [host for host in hosts if host.name in again]
+    if not chosen:
+        what = "did not finish ok" if mode == "retry" else "was left unfinished"
+        raise ConfigError(f"--{mode}: no selected host {what} in run {run_id}; nothing to do")
+    return chosen
+
+
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
     return PatchOptions(
         baseline=baseline_from_args(args),
@@ -308,9 +337,13 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
     """Ask, connect and run one PatchJob over the selected hosts (``patch``, ``reboot``)."""
     inventory, hosts = selected_hosts(args)
     windows_by_host(hosts)  # a malformed window stops here, before any question or host
-    named = canaries_from_args(args, inventory, hosts)
     store = open_store(args)
     try:
+        again = getattr(args, "retry", None) or getattr(args, "resume", None)
+        if again:
+            mode = "retry" if getattr(args, "retry", None) else "resume"
+            hosts = hosts_again(store, again, hosts, mode=mode)
+        named = canaries_from_args(args, inventory, hosts)
         options = dataclasses.replace(
             options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
         )
@@ -318,7 +351,15 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         password = become_password(args)
         printer = PatchPrinter(as_json=args.json)
         connector = _connector(args, password)
-        job = PatchJob(hosts, connector=connector, emit=printer, options=options, store=store)
+        extra = {"again": {"mode": mode, "run": again}} if again else None
+        job = PatchJob(
+            hosts,
+            connector=connector,
+            emit=printer,
+            options=options,
+            store=store,
+            extra_options=extra,
+        )
         return _run_job(job, printer, connector)
     finally:
         store.close()

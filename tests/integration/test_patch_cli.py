@@ -212,3 +212,42 @@ def test_a_failing_post_hook_keeps_the_changes_and_rollback_restores_them(
         if line["type"] == "host_result"
     }
     assert installed_after == installed_before
+
+
+def test_retry_takes_the_hosts_that_failed_and_resume_the_ones_never_reached(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(24, faults="some")
+    db = str(tmp_path / "db.json")
+    inventory = str(lab.inventory)
+    first = run_patchtui(
+        "patch", "-i", inventory, "--db", db, "--batch", "25%", "--yes", "--json",
+        "--reboot", "never",
+    )  # fmt: skip
+    lines = json_lines(first.stdout)
+    summary = lines[-1]
+    assert summary["halted"] is True, summary  # the faulty hosts halt it
+    results = {str(line["host"]): line for line in lines if line["type"] == "host_result"}
+    not_ok = {
+        h for h, line in results.items() if line["result"] not in ("ok", "ok-reboot-required")
+    }
+    never = {
+        h
+        for h, line in results.items()
+        if line["result"] == "interrupted"
+        or (line["result"] == "skipped" and line["error_kind"] in ("halted", "cancelled"))
+    }
+    assert never and never < not_ok
+    run_id = str(summary["run_id"])
+
+    def hosts_of(*flags: str) -> set[str]:
+        again = run_patchtui("patch", "-i", inventory, "--db", db, *flags, "--dry-run", "--json")
+        assert again.returncode in (0, 1), again.stderr
+        return {
+            str(line["host"]) for line in json_lines(again.stdout) if line["type"] == "host_result"
+        }
+
+    assert hosts_of("--retry", run_id) == not_ok
+    assert hosts_of("--resume", run_id) == never
+    bad = run_patchtui("patch", "-i", inventory, "--db", db, "--retry", "nope", "--dry-run")
+    assert bad.returncode == ExitCode.BAD_INPUT and "--retry: no run 'nope'" in bad.stderr
