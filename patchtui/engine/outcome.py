@@ -18,7 +18,7 @@ reads them the new way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from patchtui.engine.events import RunSummary
@@ -153,6 +153,27 @@ def stored_run_label(run: Mapping[str, Any]) -> str:
     return text
 
 
+RETRY_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted", "skipped"})
+"""Results a retry patches again: everything but ok (and a dry run's planned)."""
+RESUME_SKIPS = frozenset({SKIP_HALTED, SKIP_CANCELLED, "outside-window"})
+"""Skip reasons a resume takes up: the run stopped before the host, or its window was shut."""
+
+
+def names_to_repeat(results: Iterable[Mapping[str, Any]], *, mode: str) -> set[str]:
+    """Hosts of a patch run's stored results to patch again: ``retry``, those that did
+    not finish ok; ``resume``, those it never finished (interrupted, or skipped because
+    the run stopped or their window was shut)."""
+    chosen: set[str] = set()
+    for result in results:
+        status, kind = result.get("status"), result.get("error_kind")
+        if (mode == "retry" and status in RETRY_RESULTS) or (
+            mode == "resume"
+            and (status == "interrupted" or (status == "skipped" and kind in RESUME_SKIPS))
+        ):
+            chosen.add(str(result.get("host")))
+    return chosen
+
+
 __all__ = [
     "COMPLETED",
     "COMPLETED_WITH_FAILURES",
@@ -164,6 +185,7 @@ __all__ = [
     "SKIP_HALTED",
     "decide_outcome",
     "describe_outcome",
+    "names_to_repeat",
     "normalize_outcome",
     "not_ok_count",
     "pending_text",

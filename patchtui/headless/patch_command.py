@@ -20,7 +20,12 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
-from patchtui.engine.outcome import INTERRUPTED, describe_outcome, skipped_text
+from patchtui.engine.outcome import (
+    INTERRUPTED,
+    describe_outcome,
+    names_to_repeat,
+    skipped_text,
+)
 from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
 from patchtui.engine.rollout import Amount, RolloutPlan, canary_fitness
@@ -218,12 +223,6 @@ def fitness_from_store(store: Store, hosts: Sequence[Host]) -> dict[str, str]:
     )
 
 
-RETRY_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted", "skipped"})
-"""Results a --retry patches again: everything but ok (and a dry run's planned)."""
-RESUME_SKIPS = frozenset({"halted", "cancelled", "outside-window"})
-"""Skip reasons a --resume takes up: the run stopped before the host, or its window was shut."""
-
-
 def hosts_again(store: Store, run_id: str, hosts: Sequence[Host], *, mode: str) -> list[Host]:
     """The selected hosts that ``run_id`` did not finish ok (retry), or never finished
     (resume: interrupted, or skipped because the run stopped or the window was shut)."""
@@ -232,14 +231,7 @@ def hosts_again(store: Store, run_id: str, hosts: Sequence[Host], *, mode: str) 
         raise ConfigError(f"--{mode}: no run {run_id!r} in the database (see 'patchtui history')")
     if run.get("operation") not in {"patch", "reboot"}:
         raise ConfigError(f"--{mode}: run {run_id} is a {run.get('operation')}, not a patch run")
-    again: set[str] = set()
-    for result in store.host_results(run_id):
-        status, kind = result.get("status"), result.get("error_kind")
-        if (mode == "retry" and status in RETRY_RESULTS) or (
-            mode == "resume"
-            and (status == "interrupted" or (status == "skipped" and kind in RESUME_SKIPS))
-        ):
-            again.add(str(result.get("host")))
+    again = names_to_repeat(store.host_results(run_id), mode=mode)
     chosen = [host for host in hosts if host.name in again]
     if not chosen:
         what = "did not finish ok" if mode == "retry" else "was left unfinished"

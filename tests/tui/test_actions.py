@@ -693,6 +693,33 @@ async def test_rollback_from_history_restores_versions(
     assert statuses == {"patch": "completed", "rollback": "completed"}
 
 
+async def test_retry_from_history_patches_only_the_hosts_that_did_not_finish_ok(
+    quick_lab: None,
+    tui_lab_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_lab_app(run_defaults=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        names = list(app.rows)
+        assert app.start_patch(names[:2], dataclasses.replace(FAST, pre="false"))
+        await wait_until(pilot, lambda: run_done(app), timeout=60)
+        first = app.bridge.run
+        assert first is not None and first.count(HostState.SKIPPED) == 2  # pre-check
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("u")  # resume: a pre-check skip was not the run stopping
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.body_text.startswith(
+            f"Patch 2 hosts (2 labelled env=prod), retry of run {first.run_id}: 2 hosts"
+        )
+        await pilot.press("escape")
+
+
 async def test_install_false_option_scans_and_changes_nothing(
     quick_lab: None, tui_lab: tuple[LabServer, Path]
 ) -> None:

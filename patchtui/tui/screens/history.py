@@ -20,6 +20,7 @@ from patchtui.engine.outcome import (
     DRY_RUN,
     HALTED,
     INTERRUPTED,
+    names_to_repeat,
     pending_text,
     skipped_text,
     stored_run_is_dry,
@@ -72,6 +73,18 @@ class HistoryScreen(Screen[None]):
             "rollback",
             "Roll back",
             tooltip="History: roll back the highlighted patch run (asks first)",
+        ),
+        Binding(
+            "t",
+            "again('retry')",
+            "Retry",
+            tooltip="History: patch again the hosts the highlighted run did not finish ok",
+        ),
+        Binding(
+            "u",
+            "again('resume')",
+            "Resume",
+            tooltip="History: patch the hosts the highlighted run never reached",
         ),
     ]
 
@@ -142,12 +155,34 @@ class HistoryScreen(Screen[None]):
         if not self.runs:
             self.notify("No runs in the database yet.")
 
-    def action_rollback(self) -> None:
+    def _highlighted_run(self) -> Mapping[str, Any] | None:
         table: DataTable[Text] = self.query_one("#runs", DataTable)
         if table.row_count == 0:
-            return
+            return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        run = self.runs.get(str(row_key.value))
+        return self.runs.get(str(row_key.value))
+
+    def action_again(self, mode: str) -> None:
+        """Retry (or resume) the highlighted patch run: the patch form, then its hosts."""
+        run = self._highlighted_run()
+        if run is None:
+            return
+        if run.get("operation") not in {"patch", "reboot"}:
+            self.notify(f"Only a patch run can be {mode}d.", severity="warning")
+            return
+        run_id = str(run["run_id"])
+        names = names_to_repeat(host_result_records(self.store, run_id).values(), mode=mode)
+        patchtui = cast("PatchtuiApp", self.app)
+        targets = [name for name in patchtui.rows if name in names]
+        if not targets:
+            what = "did not finish ok" if mode == "retry" else "was left unfinished"
+            self.notify(f"No host of this console {what} in run {run_id}.")
+            return
+        self.app.pop_screen()
+        patchtui.open_patch(targets, chosen_by=f"{mode} of run {run_id}: {len(targets)} hosts")
+
+    def action_rollback(self) -> None:
+        run = self._highlighted_run()
         if run is None:
             return
         if run.get("operation") not in {"patch", "rollback"}:
