@@ -107,7 +107,7 @@ def test_kernel_package_names() -> None:
 def test_dpkg_query_kernels_debian() -> None:
     text, _ = captured("apt/dpkg_query_kernels_debian12.txt")
     kernels = parse_kernel_packages(text)
-    # rc (removed), -dbg, 'un' (not installed) and the metapackage are left out.
+    # rc (removed, not purged), -dbg and the metapackage are left out.
     assert [(k.package, k.version) for k in kernels] == [
         ("linux-image-6.1.0-50-amd64", "6.1.176-1"),
         ("linux-image-6.1.0-57-amd64", "6.1.192-3"),
@@ -119,6 +119,9 @@ def test_dpkg_query_kernels_debian() -> None:
     assert compare_kernels("6.1.0-50-cloud-amd64", kernels).reboot_required is None
     # Running a kernel newer than any installed package (custom build): unknown, not "no".
     assert compare_kernels("6.1.0-60-amd64", kernels).reboot_required is None
+    # A name dpkg knows but that is not installed prints an empty version and "un"
+    # (as dpkg-query does here for 'libc6*': "libc6-amd64\t\tun ").
+    assert parse_kernel_packages(text + "linux-image-6.1.0-60-amd64\t\tun \n") == kernels
 
 
 def test_dpkg_query_kernels_ubuntu() -> None:
