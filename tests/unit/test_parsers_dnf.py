@@ -209,6 +209,8 @@ def test_needs_restarting_fixtures_and_exit_codes() -> None:
     [
         ("dnf/needs-restarting-reboot.txt", True),
         ("dnf/needs-restarting-no-reboot.txt", False),
+        ("dnf/needs-restarting-reboot-dnf4-captured.txt", True),
+        ("dnf/needs-restarting-no-reboot-dnf4-captured.txt", False),
         ("yum/needs-restarting-reboot-el7.txt", True),
         ("yum/needs-restarting-no-reboot-el7.txt", False),
     ],
@@ -221,6 +223,12 @@ def test_needs_restarting_text_and_status_must_agree(fixture: str, expected: boo
     assert needs_restarting_verdict(1 - exit_status, text) is None
     # A verdict line wrapped by a narrow terminal still reads.
     assert needs_restarting_verdict(exit_status, text.replace(" these", "\nthese")) is expected
+
+
+def test_needs_restarting_missing_plugin_capture() -> None:
+    text, exit_status = load("dnf/needs-restarting-missing-plugin-dnf4.txt")
+    assert exit_status == 1 and "No such command: needs-restarting" in text
+    assert needs_restarting_verdict(exit_status, text) is None
 
 
 def test_needs_restarting_exit_status_alone_is_no_verdict() -> None:
