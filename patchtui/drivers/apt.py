@@ -67,7 +67,6 @@ SIMULATE_FLAGS = "-s -o Debug::NoLocking=1"
 INSTALLED_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
 REPAIR_COMMAND = "DEBIAN_FRONTEND=noninteractive dpkg --configure -a"
 
-_KERNELS_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
 _MARK = reboot.SECTION_MARK
 # One command, five sections (parsed by parsers/apt_reboot.py). The flag file
 # alone misses kernels on plain Debian (no update-notifier-common), so the
@@ -87,7 +86,7 @@ REBOOT_CHECK_COMMAND = (
     ' LC_ALL=C "$nr" -b -k -r l 2>/dev/null;'
     f' echo "{_MARK} {reboot.NEEDRESTART_EXIT} $?"; fi;'
     f" echo {_MARK} kernels;"
-    f" dpkg-query -W -f={shlex.quote(_KERNELS_FORMAT)} 'linux-image-*' 2>/dev/null; true"
+    f" dpkg-query -W -f={shlex.quote(INSTALLED_FORMAT)} 'linux-image-*' 2>/dev/null; true"
 )
 
 MAX_CHANGELOGS = 25

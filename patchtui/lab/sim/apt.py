@@ -206,7 +206,7 @@ def _pull_in_kernel(host: SimHost, meta: SimPackage, version: str) -> None:
     of the flavour is taken, as Debian's stable updates usually do.
     """
     found = _META_KERNEL_RE.match(meta.name)
-    if found is None or _ABI_KERNEL_RE.match(meta.name):
+    if found is None:
         return
     flavour = found["flavour"]
     if m := _UBUNTU_META_VERSION_RE.match(version):
@@ -220,8 +220,8 @@ def _pull_in_kernel(host: SimHost, meta: SimPackage, version: str) -> None:
             for other in host.packages
             if (m := _ABI_KERNEL_RE.match(other)) and m["flavour"] == flavour
         ]
-        if not same:
-            return
+        if not same or any(host.packages[m.string].installed == version for m in same):
+            return  # no kernel to count from, or this version's kernel is already there
         newest = max(same, key=lambda m: (*map(int, m["base"].split(".")), int(m["abi"])))
         name = f"linux-image-{newest['base']}-{int(newest['abi']) + 1}-{flavour}"
         kernel_version = version
