@@ -1,6 +1,7 @@
-"""The apt driver (Debian, Ubuntu): refresh, simulate dist-upgrade, check the reboot flag,
-read the security updates' changelogs for advisory and CVE ids; install exact versions
-non-interactively, query installed versions, roll back.
+"""The apt driver (Debian, Ubuntu): refresh, simulate dist-upgrade, tell whether a reboot is
+needed (flag file, needrestart, installed kernels), read the security updates' changelogs
+for advisory and CVE ids; install exact versions non-interactively, query installed
+versions, roll back.
 
 Held packages (``apt-mark hold``) are never installed by patchtui: apt's
 simulation already keeps them back (no ``Inst`` line, so they never become a
@@ -31,6 +32,7 @@ from patchtui.drivers.base import (
     require_exact_versions,
 )
 from patchtui.drivers.parsers import apt as parse
+from patchtui.drivers.parsers import apt_reboot as reboot
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, TransportError
 
 LOCK_WAIT_SECONDS = 60
@@ -65,10 +67,26 @@ SIMULATE_FLAGS = "-s -o Debug::NoLocking=1"
 INSTALLED_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
 REPAIR_COMMAND = "DEBIAN_FRONTEND=noninteractive dpkg --configure -a"
 
+_MARK = reboot.SECTION_MARK
+# One command, five sections (parsed by parsers/apt_reboot.py). The flag file
+# alone misses kernels on plain Debian (no update-notifier-common), so the
+# running kernel is also compared with needrestart's view of /boot and with
+# the installed linux-image packages. needrestart lives in /usr/sbin (not on
+# a user's PATH on Debian); -k checks the kernel only, -r l never restarts.
+# Privileged: Ubuntu's /boot images are readable by root only.
 REBOOT_CHECK_COMMAND = (
-    "if [ -e /var/run/reboot-required ]; then"
-    f" echo {parse.REBOOT_REQUIRED_MARK}; cat /var/run/reboot-required.pkgs 2>/dev/null;"
-    f" else echo {parse.NO_REBOOT_REQUIRED_MARK}; fi"
+    f"echo {_MARK} flag; if [ -e /var/run/reboot-required ]; then"
+    f" echo {reboot.REBOOT_REQUIRED_MARK}; cat /var/run/reboot-required.pkgs 2>/dev/null;"
+    f" else echo {reboot.NO_REBOOT_REQUIRED_MARK}; fi;"
+    f" echo {_MARK} notifier; if [ -e /usr/share/update-notifier/notify-reboot-required ];"
+    f" then echo {reboot.NOTIFIER_PRESENT}; fi;"
+    f" echo {_MARK} uname; uname -r;"
+    f" echo {_MARK} needrestart;"
+    ' if nr=$(PATH="$PATH:/usr/sbin:/sbin" command -v needrestart); then'
+    ' LC_ALL=C "$nr" -b -k -r l 2>/dev/null;'
+    f' echo "{_MARK} {reboot.NEEDRESTART_EXIT} $?"; fi;'
+    f" echo {_MARK} kernels;"
+    f" dpkg-query -W -f={shlex.quote(INSTALLED_FORMAT)} 'linux-image-*' 2>/dev/null; true"
 )
 
 MAX_CHANGELOGS = 25
@@ -110,6 +128,10 @@ def _install_words(targets: Sequence[PackageTarget], selection: Selection) -> st
 
 def _combined(result: CommandResult) -> str:
     return f"{result.stdout}\n{result.stderr}"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
 
 
 def _require_outcome(result: CommandResult, what: str) -> int:
@@ -187,14 +209,7 @@ class AptDriver(Driver):
             pending = tuple(update for update in pending if update.name not in held)
             warnings.append("held (never installed by patchtui): " + " ".join(held))
 
-        result = await session.run(
-            REBOOT_CHECK_COMMAND, privileged=False, on_line=on_line, timeout=self.check_timeout
-        )
-        _require_outcome(result, "the reboot check")
-        reboot_required, reboot_packages = parse.parse_reboot_check(result.stdout)
-        if reboot_packages:
-            warnings.append("reboot requested by: " + " ".join(reboot_packages))
-
+        reboot_required = await self._reboot_required(session, on_line, warnings)
         pending = await self._add_changelog_ids(session, pending, warnings)
         return ScanResult(
             pending=pending,
@@ -203,6 +218,30 @@ class AptDriver(Driver):
             metadata_stale=stale,
             warnings=tuple(warnings),
         )
+
+    async def _reboot_required(
+        self, session: RemoteSession, on_line: LineCallback | None, warnings: list[str]
+    ) -> bool | None:
+        """The flag file, needrestart and the installed kernels; None when none can tell."""
+        result = await session.run(
+            REBOOT_CHECK_COMMAND, privileged=True, on_line=on_line, timeout=self.check_timeout
+        )
+        _require_outcome(result, "the reboot check")
+        check = reboot.parse_reboot_check(result.stdout)
+        verdict = check.reboot_required
+        if verdict and check.reason:
+            warnings.append(check.reason)
+        elif verdict is None:
+            if not check.complete:
+                stderr = _first_line(result.stderr)
+                detail = "the check was cut short" + (f": {stderr}" if stderr else "")
+            else:
+                detail = (
+                    "no reboot flag mechanism, no needrestart verdict and no installed kernel"
+                    f" package of the running kernel's flavour ({check.running})"
+                )
+            warnings.append(f"reboot status unknown: {detail}")
+        return verdict
 
     async def _add_changelog_ids(
         self, session: RemoteSession, pending: tuple[PendingUpdate, ...], warnings: list[str]

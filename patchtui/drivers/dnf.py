@@ -7,7 +7,7 @@ A scan is five short commands, each parsed by ``patchtui.drivers.parsers.dnf``:
 3. one ``rpm -q --qf`` for the installed versions of exactly those packages;
 4. ``updateinfo list`` for advisories and severity, and again with CVE ids
    when there is any security advisory;
-5. ``needs-restarting -r`` for the reboot flag.
+5. ``needs-restarting -r`` for the reboot flag: its text and exit status must agree.
 
 Patching (commands only; the engine runs the install detached):
 
@@ -90,7 +90,8 @@ class _RpmFamilyDriver(Driver):
     check_update_command: ClassVar[str]
     updateinfo_command: ClassVar[str]
     updateinfo_cve_command: ClassVar[str]
-    needs_restarting_command: ClassVar[str] = "needs-restarting -r"
+    # LC_ALL=C: the verdict is read from needs-restarting's English text too.
+    needs_restarting_command: ClassVar[str] = "LC_ALL=C needs-restarting -r"
     install_prefix: ClassVar[str]
     """The tool and its options for a real transaction (answers yes)."""
     dry_run_prefix: ClassVar[str]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -91,6 +92,10 @@ class _OsProfile:
     """What the OS records as the reason when a reboot is already pending."""
     weight: float
     sources: tuple[_Source, ...]
+    update_notifier: bool = True
+    """apt: /run/reboot-required is kept (Ubuntu); plain Debian has no update-notifier-common."""
+    needrestart_share: float = 0.0
+    """apt: share of hosts with needrestart installed (Ubuntu server ships it)."""
 
 
 def _s(names: str, installed: str, repository: str, **kwargs: object) -> _Source:
@@ -127,6 +132,8 @@ _DEBIAN = _OsProfile(
         _s("linux-image-amd64", "6.1.90-1", "bookworm", update="6.1.94-1",
            update_repository="bookworm-security", security=True, advisory="DSA-5719-1",
            cves=("CVE-2024-26925", "CVE-2024-36016"), needs_reboot=True),
+        # The kernel linux-image-amd64 6.1.90-1 depends on; an upgrade pulls in the next ABI.
+        _s("linux-image-6.1.0-21-amd64", "6.1.90-1", "bookworm"),
         _s("libc6 libc-bin", "2.36-9+deb12u4", "bookworm", update="2.36-9+deb12u7",
            update_repository="bookworm-security", security=True, advisory="DSA-5693-1",
            cves=("CVE-2024-2961", "CVE-2024-33599")),
@@ -149,6 +156,9 @@ _DEBIAN = _OsProfile(
            cves=("CVE-2024-4317",), role="db"),
         _s("redis-server redis-tools", "5:7.0.15-1~deb12u1", "bookworm", role="cache"),
     ),
+    # Plain Debian: no update-notifier-common, so no /run/reboot-required for a new kernel.
+    update_notifier=False,
+    needrestart_share=0.5,
 )
 
 _UBUNTU = _OsProfile(
@@ -202,6 +212,7 @@ _UBUNTU = _OsProfile(
            advisory="USN-6791-1", cves=("CVE-2024-4317",), role="db"),
         _s("redis-server redis-tools", "5:6.0.16-1ubuntu1", "jammy", role="cache"),
     ),
+    needrestart_share=1.0,  # Ubuntu server installs needrestart by default since 22.04
 )
 
 
@@ -524,6 +535,9 @@ def _build_host(
         packages=packages,
         reboot_required=reboot_required,
         reboot_packages=list(profile.reboot_packages) if reboot_required else [],
+        update_notifier=profile.update_notifier,
+        # From the name, not the rng: the rest of the fleet stays as it was.
+        needrestart=zlib.crc32(name.encode()) % 1000 < profile.needrestart_share * 1000,
         labels={"env": env, "role": role, "os": profile.os_id},
     )
 

@@ -84,6 +84,10 @@ class SimHost:
     packages: dict[str, SimPackage] = field(default_factory=dict)
     reboot_required: bool = False
     reboot_packages: list[str] = field(default_factory=list)
+    update_notifier: bool = True
+    """apt hosts: update-notifier-common keeps /run/reboot-required (Ubuntu; plain Debian not)."""
+    needrestart: bool = False
+    """apt hosts: needrestart is installed and answers ``needrestart -b``."""
     faults: set[str] = field(default_factory=set)
     metadata_refreshed: bool = False
     down_until: float = 0.0

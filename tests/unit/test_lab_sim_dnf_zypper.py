@@ -323,8 +323,8 @@ async def test_missing_needs_restarting_and_no_updateinfo() -> None:
         for version in package.available:
             version.security, version.advisory, version.cves = False, None, ()
     session = SimSession(host, sim_dnf.handle)
-    session.overrides["needs-restarting"] = CommandResult(
-        "needs-restarting -r", 127, "", "bash: needs-restarting: command not found\n"
+    session.overrides[YumDriver.needs_restarting_command] = CommandResult(
+        YumDriver.needs_restarting_command, 127, "", "bash: needs-restarting: command not found\n"
     )
     result = await YumDriver().scan(session)
     assert result.reboot_required is None

@@ -8,7 +8,6 @@ from patchtui.drivers.base import PendingUpdate
 from patchtui.drivers.parsers.apt import (
     find_lock_error,
     is_security_origin,
-    parse_reboot_check,
     parse_simulation,
     parse_update,
 )
@@ -144,11 +143,3 @@ def test_security_origins() -> None:
     assert is_security_origin("Debian-Security:9/oldstable")
     assert not is_security_origin("Ubuntu:22.04/jammy-updates")
     assert not is_security_origin("Debian:12.9/stable")
-
-
-def test_reboot_check() -> None:
-    assert parse_reboot_check("no-reboot-required\n") == (False, ())
-    assert parse_reboot_check("reboot-required\nlinux-image-6.1.0-30-amd64\nlibc6\nlibc6\n") == (
-        True,
-        ("linux-image-6.1.0-30-amd64", "libc6"),
-    )

@@ -204,6 +204,40 @@ def test_needs_restarting_fixtures_and_exit_codes() -> None:
     assert needs_restarting_verdict(2, "usage: needs-restarting [-r]") is None
 
 
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("dnf/needs-restarting-reboot.txt", True),
+        ("dnf/needs-restarting-no-reboot.txt", False),
+        ("dnf/needs-restarting-reboot-dnf4-captured.txt", True),
+        ("dnf/needs-restarting-no-reboot-dnf4-captured.txt", False),
+        ("yum/needs-restarting-reboot-el7.txt", True),
+        ("yum/needs-restarting-no-reboot-el7.txt", False),
+    ],
+)
+def test_needs_restarting_text_and_status_must_agree(fixture: str, expected: bool) -> None:
+    text, exit_status = load(fixture)
+    assert exit_status is not None
+    assert needs_restarting_verdict(exit_status, text) is expected
+    # The same words under the other exit status are no verdict: something else went wrong.
+    assert needs_restarting_verdict(1 - exit_status, text) is None
+    # A verdict line wrapped by a narrow terminal still reads.
+    assert needs_restarting_verdict(exit_status, text.replace(" these", "\nthese")) is expected
+
+
+def test_needs_restarting_missing_plugin_capture() -> None:
+    text, exit_status = load("dnf/needs-restarting-missing-plugin-dnf4.txt")
+    assert exit_status == 1 and "No such command: needs-restarting" in text
+    assert needs_restarting_verdict(exit_status, text) is None
+
+
+def test_needs_restarting_exit_status_alone_is_no_verdict() -> None:
+    # dnf exits 1 for any error; exit 1 without the verdict line was read as "reboot" before.
+    traceback = "Traceback (most recent call last):\n  ...\nrpm.error: rpmdb open failed\n"
+    assert needs_restarting_verdict(1, traceback) is None
+    assert needs_restarting_verdict(0, "") is None
+
+
 def test_lock_messages() -> None:
     text, _ = load("yum/lock-makecache.txt")
     assert is_lock_message(text)

@@ -1,4 +1,6 @@
-"""Parse apt-get output: ``update`` warnings, lock errors, ``-s dist-upgrade`` plans, reboot flag.
+"""Parse apt-get output: ``update`` warnings, lock errors, ``-s dist-upgrade`` plans, changelogs.
+
+The reboot check has its own module, ``patchtui.drivers.parsers.apt_reboot``.
 
 Formats (see tests/data/apt for real captures):
 
@@ -81,9 +83,6 @@ _SUMMARY_RE = re.compile(
     r"\d+ to remove and (?P<not_upgraded>\d+) not (?:upgraded|to upgrade)"
 )
 _KEPT_BACK_HEADER = re.compile(r"^The following packages? (?:have|has) been kept back:")
-
-REBOOT_REQUIRED_MARK = "reboot-required"
-NO_REBOOT_REQUIRED_MARK = "no-reboot-required"
 
 
 @dataclass(frozen=True)
@@ -197,19 +196,6 @@ def parse_simulation(output: str) -> Simulation:
         removals=tuple(removals),
         not_upgraded=not_upgraded,
     )
-
-
-def parse_reboot_check(output: str) -> tuple[bool, tuple[str, ...]]:
-    """Parse the reboot check: ``(required, packages that asked for it)``.
-
-    The command prints ``reboot-required`` followed by the lines of
-    /var/run/reboot-required.pkgs, or ``no-reboot-required``.
-    """
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if not lines or lines[0] != REBOOT_REQUIRED_MARK:
-        return False, ()
-    # .pkgs may name a package twice (one line per trigger): keep first occurrences.
-    return True, tuple(dict.fromkeys(lines[1:]))
 
 
 # Second letter of ${db:Status-Abbrev}: i = installed; W and t = installed,

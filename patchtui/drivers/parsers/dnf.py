@@ -273,17 +273,36 @@ def parse_rpm_query(text: str) -> dict[str, str]:
     return installed
 
 
-def needs_restarting_verdict(exit_status: int, output: str) -> bool | None:
-    """Read ``needs-restarting -r``: exit 1 = reboot needed, 0 = not, else unknown.
+# What needs-restarting -r prints with its verdict (LC_ALL=C): dnf-plugins-core
+# (RHEL 8+, dnf 4) and yum-utils (CentOS/RHEL 7) word it differently; see
+# tests/data/dnf/needs-restarting-* and tests/data/yum/needs-restarting-*.
+_REBOOT_NEEDED_TEXTS = (
+    "reboot is required to fully utilize these updates",  # dnf-plugins-core
+    "reboot is required to ensure that your system benefits from these updates",  # yum-utils
+)
+_NO_REBOOT_TEXTS = (
+    "reboot should not be necessary",  # dnf-plugins-core
+    "reboot is probably not necessary",  # yum-utils
+)
 
-    ``dnf needs-restarting`` also exits 1 for an unknown command, so the text
-    breaks the tie when the plugin is missing.
+
+def needs_restarting_verdict(exit_status: int, output: str) -> bool | None:
+    """Read ``needs-restarting -r`` by its text and its exit status (1 = reboot, 0 = not).
+
+    The verdict needs both to agree: exit 1 alone also means an unknown command
+    (dnf without the plugin: "No such command"), a missing option or any other
+    error (a Python traceback, an rpmdb that cannot be opened), and exit 0 with
+    no verdict line is no statement either. Anything else is unknown (None).
     """
-    lowered = output.lower()
-    if exit_status == 0:
-        return False
-    if exit_status == 1 and "no such command" not in lowered and "no such option" not in lowered:
+    text = " ".join(output.lower().split())  # one line: the verdict may be wrapped
+    says_needed = any(phrase in text for phrase in _REBOOT_NEEDED_TEXTS)
+    says_not = any(phrase in text for phrase in _NO_REBOOT_TEXTS)
+    if says_needed == says_not:
+        return None
+    if says_needed and exit_status == 1:
         return True
+    if says_not and exit_status == 0:
+        return False
     return None
 
 

@@ -21,10 +21,12 @@ exit status 100 in that package's section.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from patchtui.drivers import apt as driver
 from patchtui.drivers.parsers import apt as parse
+from patchtui.drivers.parsers import apt_reboot
 from patchtui.lab.sim import ShellResult
 from patchtui.lab.state import SimHost, SimPackage, SimVersion
 
@@ -150,11 +152,83 @@ def render_simulation(host: SimHost) -> str:
     return "".join(out)
 
 
+_MARK = apt_reboot.SECTION_MARK
+# linux-image-6.1.0-21-amd64 (a kernel) and linux-image-amd64 (the metapackage naming none).
+_ABI_KERNEL_RE = re.compile(
+    r"^linux-image-(?P<base>\d+\.\d+\.\d+)-(?P<abi>\d+)-(?P<flavour>[a-z][a-z0-9-]*)$"
+)
+_META_KERNEL_RE = re.compile(r"^linux-image-(?P<flavour>[a-z][a-z0-9-]*)$")
+_UBUNTU_META_VERSION_RE = re.compile(r"^(?P<base>\d+\.\d+\.\d+)\.(?P<abi>\d+)\.(?P<upload>\d+)$")
+
+
 def _reboot_check(host: SimHost) -> ShellResult:
-    if not host.reboot_required:
-        return ShellResult(stdout="no-reboot-required\n")
-    packages = "".join(f"{name}\n" for name in host.reboot_packages)
-    return ShellResult(stdout=f"reboot-required\n{packages}")
+    """The driver's reboot check: flag file (with update-notifier), uname, needrestart, kernels.
+
+    A plain Debian host (``update_notifier`` False) never has the flag file,
+    however many kernels it installed: the case the check's other sections catch.
+    """
+    out = [f"{_MARK} flag\n"]
+    if host.reboot_required and host.update_notifier:
+        out.append(f"{apt_reboot.REBOOT_REQUIRED_MARK}\n")
+        out.extend(f"{name}\n" for name in host.reboot_packages)
+    else:
+        out.append(f"{apt_reboot.NO_REBOOT_REQUIRED_MARK}\n")
+    out.append(f"{_MARK} notifier\n")
+    if host.update_notifier:
+        out.append(f"{apt_reboot.NOTIFIER_PRESENT}\n")
+    out.append(f"{_MARK} uname\n{host.kernel}\n{_MARK} needrestart\n")
+    kernels = "".join(
+        f"{name}\t{package.installed}\tii \n"
+        for name, package in sorted(host.packages.items())
+        if name.startswith("linux-image-")
+    )
+    if host.needrestart:
+        # needrestart 3.6's batch lines for its kernel check (tests/data/apt/needrestart_b_*):
+        # what it would find in /boot, i.e. the installed kernels.
+        installed = apt_reboot.parse_kernel_packages(kernels)
+        newest = apt_reboot.compare_kernels(host.kernel, installed).newest or host.kernel
+        upgrade = newest != host.kernel
+        status = apt_reboot.KSTA_VERSION_UPGRADE if upgrade else apt_reboot.KSTA_NO_UPGRADE
+        out.append(
+            f"NEEDRESTART-VER: 3.6\nNEEDRESTART-KCUR: {host.kernel}\n"
+            f"NEEDRESTART-KEXP: {newest}\nNEEDRESTART-KSTA: {status}\n"
+            f"{_MARK} {apt_reboot.NEEDRESTART_EXIT} 0\n"
+        )
+    out.append(f"{_MARK} kernels\n{kernels}")
+    return ShellResult(stdout="".join(out))
+
+
+def _pull_in_kernel(host: SimHost, meta: SimPackage, version: str) -> None:
+    """A kernel metapackage upgrade installs a kernel of a new ABI beside the running one.
+
+    Ubuntu's metapackage version names it (5.15.0.112.112 -> 5.15.0-112-generic);
+    Debian's does not (6.1.94-1), so the next ABI after the newest installed one
+    of the flavour is taken, as Debian's stable updates usually do.
+    """
+    found = _META_KERNEL_RE.match(meta.name)
+    if found is None:
+        return
+    flavour = found["flavour"]
+    if m := _UBUNTU_META_VERSION_RE.match(version):
+        name, kernel_version = (
+            f"linux-image-{m['base']}-{m['abi']}-{flavour}",
+            f"{m['base']}-{m['abi']}.{m['upload']}",
+        )
+    else:
+        same = [
+            m
+            for other in host.packages
+            if (m := _ABI_KERNEL_RE.match(other)) and m["flavour"] == flavour
+        ]
+        if not same or any(host.packages[m.string].installed == version for m in same):
+            return  # no kernel to count from, or this version's kernel is already there
+        newest = max(same, key=lambda m: (*map(int, m["base"].split(".")), int(m["abi"])))
+        name = f"linux-image-{newest['base']}-{int(newest['abi']) + 1}-{flavour}"
+        kernel_version = version
+    if name not in host.packages:
+        host.packages[name] = SimPackage(
+            name, meta.arch, kernel_version, [SimVersion(kernel_version, "pulled-in")]
+        )
 
 
 # -- installs ----------------------------------------------------------------------
@@ -317,6 +391,7 @@ def _install(host: SimHost, changes: list[tuple[SimPackage, str]]) -> None:
         offered = package.available[_rank(package, version)]
         package.installed = version  # the old version stays in available: rollback can use it
         if offered.needs_reboot:
+            _pull_in_kernel(host, package, version)
             host.reboot_required = True
             if package.name not in host.reboot_packages:
                 host.reboot_packages.append(package.name)

@@ -39,6 +39,18 @@ _NO_REBOOT_TEXT = (
     "No core libraries or services have been updated since boot-up.\n"
     "Reboot should not be necessary.\n"
 )
+# yum-utils' needs-restarting (CentOS/RHEL 7) words it differently (tests/data/yum).
+_YUM_NEEDS_REBOOT_TEXT = (
+    "Core libraries or services have been updated:\n"
+    "{packages}\n"
+    "Reboot is required to ensure that your system benefits from these updates.\n"
+    "\n"
+    "More information:\n"
+    "https://access.redhat.com/solutions/27943\n"
+)
+_YUM_NO_REBOOT_TEXT = (
+    "No core libraries or services have been updated.\nReboot is probably not necessary.\n"
+)
 
 
 def handle(host: SimHost, command: str) -> ShellResult | None:
@@ -56,6 +68,8 @@ def handle(host: SimHost, command: str) -> ShellResult | None:
         argv = shlex.split(command)
     except ValueError:
         return None
+    while argv and "=" in argv[0] and not argv[0].startswith(("-", "/")):
+        argv = argv[1:]  # leading VAR=value assignments (LC_ALL=C needs-restarting -r)
     if not argv:
         return None
     program = argv[0].rsplit("/", 1)[-1]
@@ -172,11 +186,20 @@ def _rpm(host: SimHost, args: list[str]) -> ShellResult | None:
 
 
 def _needs_restarting(host: SimHost) -> ShellResult:
+    yum = host.family == "yum"
     if host.reboot_required:
         names = host.reboot_packages or ["kernel"]
+        if yum:
+            listed = "".join(f"  {name} -> {_installed_evr(host, name)}\n" for name in names)
+            return ShellResult(stdout=_YUM_NEEDS_REBOOT_TEXT.format(packages=listed), exit_status=1)
         listed = "".join(f"  * {name}\n" for name in names)
         return ShellResult(stdout=_NEEDS_REBOOT_TEXT.format(packages=listed), exit_status=1)
-    return ShellResult(stdout=_NO_REBOOT_TEXT, exit_status=0)
+    return ShellResult(stdout=_YUM_NO_REBOOT_TEXT if yum else _NO_REBOOT_TEXT, exit_status=0)
+
+
+def _installed_evr(host: SimHost, name: str) -> str:
+    package = host.packages.get(name)
+    return package.installed if package is not None else "unknown"
 
 
 # Transactions -------------------------------------------------------------------
