@@ -393,6 +393,14 @@ async def test_history_counts_skipped_hosts_and_marks_dry_runs(
         cells = {key: cell.plain for key, cell in zip(columns, row, strict=True)}
         assert cells["outcome"] == "halted (dry run)"
         assert (cells["ok"], cells["unreachable"], cells["skipped"]) == ("8", "1", "29")
+        # The runs can be filtered, by outcome words and options too.
+        await pilot.press("slash", *"dry-run", "enter")
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+        summary = str(app.screen.query_one("#run-summary").render())
+        assert "29 skipped (29 halted)" in summary and "options: dry-run" in summary
 
 
 async def test_compliance(snapshot_app: Callable[..., PatchtuiApp]) -> None:

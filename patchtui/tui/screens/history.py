@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Log, Static
+from textual.widgets import DataTable, Header, Input, Log, Static
 
 from patchtui.engine.events import HostState
 from patchtui.engine.outcome import (
@@ -54,6 +54,48 @@ OUTCOME_VARIABLES = {
 }
 
 
+def options_text(run: Mapping[str, Any]) -> str:
+    """The options a run was started with, as the operator would have typed them."""
+    options = run.get("options")
+    if not isinstance(options, Mapping):
+        return ""
+    words = []
+    for key, value in options.items():
+        if key in ("waves", "canaries", "install", "from", "versions") or value in (
+            None,
+            False,
+            [],
+            {},
+            "",
+            0,
+        ):
+            continue
+        if value is True:
+            words.append(key.replace("_", "-"))
+        elif isinstance(value, list):
+            words.append(f"{key.replace('_', '-')}={','.join(str(each) for each in value)}")
+        elif isinstance(value, Mapping):
+            words.append(f"{key}=" + ",".join(f"{k}:{v}" for k, v in value.items()))
+        else:
+            words.append(f"{key.replace('_', '-')}={value}")
+    return " ".join(words)
+
+
+def _run_matches(run: Mapping[str, Any], query: str) -> bool:
+    """Does every word of ``query`` appear in the run's operation, outcome, user,
+    options or id?"""
+    haystack = " ".join(
+        (
+            str(run.get("operation", "")),
+            stored_run_label(run),
+            str(run.get("user", "")),
+            options_text(run),
+            str(run.get("run_id", "")),
+        )
+    ).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
 def _count(value: object) -> str:
     return str(value) if isinstance(value, int) else ""
 
@@ -66,8 +108,10 @@ class HistoryScreen(Screen[None]):
     """Every run the store remembers; Enter opens one."""
 
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("q", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),
+        Binding("slash", "filter", "Filter", tooltip="History: filter the runs"),
+        Binding("escape", "clear_filter", "Back", show=False),
         Binding(
             "b",
             "rollback",
@@ -96,19 +140,25 @@ class HistoryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(
-            Content("Runs, newest first · enter: open · b: roll back a patch run"),
+            Content("Runs, newest first · enter: open · b: roll back · t: retry · u: resume"),
             classes="section-title",
+        )
+        yield Input(
+            placeholder="filter runs: operation, outcome, user, option, run id (escape clears)",
+            id="runs-filter",
         )
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "history"
+        self.filter_text = ""
         table: DataTable[Text] = self.query_one("#runs", DataTable)
         for key, label in (
             ("started", "started"),
             ("operation", "operation"),
             ("outcome", "outcome"),
+            ("user", "by"),
             ("hosts", "hosts"),
             ("ok", "ok"),
             ("failed", "failed"),
@@ -130,6 +180,8 @@ class HistoryScreen(Screen[None]):
         self.runs = {}
         for run in run_records(self.store):
             run_id = str(run["run_id"])
+            if not _run_matches(run, self.filter_text):
+                continue
             self.runs[run_id] = run
             summary = summary_of(run)
             outcome = run_outcome(run)
@@ -141,6 +193,7 @@ class HistoryScreen(Screen[None]):
                 plain(format_time(started) if isinstance(started, int | float) else ""),
                 plain(str(run.get("operation", ""))),
                 styled(stored_run_label(run), theme_style(variables, outcome_colour)),
+                plain(str(run.get("user") or "")),
                 plain(_count(run_host_count(run))),
                 plain(_count(summary.get("ok"))),
                 plain(_count(summary.get("failed"))),
@@ -152,8 +205,33 @@ class HistoryScreen(Screen[None]):
                 plain(run_id),
                 key=run_id,
             )
-        if not self.runs:
+        if not self.runs and not self.filter_text:
             self.notify("No runs in the database yet.")
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        """escape: clear the filter, then hide it, then go back."""
+        box = self.query_one("#runs-filter", Input)
+        if box.value:
+            box.value = ""
+        elif box.has_class("-shown"):
+            box.remove_class("-shown")
+            self.query_one("#runs", DataTable).focus()
+        else:
+            self.app.pop_screen()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.action_reload()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#runs", DataTable).focus()
 
     def _highlighted_run(self) -> Mapping[str, Any] | None:
         table: DataTable[Text] = self.query_one("#runs", DataTable)
@@ -224,12 +302,16 @@ class RunScreen(Screen[None]):
             f"{run.get('operation', '')} {stored_run_label(run)}"
             f" · started {format_time(started) if isinstance(started, int | float) else '?'}"
         )
+        if run.get("user"):
+            text += f" · by {run.get('user')}"
         counts = summary_from_record(summary)
         if counts is not None:
             text += f" · {counts.ok}/{counts.hosts} {'planned' if counts.dry_run else 'ok'}"
             if skipped := skipped_text(counts):
                 text += f" · {skipped}"
             text += f" · {pending_text(counts)}"
+        if options := options_text(run):
+            text += f"\noptions: {options}"
         self.query_one("#run-summary", Static).update(Content(text))
         table: DataTable[Text] = self.query_one("#results", DataTable)
         for key, label in (
