@@ -21,6 +21,9 @@ from patchtui.engine.events import (
     HostScanned,
     HostState,
     HostStateChanged,
+    RunFinished,
+    RunStarted,
+    RunSummary,
 )
 from patchtui.tui.app import PatchtuiApp
 from patchtui.tui.screens.help import HelpScreen
@@ -390,3 +393,27 @@ async def test_host_detail_shows_the_whole_error_and_doctors_fix(
         shown = str(app.screen.query_one("#host-error", Static).render())
         assert "known_hosts line 3" in shown.replace("\n", " ")
         assert "fix: HOST KEY CHANGED: verify the new key out of band" in shown.replace("\n", " ")
+
+
+async def test_rows_keep_their_order_during_a_run_and_sort_when_it_ends(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: sorted by state, rows jumped under the cursor as a run changed states."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await pilot.press("o", "o", "o")  # by state
+        assert table.sort_column == "state"
+        before = table.visible_hosts
+        names = tuple(before)
+        app.bridge(RunStarted(run_id=RUN, operation="scan", hosts=names))
+        app.bridge(HostFinished(run_id=RUN, host=before[-1], state=HostState.FAILED, error="x"))
+        await settle(pilot)
+        assert table.visible_hosts == before  # held while the run goes
+        summary = RunSummary(
+            hosts=4, ok=3, failed=1, unreachable=0, interrupted=0, skipped=0,
+            pending=0, security=0, reboot_required=0, stale=0, duration=1.0,
+        )  # fmt: skip
+        app.bridge(RunFinished(run_id=RUN, operation="scan", outcome="completed", summary=summary))
+        await settle(pilot)
+        assert table.visible_hosts[0] == before[-1]  # sorted once it ended: failed first

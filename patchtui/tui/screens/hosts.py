@@ -70,6 +70,8 @@ class HostsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.selected: set[str] = set()
+        self._sort_pending = False
+        """Rows changed during a run under a sort other than by name: sort when it ends."""
         self.filter_text = ""
         self.output_host: str | None = None
 
@@ -112,7 +114,13 @@ class HostsScreen(Screen[None]):
             if row is not None:
                 changed |= table.update_row(row, name in self.selected)
         if changed and table.sort_column != "name":
-            table.sort_rows(self.patchtui.rows)
+            run = self.patchtui.bridge.run
+            if run is not None and run.running:
+                # Rows that jump under the cursor mid-run make the operator act on the
+                # wrong host: the order holds until the run ends (or o re-sorts).
+                self._sort_pending = True
+            else:
+                table.sort_rows(self.patchtui.rows)
         self.refresh_output(names)
 
     def refresh_output(self, names: set[str]) -> None:
@@ -125,6 +133,9 @@ class HostsScreen(Screen[None]):
         self.refresh_hosts(set(self.query_one(HostTable).visible_hosts))
 
     def update_run_status(self, run: RunProgress | None) -> None:
+        if self._sort_pending and (run is None or not run.running):
+            self._sort_pending = False
+            self.query_one(HostTable).sort_rows(self.patchtui.rows)
         bridge = self.patchtui.bridge
         self.query_one(RunProgressBar).show(
             run, host_count=len(self.patchtui.rows), now=bridge.clock()
