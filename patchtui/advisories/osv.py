@@ -434,6 +434,7 @@ class AdvisoryIndex:
 
     def __init__(self, advisories: Iterable[Advisory]) -> None:
         self._entries: dict[tuple[str, str], list[Entry]] = {}
+        self._by_cve: dict[tuple[str, str], list[Entry]] = {}
         self.count = 0
         for advisory in advisories:
             self.count += 1
@@ -443,6 +444,9 @@ class AdvisoryIndex:
                     self._add(
                         affected.ecosystem, affected.package, advisory, introduced, fixed, word
                     )
+                    entry = Entry(advisory, introduced, fixed, word)
+                    for cve in advisory.cves:
+                        self._by_cve.setdefault((affected.ecosystem, cve), []).append(entry)
                     for binary, binary_fixed in affected.binaries:
                         if binary != affected.package:
                             self._add(
@@ -468,15 +472,25 @@ class AdvisoryIndex:
         name: str,
         installed: str | None,
         candidate: str,
+        cves: Sequence[str] = (),
     ) -> list[Match]:
-        """The advisories that updating ``name`` from ``installed`` to ``candidate`` fixes."""
+        """The advisories that updating ``name`` from ``installed`` to ``candidate`` fixes.
+
+        By package name (the record's source name, or one of Ubuntu's listed
+        binaries), and by ``cves``: the CVE ids the update's own changelog names
+        (apt). Debian's records name only the source package (``openssh``) while
+        apt upgrades binaries (``openssh-server``); a record for a CVE the update
+        says it fixes, whose fixed version lies between installed and candidate,
+        is that update's advisory.
+        """
         if not installed:
             # A new package (a dependency pulled in) fixes nothing that was installed.
             return []
         found: dict[str, Match] = {}
         for ecosystem in ecosystems:
             compare: Comparator = comparator(ecosystem_family(ecosystem))
-            for entry in self._entries.get((ecosystem, name), ()):
+            linked = [e for cve in cves for e in self._by_cve.get((ecosystem, cve), ())]
+            for entry in [*self._entries.get((ecosystem, name), ()), *linked]:
                 if entry.advisory.id in found:
                     continue
                 if entry.introduced is not None and compare(installed, entry.introduced) < 0:
@@ -540,8 +554,9 @@ def _annotate_update(
     )
     if not isinstance(name, str) or not isinstance(candidate, str):
         return update
+    cves = [str(cve) for cve in update.get("cves") or ()]
     matches = index.match(
-        ecosystems, name, installed if isinstance(installed, str) else None, candidate
+        ecosystems, name, installed if isinstance(installed, str) else None, candidate, cves
     )
     if not matches:
         return update

@@ -240,3 +240,27 @@ def test_severity_words_users_type() -> None:
     assert severity_choice("high") == "important"
     assert severity_choice("Critical") == "critical"
     assert severity_choice("medium") == "moderate"
+
+
+def test_debian_binary_matches_its_source_record_through_the_changelogs_cve() -> None:
+    index = AdvisoryIndex([parse_record(DEBIAN_RECORD)])
+    bookworm = host_ecosystems("debian", "12")
+    old, new = "1:9.2p1-2+deb12u2", "1:9.2p1-2+deb12u3"
+    # The record names the source (openssh); apt upgrades openssh-server.
+    assert index.match(bookworm, "openssh-server", old, new) == []
+    found = index.match(bookworm, "openssh-server", old, new, cves=["CVE-2024-6387"])
+    assert [(m.id, m.severity, m.fixed) for m in found] == [
+        ("DEBIAN-CVE-2024-6387", "important", "1:9.2p1-2+deb12u3")
+    ]
+    # The changelog names the CVE but the versions do not bracket the fix: no match.
+    assert (
+        index.match(bookworm, "openssh-server", new, "1:9.2p1-2+deb12u4", cves=["CVE-2024-6387"])
+        == []
+    )
+    # Another release's record does not apply.
+    assert (
+        index.match(
+            host_ecosystems("debian", "11"), "openssh-server", old, new, cves=["CVE-2024-6387"]
+        )
+        == []
+    )
