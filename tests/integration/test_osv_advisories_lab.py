@@ -83,6 +83,37 @@ def test_sync_then_severity_high_lists_the_ubuntu_hosts_pending_the_openssh_fix(
     assert "OSV advisory data is stale" in stale.stderr
     assert "CVE-2024-6387" in stale.stdout and "important (high)" in stale.stdout
 
+    # Compliance uses the same data: the HTML report names the CVE and the versions,
+    # says the OSV data is stale (default limit 7 days; the record is from 2024), and
+    # the oldest missing fix counts from the advisory's publication (2024-07-01).
+    html_file = tmp_path / "report.html"
+    report = run_patchtui(
+        "compliance",
+        "-i",
+        str(lab.inventory),
+        "--db",
+        str(db),
+        "--format",
+        "html",
+        "--output",
+        str(html_file),
+    )
+    assert report.returncode in (ExitCode.OK, ExitCode.NON_COMPLIANT), report.stderr
+    html = html_file.read_text()
+    section = html.split("<h2>Missing security fixes</h2>", 1)[1].split("</table>", 1)[0]
+    for name in expected:
+        row = (
+            f"<tr><td>{name}</td><td>openssh-server</td><td>1:8.9p1-3ubuntu0.7</td>"
+            f"<td>{FIX}</td><td>important</td><td>CVE-2024-6387, "
+        )
+        assert row in section
+    assert "OSV advisory data is stale" in html
+    judged = run_patchtui("compliance", "-i", str(lab.inventory), "--db", str(db), "--json")
+    hosts = {str(h["host"]): h for h in json_lines(judged.stdout) if h["type"] == "host"}
+    for name in expected:
+        # Published 2024-07-01; the lab scanned it seconds ago: well over a year missing.
+        assert float(hosts[name]["oldest_missing_security_days"]) > 365  # type: ignore[arg-type]
+
 
 def test_debian_hosts_are_no_longer_hidden_from_severity_filters(
     lab_process: Callable[..., LabProcess], tmp_path: Path
