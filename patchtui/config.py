@@ -11,6 +11,7 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
     typed_confirm_above = 20      # patching/rebooting more hosts (or any env=prod) asks
                                   # for the host count typed, not a single y
     advisories_max_age_days = 7   # OSV data older than this is reported as stale
+    min_severity = "high"         # patch installs only updates this severe or more
 
 A missing file means built-in defaults. Any other mistake (bad TOML, an
 unknown section or key, a wrong type) is a ``ConfigError`` naming the file
@@ -37,6 +38,7 @@ _DEFAULT_KEYS = (
     "host_key_policy",
     "typed_confirm_above",
     "advisories_max_age_days",
+    "min_severity",
 )
 
 TYPED_CONFIRM_ABOVE = 20
@@ -57,6 +59,8 @@ class Config:
     """Hosts a change may reach with a plain y; above it (or with env=prod) the count is typed."""
     advisories_max_age_days: int | None = None
     """OSV advisory data whose newest record is older than this many days is reported stale."""
+    min_severity: str | None = None
+    """patch's --min-severity when the command line does not give one."""
     source: Path | None = None
     """The file these came from (None: no file)."""
 
@@ -111,8 +115,23 @@ def parse_config(text: str, path: Path) -> Config:
         advisories_max_age_days=_whole_number(
             defaults.get("advisories_max_age_days"), "advisories_max_age_days", where
         ),
+        min_severity=_min_severity(defaults.get("min_severity"), where),
         source=path,
     )
+
+
+_MIN_SEVERITIES = ("critical", "important", "high", "moderate", "medium", "low")
+
+
+def _min_severity(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in _MIN_SEVERITIES:
+        raise ConfigError(
+            f"defaults.min_severity must be one of {', '.join(_MIN_SEVERITIES)}, got {value!r}",
+            where=where,
+        )
+    return value.strip().lower()
 
 
 def _concurrency(value: object, where: str) -> int | None:

@@ -25,6 +25,7 @@ package (source name, or one of Ubuntu's listed binaries) match and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -32,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchtui.drivers.base import SEVERITIES
+from patchtui.drivers.base import SEVERITIES, PendingUpdate
 from patchtui.drivers.versions import Comparator, comparator
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -513,6 +514,41 @@ def _match(entry: Entry) -> Match:
         published=advisory.published,
         fixed=entry.fixed,
     )
+
+
+def annotate_updates(
+    updates: Sequence[PendingUpdate], os_id: str, os_version: str, index: AdvisoryIndex
+) -> list[PendingUpdate]:
+    """A scan's pending updates with OSV matches applied (ids, security, worst severity)."""
+    ecosystems = host_ecosystems(os_id, os_version)
+    if not ecosystems:
+        return list(updates)
+    result: list[PendingUpdate] = []
+    for update in updates:
+        matches = index.match(
+            ecosystems, update.name, update.installed, update.candidate, update.cves
+        )
+        if not matches:
+            result.append(update)
+            continue
+        cves = list(update.cves)
+        ids = list(update.advisories)
+        for match in matches:
+            cves += [cve for cve in match.cves if cve not in cves]
+            ids += [ident for ident in match.ids if ident not in ids]
+        ranks = [SEVERITIES.index(match.severity) for match in matches]
+        if update.severity in SEVERITIES:
+            ranks.append(SEVERITIES.index(update.severity))
+        result.append(
+            dataclasses.replace(
+                update,
+                security=True,
+                severity=SEVERITIES[min(ranks)],
+                cves=tuple(cves),
+                advisories=tuple(ids),
+            )
+        )
+    return result
 
 
 def annotate_states(

@@ -114,6 +114,27 @@ def test_sync_then_severity_high_lists_the_ubuntu_hosts_pending_the_openssh_fix(
         # Published 2024-07-01; the lab scanned it seconds ago: well over a year missing.
         assert float(hosts[name]["oldest_missing_security_days"]) > 365  # type: ignore[arg-type]
 
+    # patch --min-severity high (dry run): on the jammy hosts only the openssh fix is
+    # planned (apt alone gives no severity; the Ubuntu record says high); without the
+    # floor, more is.
+    def planned(*extra: str) -> dict[str, set[str]]:
+        dry = run_patchtui(
+            "patch", "-i", str(lab.inventory), "--db", str(db), "--dry-run", "--json", *extra
+        )
+        assert dry.returncode == 0, dry.stderr
+        return {
+            str(line["host"]): {str(c["name"]) for c in line["changes"]}  # type: ignore[union-attr]
+            for line in json_lines(dry.stdout)
+            if line["type"] == "host_result"
+        }
+
+    floor = planned("--min-severity", "high")
+    everything = planned()
+    for name in expected:
+        assert "openssh-server" in floor[name]
+        assert floor[name] <= {"openssh-server", "openssh-client"}
+        assert floor[name] < everything[name]
+
 
 def test_debian_hosts_are_no_longer_hidden_from_severity_filters(
     lab_process: Callable[..., LabProcess], tmp_path: Path
