@@ -31,7 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from patchtui.drivers.base import SEVERITIES, PendingUpdate
 from patchtui.drivers.versions import Comparator, comparator
@@ -166,20 +166,13 @@ class Advisory:
             "cvss_vector": self.cvss_vector,
             "cvss_score": self.cvss_score,
             "word": self.word,
-            "affected": [
-                [
-                    a.ecosystem,
-                    a.package,
-                    [list(r) for r in a.ranges],
-                    [list(b) for b in a.binaries],
-                    a.word,
-                ]
-                for a in self.affected
-            ],
+            "affected": [_affected_to_json(a) for a in self.affected],
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Advisory:
+    def from_json(cls, data: Mapping[str, Any], *, affected: bool = True) -> Advisory:
+        """From :meth:`to_json`'s form; ``affected=False`` skips the package list (the
+        index reads it per ecosystem, only for the ecosystems a fleet has)."""
         return cls(
             id=str(data["id"]),
             modified=str(data["modified"]),
@@ -190,17 +183,36 @@ class Advisory:
             cvss_vector=data.get("cvss_vector"),
             cvss_score=data.get("cvss_score"),
             word=data.get("word"),
-            affected=tuple(
-                Affected(
-                    ecosystem=eco,
-                    package=pkg,
-                    ranges=tuple((r[0], r[1]) for r in ranges),
-                    binaries=tuple((b[0], b[1]) for b in binaries),
-                    word=word,
-                )
-                for eco, pkg, ranges, binaries, word in data.get("affected") or ()
-            ),
+            affected=tuple(_affected_from_json(raw) for raw in data.get("affected") or ())
+            if affected
+            else (),
         )
+
+
+def _affected_to_json(affected: Affected) -> list[Any]:
+    # A binary fixed in the package's own fixed version (nearly always) is stored as its
+    # bare name: Ubuntu lists a dozen binaries per package, and the file is read whole.
+    last_fixed = affected.ranges[-1][1] if affected.ranges else None
+    return [
+        affected.ecosystem,
+        affected.package,
+        [list(r) for r in affected.ranges],
+        [name if version == last_fixed else [name, version] for name, version in affected.binaries],
+        affected.word,
+    ]
+
+
+def _affected_from_json(raw: Sequence[Any]) -> Affected:
+    ecosystem, package, ranges, binaries, word = raw
+    pairs = tuple((r[0], r[1]) for r in ranges)
+    last_fixed = pairs[-1][1] if pairs else ""
+    return Affected(
+        ecosystem=ecosystem,
+        package=package,
+        ranges=pairs,
+        binaries=tuple((b, last_fixed) if isinstance(b, str) else (b[0], b[1]) for b in binaries),
+        word=word,
+    )
 
 
 class RecordError(ValueError):
@@ -325,7 +337,9 @@ def parse_record(record: object) -> Advisory:
         published=published if isinstance(published, str) else None,
         ids=ids,
         cves=cves,
-        summary=str(summary or (record.get("details") or ""))[:200],
+        # The record's own one-line summary only: "details" can run to pages, and the
+        # stored file is read whole by every report.
+        summary=str(summary or "")[:200],
         cvss_vector=vector,
         cvss_score=score,
         word=word,
@@ -394,8 +408,10 @@ def ecosystem_family(ecosystem: str) -> str:
 # ------------------------------------------------------------------ index + matching
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One (package, fixed version) of an advisory in the index: a tuple, as an Ubuntu
+    data set makes hundreds of thousands of them."""
+
     advisory: Advisory
     introduced: str | None
     fixed: str
@@ -431,41 +447,72 @@ class Match:
 
 
 class AdvisoryIndex:
-    """Advisories by (ecosystem, package name): a fleet's lookups are dictionary hits."""
+    """Advisories by (ecosystem, package name): a fleet's lookups are dictionary hits.
 
-    def __init__(self, advisories: Iterable[Advisory]) -> None:
+    Built lazily per ecosystem: a data set covers every release of a
+    distribution, a fleet runs a few, and only those are ever turned into
+    lookup tables (the rest stay in their stored form).
+    """
+
+    def __init__(self, advisories: Iterable[Advisory] = ()) -> None:
+        self._records: Mapping[str, Mapping[str, Any]] = {}
+        self._advisories: dict[str, Advisory] = {}
+        self._waiting: dict[str, list[tuple[str, Affected | Sequence[Any]]]] = {}
         self._entries: dict[tuple[str, str], list[Entry]] = {}
         self._by_cve: dict[tuple[str, str], list[Entry]] = {}
+        self._compare: dict[str, Comparator] = {}
+        # A fleet asks the same questions over and over (identical hosts, same versions).
+        self._answers: dict[tuple[Any, ...], list[Match]] = {}
+        self._matches: dict[int, Match] = {}
         self.count = 0
         for advisory in advisories:
             self.count += 1
+            self._advisories[advisory.id] = advisory
             for affected in advisory.affected:
-                word = affected.word or advisory.word
-                for introduced, fixed in affected.ranges:
-                    self._add(
-                        affected.ecosystem, affected.package, advisory, introduced, fixed, word
-                    )
-                    entry = Entry(advisory, introduced, fixed, word)
-                    for cve in advisory.cves:
-                        self._by_cve.setdefault((affected.ecosystem, cve), []).append(entry)
-                    for binary, binary_fixed in affected.binaries:
-                        if binary != affected.package:
-                            self._add(
-                                affected.ecosystem, binary, advisory, introduced, binary_fixed, word
-                            )
+                self._waiting.setdefault(affected.ecosystem, []).append((advisory.id, affected))
 
-    def _add(
-        self,
-        ecosystem: str,
-        package: str,
-        advisory: Advisory,
-        introduced: str | None,
-        fixed: str,
-        word: str | None,
-    ) -> None:
-        self._entries.setdefault((ecosystem, package), []).append(
-            Entry(advisory, introduced, fixed, word)
-        )
+    @classmethod
+    def from_records(cls, records: Mapping[str, Mapping[str, Any]]) -> AdvisoryIndex:
+        """From the stored form (:meth:`Advisory.to_json` by id), without parsing it all."""
+        index = cls()
+        index._records = records
+        index.count = len(records)
+        waiting = index._waiting
+        for ident, record in records.items():
+            for raw in record.get("affected") or ():
+                waiting.setdefault(raw[0], []).append((ident, raw))
+        return index
+
+    def _advisory(self, ident: str) -> Advisory:
+        found = self._advisories.get(ident)
+        if found is None:
+            found = Advisory.from_json(self._records[ident], affected=False)
+            self._advisories[ident] = found
+        return found
+
+    def _comparator(self, ecosystem: str) -> Comparator:
+        compare = self._compare.get(ecosystem)
+        if compare is None:
+            # First use of this ecosystem: build its tables now.
+            compare = self._compare[ecosystem] = comparator(ecosystem_family(ecosystem))
+            for ident, raw in self._waiting.pop(ecosystem, ()):
+                affected = raw if isinstance(raw, Affected) else _affected_from_json(raw)
+                self._add_affected(self._advisory(ident), affected)
+        return compare
+
+    def _add_affected(self, advisory: Advisory, affected: Affected) -> None:
+        word = affected.word or advisory.word
+        ecosystem = affected.ecosystem
+        for introduced, fixed in affected.ranges:
+            entry = Entry(advisory, introduced, fixed, word)
+            self._entries.setdefault((ecosystem, affected.package), []).append(entry)
+            for cve in advisory.cves:
+                self._by_cve.setdefault((ecosystem, cve), []).append(entry)
+            for binary, binary_fixed in affected.binaries:
+                if binary != affected.package:
+                    self._entries.setdefault((ecosystem, binary), []).append(
+                        Entry(advisory, introduced, binary_fixed, word)
+                    )
 
     def match(
         self,
@@ -487,17 +534,39 @@ class AdvisoryIndex:
         if not installed:
             # A new package (a dependency pulled in) fixes nothing that was installed.
             return []
+        key = (tuple(ecosystems), name, installed, candidate, tuple(cves))
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = self._match_uncached(
+                ecosystems, name, installed, candidate, cves
+            )
+        return list(answer)
+
+    def _match_uncached(
+        self,
+        ecosystems: Sequence[str],
+        name: str,
+        installed: str,
+        candidate: str,
+        cves: Sequence[str],
+    ) -> list[Match]:
         found: dict[str, Match] = {}
         for ecosystem in ecosystems:
-            compare: Comparator = comparator(ecosystem_family(ecosystem))
-            linked = [e for cve in cves for e in self._by_cve.get((ecosystem, cve), ())]
-            for entry in [*self._entries.get((ecosystem, name), ()), *linked]:
+            compare = self._comparator(ecosystem)
+            candidates = self._entries.get((ecosystem, name), [])
+            if cves:
+                linked = [e for cve in cves for e in self._by_cve.get((ecosystem, cve), ())]
+                candidates = [*candidates, *linked]
+            for entry in candidates:
                 if entry.advisory.id in found:
                     continue
                 if entry.introduced is not None and compare(installed, entry.introduced) < 0:
                     continue
                 if compare(installed, entry.fixed) < 0 <= compare(candidate, entry.fixed):
-                    found[entry.advisory.id] = _match(entry)
+                    match = self._matches.get(id(entry))
+                    if match is None:
+                        match = self._matches[id(entry)] = _match(entry)
+                    found[entry.advisory.id] = match
         return sorted(found.values(), key=lambda m: (SEVERITIES.index(m.severity), m.id))
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchtui.advisories.osv import Advisory, AdvisoryIndex, RecordError, parse_record, parse_time
+from patchtui.advisories.osv import AdvisoryIndex, RecordError, parse_record, parse_time
 from patchtui.errors import AdvisoryDataError, StoreError
 from patchtui.store.files import ensure_directory, read_bytes
 from patchtui.store.lock import StoreLock
@@ -56,7 +56,7 @@ class AdvisoryData:
         return max(known) if known else None
 
     def index(self) -> AdvisoryIndex:
-        return AdvisoryIndex(Advisory.from_json(record) for record in self.records.values())
+        return AdvisoryIndex.from_records(self.records)
 
     def to_bytes(self) -> bytes:
         payload = {

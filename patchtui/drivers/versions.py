@@ -22,8 +22,10 @@ ordering used); :func:`comparator` picks the family's own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import cmp_to_key
+from typing import Any
 
 Comparator = Callable[[str, str], int]
 
@@ -93,7 +95,47 @@ def compare_versions(left: str, right: str) -> int:
     return _compare_part(left_up, right_up) or _compare_part(left_rev, right_rev)
 
 
-compare_dpkg = compare_versions
+_PAD: tuple[tuple[int, ...], int] = ((0,), 0)
+
+
+def _part_key(text: str) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """verrevcmp as a sort key: (non-digit run as char orders ending in 0, number) pairs.
+
+    The end of a string reads as an empty run (0) and the number 0, so trailing
+    "empty, 0" pairs are dropped and one is appended: "" == "0", "1~" < "1".
+    """
+    pairs: list[tuple[tuple[int, ...], int]] = []
+    i = 0
+    while i < len(text):
+        start = i
+        while i < len(text) and not text[i].isdigit():
+            i += 1
+        run = (*(_order(char) for char in text[start:i]), 0)
+        start = i
+        while i < len(text) and text[i].isdigit():
+            i += 1
+        pairs.append((run, int(text[start:i]) if i > start else 0))
+    while pairs and pairs[-1] == _PAD:
+        pairs.pop()
+    pairs.append(_PAD)
+    return tuple(pairs)
+
+
+@functools.lru_cache(maxsize=65_536)
+def dpkg_key(version: str) -> tuple[Any, ...]:
+    """A sort key that orders like :func:`compare_versions`; cached, as a fleet repeats
+    the same few versions thousands of times."""
+    epoch, upstream, revision = _split(version.strip())
+    return (epoch, _part_key(upstream), _part_key(revision))
+
+
+def _compare_dpkg_keyed(left: str, right: str) -> int:
+    a, b = dpkg_key(left), dpkg_key(right)
+    return (a > b) - (a < b)
+
+
+compare_dpkg = _compare_dpkg_keyed
+"""dpkg's ordering through cached sort keys (same answers as compare_versions, in sign)."""
 
 
 # ---------------------------------------------------------------- rpm
@@ -183,6 +225,7 @@ def _split_evr(version: str) -> tuple[int, str, str | None]:
     return epoch, ver, release
 
 
+@functools.lru_cache(maxsize=65_536)
 def compare_rpm(left: str, right: str) -> int:
     """rpm's EVR ordering (rpmVersionCompare): epoch (none = 0), version, then release.
 
@@ -289,6 +332,7 @@ class _ApkTokens:
         return value
 
 
+@functools.lru_cache(maxsize=65_536)
 def compare_apk(left: str, right: str) -> int:
     """apk's ordering (apk_version_compare): -1, 0 or 1."""
     a, b = _ApkTokens(left.strip()), _ApkTokens(right.strip())

@@ -264,3 +264,28 @@ def test_debian_binary_matches_its_source_record_through_the_changelogs_cve() ->
         )
         == []
     )
+
+
+def test_the_index_from_the_stored_form_matches_like_the_parsed_one() -> None:
+    advisories = [
+        parse_record(_load(name))
+        for name in ("ubuntu/UBUNTU-CVE-2024-6387.json", "ubuntu/UBUNTU-CVE-2023-51385.json")
+    ] + [parse_record(DEBIAN_RECORD)]
+    stored = {a.id: json.loads(json.dumps(a.to_json())) for a in advisories}
+    lazy = AdvisoryIndex.from_records(stored)
+    eager = AdvisoryIndex(advisories)
+    cases = [
+        (JAMMY, "openssh-server", "1:8.9p1-3ubuntu0.5", "1:8.9p1-3ubuntu0.10", ()),
+        (JAMMY, "ssh", "1:8.9p1-3ubuntu0.5", "1:8.9p1-3ubuntu0.6", ()),
+        (
+            host_ecosystems("debian", "12"),
+            "openssh-client",
+            "1:9.2p1-2",
+            "1:9.2p1-2+deb12u3",
+            ("CVE-2024-6387",),
+        ),
+    ]
+    for ecosystems, name, installed, candidate, cves in cases:
+        expected = eager.match(ecosystems, name, installed, candidate, cves)
+        assert expected and lazy.match(ecosystems, name, installed, candidate, cves) == expected
+    assert lazy.count == 3

@@ -314,3 +314,14 @@ def test_rpm_agrees_with_rpms_own_vercmp(pairs: list[tuple[str, str]]) -> None:
     assert done.returncode == 0, done.stderr
     results = [int(word) for word in done.stdout.split()]
     assert results == [compare_rpm(a, b) for a, b in pairs]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(st.sampled_from(list("0123456789.~+a:-")), max_size=10),
+    st.text(st.sampled_from(list("0123456789.~+a:-")), max_size=10),
+)
+def test_the_cached_dpkg_key_orders_like_verrevcmp(left: str, right: str) -> None:
+    from patchtui.drivers.versions import compare_versions
+
+    assert compare_dpkg(left, right) == _sign(compare_versions(left, right))
