@@ -128,6 +128,24 @@ def test_sync_then_severity_high_lists_the_ubuntu_hosts_pending_the_openssh_fix(
             if line["type"] == "host_result"
         }
 
+    # A scan after the sync: each matched update's JSON carries its advisories, while the
+    # package manager's own fields and the counts stay what the scan found.
+    rescan = run_patchtui("scan", "-i", str(lab.inventory), "--json", "--db", str(db))
+    assert rescan.returncode == 0, rescan.stderr
+    results = {
+        str(line["host"]): line
+        for line in json_lines(rescan.stdout)
+        if line["type"] == "host_result"
+    }
+    for name in expected:
+        ssh = next(u for u in results[name]["updates"] if u["name"] == "openssh-server")  # type: ignore[union-attr]
+        assert [
+            (m["id"], m["severity"], m["severity_word"], m["published"]) for m in ssh["osv"]
+        ] == [("UBUNTU-CVE-2024-6387", "important", "high", "2024-07-01T00:00:00Z")]
+        assert ssh["severity"] is None  # apt's own answer, unchanged
+        others = [u for u in results[name]["updates"] if not u["name"].startswith("openssh")]  # type: ignore[union-attr]
+        assert others and not any("osv" in u for u in others)
+
     floor = planned("--min-severity", "high")
     everything = planned()
     for name in expected:
