@@ -60,3 +60,15 @@ def test_config_default_is_checked(tmp_path: Path) -> None:
     assert parse_config('[defaults]\nmin_severity = "High"\n', path).min_severity == "high"
     with pytest.raises(ConfigError, match=r"config\.toml: defaults\.min_severity must be one of"):
         parse_config('[defaults]\nmin_severity = "urgent"\n', path)
+
+
+def test_min_severity_does_not_combine_with_a_baseline() -> None:
+    import argparse
+
+    from patchtui.headless.patch_command import baseline_from_args
+
+    args = argparse.Namespace(
+        baseline="tested", security_only=False, dist_upgrade=False, min_severity="high"
+    )
+    with pytest.raises(ConfigError, match="--min-severity does not combine"):
+        baseline_from_args(args)
