@@ -95,30 +95,41 @@ def compare_versions(left: str, right: str) -> int:
     return _compare_part(left_up, right_up) or _compare_part(left_rev, right_rev)
 
 
-_PAD: tuple[tuple[int, ...], int] = ((0,), 0)
+_END_RUN: tuple[int, ...] = (0,)
+_END_ELEMENT: tuple[int, tuple[int, ...]] = (0, _END_RUN)
 
 
-def _part_key(text: str) -> tuple[tuple[tuple[int, ...], int], ...]:
-    """verrevcmp as a sort key: (non-digit run as char orders ending in 0, number) pairs.
+def _part_key(text: str) -> tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
+    """verrevcmp as a sort key.
 
-    The end of a string reads as an empty run (0) and the number 0, so trailing
-    "empty, 0" pairs are dropped and one is appended: "" == "0", "1~" < "1".
+    verrevcmp alternates non-digit runs (compared char by char: ``~`` < end of
+    run < letters < other symbols) and numbers, and reads the end of a string
+    as an empty run and the number 0 for as long as the other string goes on.
+    The key is (first run, then one (number, following run) element per number),
+    each run as its char orders ending in 0. Only the first run can be empty, so
+    only the last element can equal the end (0, empty run): every key ends with
+    exactly one such element, and where one key stops, that element meets the
+    other key's next, never-equal element and decides as verrevcmp would
+    ("" == "0", "1~" < "1" < "1.0", "" > "0~").
     """
-    pairs: list[tuple[tuple[int, ...], int]] = []
+    runs: list[tuple[int, ...]] = []
+    numbers: list[int] = []
     i = 0
-    while i < len(text):
+    while True:
         start = i
         while i < len(text) and not text[i].isdigit():
             i += 1
-        run = (*(_order(char) for char in text[start:i]), 0)
+        runs.append((*(_order(char) for char in text[start:i]), 0))
         start = i
         while i < len(text) and text[i].isdigit():
             i += 1
-        pairs.append((run, int(text[start:i]) if i > start else 0))
-    while pairs and pairs[-1] == _PAD:
-        pairs.pop()
-    pairs.append(_PAD)
-    return tuple(pairs)
+        numbers.append(int(text[start:i]) if i > start else 0)
+        if i >= len(text):
+            break
+    elements = [(number, run) for number, run in zip(numbers, [*runs[1:], _END_RUN], strict=True)]
+    if elements[-1] != _END_ELEMENT:
+        elements.append(_END_ELEMENT)
+    return runs[0], tuple(elements)
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from patchtui.drivers.versions import (
@@ -321,6 +321,9 @@ def test_rpm_agrees_with_rpms_own_vercmp(pairs: list[tuple[str, str]]) -> None:
     st.text(st.sampled_from(list("0123456789.~+a:-")), max_size=10),
     st.text(st.sampled_from(list("0123456789.~+a:-")), max_size=10),
 )
+@example("", "0~")  # found by hypothesis: the end of "" against "0" then "~"
+@example("1", "1~")
+@example("0", "")
 def test_the_cached_dpkg_key_orders_like_verrevcmp(left: str, right: str) -> None:
     from patchtui.drivers.versions import compare_versions
 
