@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     what = patch.add_argument_group("what to install")
     what.add_argument("--security-only", action="store_true", help="only security updates")
     what.add_argument(
+        "--min-severity",
+        type=str.lower,
+        choices=("critical", "important", "high", "moderate", "medium", "low"),
+        help="only updates at least this severe (high = important), judged by the package "
+        "manager and the synced OSV advisories; unknown severity is left out (default: "
+        "config min_severity)",
+    )
+    what.add_argument(
         "--packages", action="append", metavar="A,B", help="only these packages (globs allowed)"
     )
     what.add_argument(

@@ -10,6 +10,8 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
     host_key_policy = "accept-new"  # for hosts whose inventory does not say
     typed_confirm_above = 20      # patching/rebooting more hosts (or any env=prod) asks
                                   # for the host count typed, not a single y
+    advisories_max_age_days = 7   # OSV data older than this is reported as stale
+    min_severity = "high"         # patch installs only updates this severe or more
 
 A missing file means built-in defaults. Any other mistake (bad TOML, an
 unknown section or key, a wrong type) is a ``ConfigError`` naming the file
@@ -29,7 +31,15 @@ from patchtui.errors import ConfigError
 from patchtui.inventory.model import HOST_KEY_POLICIES, HostKeyPolicy
 
 CONFIG_FILE_NAME = "config.toml"
-_DEFAULT_KEYS = ("concurrency", "policy", "theme", "host_key_policy", "typed_confirm_above")
+_DEFAULT_KEYS = (
+    "concurrency",
+    "policy",
+    "theme",
+    "host_key_policy",
+    "typed_confirm_above",
+    "advisories_max_age_days",
+    "min_severity",
+)
 
 TYPED_CONFIRM_ABOVE = 20
 """Built-in: a change to more hosts than this is confirmed by typing the host count."""
@@ -47,6 +57,10 @@ class Config:
     """strict or accept-new."""
     typed_confirm_above: int | None = None
     """Hosts a change may reach with a plain y; above it (or with env=prod) the count is typed."""
+    advisories_max_age_days: int | None = None
+    """OSV advisory data whose newest record is older than this many days is reported stale."""
+    min_severity: str | None = None
+    """patch's --min-severity when the command line does not give one."""
     source: Path | None = None
     """The file these came from (None: no file)."""
 
@@ -102,8 +116,26 @@ def parse_config(text: str, path: Path) -> Config:
         typed_confirm_above=_whole_number(
             defaults.get("typed_confirm_above"), "typed_confirm_above", where
         ),
+        advisories_max_age_days=_whole_number(
+            defaults.get("advisories_max_age_days"), "advisories_max_age_days", where
+        ),
+        min_severity=_min_severity(defaults.get("min_severity"), where),
         source=path,
     )
+
+
+_MIN_SEVERITIES = ("critical", "important", "high", "moderate", "medium", "low")
+
+
+def _min_severity(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in _MIN_SEVERITIES:
+        raise ConfigError(
+            f"defaults.min_severity must be one of {', '.join(_MIN_SEVERITIES)}, got {value!r}",
+            where=where,
+        )
+    return value.strip().lower()
 
 
 def _concurrency(value: object, where: str) -> int | None:

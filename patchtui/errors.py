@@ -36,3 +36,7 @@ class StoreLockedError(PatchtuiError):
     """Another patchtui process holds the database lock past the wait limit."""
 
     exit_code = ExitCode.DB_LOCKED
+
+
+class AdvisoryDataError(PatchtuiError):
+    """OSV advisory input (file, zip, URL) that cannot be read or is not OSV records."""

@@ -2,9 +2,12 @@
 
 Each host is ``compliant``, ``non-compliant`` or ``unknown``, with reasons (a
 machine ``code`` and a human message), the age of its oldest missing security
-fix, and counts like the cloud patch tools report. The result also carries what
-a Prometheus exporter or a baseline check needs later: pending updates by class,
-reboot state, seconds since the last successful scan and patch.
+fix (counted from the advisory's publication where OSV data gives it, else
+from the first scan that saw the update), the missing security fixes with
+their versions and CVE ids, and counts like the cloud patch tools report. The
+result also carries what a Prometheus exporter or a baseline check needs later:
+pending updates by class, reboot state, seconds since the last successful scan
+and patch.
 
 Status precedence: a known violation makes a host non-compliant even if other
 data is doubtful; otherwise doubt (never scanned, stale metadata, no security
@@ -102,6 +105,27 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class MissingFix:
+    """A pending security update: what an auditor asks for by CVE id and version."""
+
+    package: str
+    installed: str | None
+    candidate: str | None
+    severity: str
+    ids: tuple[str, ...]
+    """CVE ids first, then advisory ids (USN-, DSA-, RLSA-...)."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "package": self.package,
+            "installed": self.installed,
+            "candidate": self.candidate,
+            "severity": self.severity,
+            "ids": list(self.ids),
+        }
+
+
+@dataclass(frozen=True)
 class HostCompliance:
     host: str
     status: str
@@ -121,6 +145,7 @@ class HostCompliance:
     os_name: str | None
     exceptions_applied: tuple[PolicyException, ...]
     exceptions_expired: tuple[PolicyException, ...]
+    missing_security_fixes: tuple[MissingFix, ...] = ()
 
     @property
     def compliant(self) -> bool:
@@ -150,6 +175,7 @@ class HostCompliance:
             "os_name": self.os_name,
             "exceptions_applied": [e.to_dict() for e in self.exceptions_applied],
             "exceptions_expired": [e.to_dict() for e in self.exceptions_expired],
+            "missing_security_fixes": [fix.to_dict() for fix in self.missing_security_fixes],
         }
 
 
@@ -163,6 +189,8 @@ class ComplianceReport:
     source: str = ""
     """What data the report was made from (e.g. the database path), shown to auditors."""
     summary: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """About the data as a whole, for every format (e.g. "the OSV advisory data is stale")."""
 
     @property
     def all_compliant(self) -> bool:
@@ -182,6 +210,7 @@ class ComplianceReport:
             "data_newest_scan": self.data_newest_scan,
             "source": self.source,
             "policy": policy_to_dict(self.policy),
+            "notes": list(self.notes),
             **self.summary,
         }
 
@@ -212,6 +241,7 @@ class _HostData:
     metadata_stale: bool
     installed: int
     failed: int
+    security_fixes: list[MissingFix]
 
 
 def _number(value: object) -> float | None:
@@ -245,6 +275,7 @@ def host_view(state: Mapping[str, Any]) -> _HostData:
     legacy_first_seen = state.get("first_seen")
     first_seen_map = legacy_first_seen if isinstance(legacy_first_seen, Mapping) else None
     pending: list[_Pending] = []
+    fixes: list[MissingFix] = []
     raw_pending = state.get("pending")
     if isinstance(raw_pending, list):
         append = pending.append
@@ -253,21 +284,23 @@ def host_view(state: Mapping[str, Any]) -> _HostData:
                 continue
             name = item.get("name")
             name = name if type(name) is str else str(name)
-            seen = item.get("first_seen")
+            # An OSV advisory's publication date (set by patchtui.advisories.osv) is when
+            # the hole became known: the fix has been missing since then, not since the
+            # first scan that happened to see it.
+            seen = item.get("published")
+            if type(seen) not in _NUMBER_TYPES:
+                seen = item.get("first_seen")
             if type(seen) not in _NUMBER_TYPES:
                 seen = None
                 if first_seen_map is not None:
                     found = first_seen_map.get(f"{name}={item.get('candidate', '')}")
                     seen = found if type(found) in _NUMBER_TYPES else None
             severity = item.get("severity")
-            append(
-                (
-                    name,
-                    bool(item.get("security")),
-                    severity if severity in _SEVERITY_SET else "unknown",
-                    seen,
-                )
-            )
+            level = severity if severity in _SEVERITY_SET else "unknown"
+            security = bool(item.get("security"))
+            append((name, security, level, seen))
+            if security:
+                fixes.append(_missing_fix(name, item, level))
     reboot = state.get("reboot_required")
     reboot_required = reboot if isinstance(reboot, bool) else None
     last_patch = _number(state.get("last_patch"))
@@ -293,6 +326,20 @@ def host_view(state: Mapping[str, Any]) -> _HostData:
         metadata_stale=bool(state.get("metadata_stale")),
         installed=_length_or_count(state.get("last_changes", state.get("last_installed"))),
         failed=_length_or_count(state.get("last_failed")),
+        security_fixes=fixes,
+    )
+
+
+def _missing_fix(name: str, item: Mapping[str, Any], severity: str) -> MissingFix:
+    cves = [str(each) for each in item.get("cves") or ()]
+    others = [str(each) for each in item.get("advisories") or () if str(each) not in cves]
+    installed, candidate = item.get("installed"), item.get("candidate")
+    return MissingFix(
+        package=name,
+        installed=str(installed) if installed is not None else None,
+        candidate=str(candidate) if candidate is not None else None,
+        severity=severity,
+        ids=tuple(cves + others),
     )
 
 
@@ -593,6 +640,7 @@ def _evaluate(
         os_name=host.os_name,
         exceptions_applied=tuple(applied),
         exceptions_expired=expired,
+        missing_security_fixes=tuple(host.security_fixes) if security_ok else (),
     )
 
 
@@ -632,6 +680,7 @@ def evaluate_fleet(
     *,
     source: str = "",
     baseline: Baseline | None = None,
+    notes: Sequence[str] = (),
 ) -> ComplianceReport:
     """Judge every host; the report carries the summary, data time range and the policy.
 
@@ -688,4 +737,5 @@ def evaluate_fleet(
         data_newest_scan=newest,
         source=source,
         summary=summary,
+        notes=tuple(notes),
     )

@@ -27,9 +27,10 @@ from patchtui.compliance.evaluate import (
     NON_COMPLIANT,
     ComplianceReport,
     HostCompliance,
+    MissingFix,
     Reason,
 )
-from patchtui.compliance.policy import PolicyException, policy_to_dict
+from patchtui.compliance.policy import SEVERITIES, PolicyException, policy_to_dict
 from patchtui.errors import ConfigError
 from patchtui.textsafe import strip_control
 
@@ -157,6 +158,7 @@ def _render_table(report: ComplianceReport) -> str:
     )
     for exception in report.exceptions_expired:
         lines.append(f"expired exception: {_one_line(_exception_text(exception))}")
+    lines += [f"note: {_one_line(note)}" for note in report.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +262,7 @@ def _render_markdown(report: ComplianceReport) -> str:
     ]
     if report.source:
         out.append(f"- Source: {_md(report.source)}")
+    out += [f"- **Note:** {_md(note)}" for note in report.notes]
     out += ["", "## Summary", "", f"**{_md(_summary_line(report))}**", ""]
     out += ["## Policy", "", "| Rule | Value |", "| --- | --- |"]
     out += [f"| {_md(rule)} | {_md(value)} |" for rule, value in _policy_rows(report)]
@@ -277,6 +280,16 @@ def _render_markdown(report: ComplianceReport) -> str:
             f"{_days(host.oldest_missing_security_days)} | {_reboot(host.reboot_required)} | "
             f"{_when(host.last_scan)} | {reasons} |"
         )
+    fixes = _fix_rows(report)
+    if fixes:
+        out += ["", "## Missing security fixes", ""]
+        out += ["| Host | Package | Installed | Fixed in | Severity | CVE / advisory |"]
+        out += ["| --- | --- | --- | --- | --- | --- |"]
+        out += [
+            f"| {_md(host)} | {_md(fix.package)} | {_md(fix.installed or '-')} | "
+            f"{_md(fix.candidate or '-')} | {fix.severity} | {_md(', '.join(fix.ids) or '-')} |"
+            for host, fix in fixes
+        ]
     out += ["", "## Exceptions", ""]
     if not report.policy.exceptions:
         out.append("None.")
@@ -289,6 +302,13 @@ def _render_markdown(report: ComplianceReport) -> str:
                 f"| {_md(exception.reason)} | {exception.expires} | {state} | {covered} |"
             )
     return "\n".join(out) + "\n"
+
+
+def _fix_rows(report: ComplianceReport) -> list[tuple[str, MissingFix]]:
+    """Every host's missing security fixes, most severe first, then by host and package."""
+    rows = [(host.host, fix) for host in report.hosts for fix in host.missing_security_fixes]
+    order = {severity: index for index, severity in enumerate(SEVERITIES)}
+    return sorted(rows, key=lambda row: (order.get(row[1].severity, 99), row[0], row[1].package))
 
 
 def _exception_rows(report: ComplianceReport) -> list[tuple[PolicyException, str, int]]:
@@ -352,6 +372,7 @@ def _render_html(report: ComplianceReport) -> str:
     if report.source:
         parts.append(f"<tr><td>Source</td><td>{_h(report.source)}</td></tr>")
     parts.append("</table>")
+    parts += [f'<p class="note"><strong>Note:</strong> {_h(note)}</p>' for note in report.notes]
     summary = report.summary
     parts += [
         "<h2>Summary</h2>",
@@ -404,7 +425,22 @@ def _render_html(report: ComplianceReport) -> str:
             f"<td>{_h(_when(host.last_scan))}</td><td>{_h(_when(host.last_patch))}</td>"
             f"<td>{_html_reasons(host)}</td></tr>"
         )
-    parts += ["</table>", "<h2>Exceptions</h2>"]
+    parts.append("</table>")
+    fixes = _fix_rows(report)
+    if fixes:
+        parts += [
+            "<h2>Missing security fixes</h2>",
+            "<table><tr><th>Host</th><th>Package</th><th>Installed</th><th>Fixed in</th>"
+            "<th>Severity</th><th>CVE / advisory</th></tr>",
+        ]
+        parts += [
+            f"<tr><td>{_h(host)}</td><td>{_h(fix.package)}</td>"
+            f"<td>{_h(fix.installed or '-')}</td><td>{_h(fix.candidate or '-')}</td>"
+            f"<td>{_h(fix.severity)}</td><td>{_h(', '.join(fix.ids) or '-')}</td></tr>"
+            for host, fix in fixes
+        ]
+        parts.append("</table>")
+    parts.append("<h2>Exceptions</h2>")
     if not report.policy.exceptions:
         parts.append("<p>None.</p>")
     else:

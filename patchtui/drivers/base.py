@@ -132,10 +132,15 @@ class Selection:
     """apt: allow new dependencies and removals (dist-upgrade) instead of upgrade."""
     versions: Mapping[str, str] = field(default_factory=dict)
     """Exact versions to install (baselines, rollback); overrides the candidate."""
+    min_severity: str | None = None
+    """Only updates of at least this severity (one of SEVERITIES, not ``unknown``); an
+    update whose severity is unknown is left out: nothing says it is that urgent."""
 
     @property
     def is_everything(self) -> bool:
-        return not (self.security_only or self.packages or self.exclude or self.versions)
+        return not (self.security_only or self.packages or self.exclude or self.versions) and (
+            self.min_severity is None
+        )
 
     def choose(self, pending: Sequence[PendingUpdate]) -> tuple[list[PendingUpdate], list[str]]:
         """(updates to install, names left out by excludes) from a scan's pending list."""
@@ -143,6 +148,8 @@ class Selection:
         excluded: list[str] = []
         for update in pending:
             if self.security_only and not update.security:
+                continue
+            if self.min_severity is not None and not at_least(update.severity, self.min_severity):
                 continue
             if self.packages and not any(
                 fnmatch.fnmatchcase(update.name, pattern) for pattern in self.packages
@@ -160,6 +167,13 @@ class Selection:
             PackageTarget(update.name, self.versions.get(update.name, update.candidate))
             for update in chosen
         ]
+
+
+def at_least(severity: str | None, minimum: str) -> bool:
+    """``severity`` is ``minimum`` or more urgent (unknown and None never are)."""
+    if severity not in SEVERITIES or severity == "unknown":
+        return False
+    return SEVERITIES.index(severity) <= SEVERITIES.index(minimum)
 
 
 class DriverError(Exception):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from patchtui.advisories.osv import AdvisoryIndex, annotate_updates
 from patchtui.baselines.model import Baseline, HostPlan, plan_host, release_key
 from patchtui.drivers.base import (
     Driver,
@@ -106,6 +107,9 @@ class PatchOptions:
     """Install exactly this baseline's versions for each host's OS release, never newer."""
     ignore_window: bool = False
     """Work on hosts outside their maintenance window too."""
+    advisories: AdvisoryIndex | None = dataclasses.field(default=None, compare=False)
+    """Synced OSV advisories: give each scanned update its distribution's severity before the
+    selection (``--min-severity``) chooses."""
     clock: Callable[[], dt.datetime] = dataclasses.field(default=_utc_now, compare=False)
     """Now, timezone-aware (tests freeze it to judge maintenance windows)."""
     reboot_time_limit: float = 600.0
@@ -134,6 +138,7 @@ class PatchOptions:
             "exclude": list(selection.exclude),
             "dist_upgrade": selection.dist_upgrade,
             "versions": dict(selection.versions),
+            "min_severity": selection.min_severity,
             "canary": self.canary,
             "canary_hosts": list(self.canary_hosts),
             "batch": str(self.batch) if self.batch else None,
@@ -516,7 +521,12 @@ class PatchJob:
             installed_now = baseline_plan.installed
             before: dict[str, str | None] = {name: installed_now.get(name) for name in pinned}
         else:
-            chosen, _excluded = selection.choose(scan.pending)
+            pending: Sequence[PendingUpdate] = scan.pending
+            if self.options.advisories is not None:
+                pending = annotate_updates(
+                    pending, facts.os_id, facts.os_version, self.options.advisories
+                )
+            chosen, _excluded = selection.choose(pending)
             if not self.options.install:
                 chosen = []  # a reboot-only run: the host keeps every package as it is
             targets = selection.targets(chosen)

@@ -2,9 +2,17 @@
 
 Read from the store's hot host state (the last scan of each host): every
 pending update's CVE ids, advisory ids (dnf/yum updateinfo, zypper patches)
-and severity. An apt/apk security update without ids is listed under its
-repository and package, so Debian/Ubuntu security fixes still show up.
-Rows are oldest first: what has waited longest is what an auditor asks about.
+and severity, plus what the distributions' OSV records say about it once
+``patchtui advisories sync --from PATH|URL`` has imported them: the advisory
+ids, the distribution's own severity word (Ubuntu priority, Debian urgency,
+Red Hat's rating), the CVSS score and the published date. An apt/apk
+security update without ids is listed under its repository and package, so
+Debian/Ubuntu security fixes still show up without OSV data.
+
+Rows are most severe first, then oldest first: critical holes first, and
+among equals what has waited longest. When the OSV data is missing or older
+than ``--max-age`` days (config ``advisories_max_age_days``), a line on stderr
+(and the JSON summary's ``osv`` object) says so.
 """
 
 from __future__ import annotations
@@ -16,6 +24,9 @@ from typing import Any
 
 from patchtui.drivers.base import SEVERITIES as SEVERITY_ORDER
 
+SEVERITY_WORDS = (*SEVERITY_ORDER, "high", "medium")
+"""What --severity accepts: patchtui's scale, and the OSV/Ubuntu words high and medium."""
+
 
 @dataclass
 class AdvisoryRow:
@@ -24,16 +35,27 @@ class AdvisoryRow:
     hosts: set[str] = field(default_factory=set)
     packages: set[str] = field(default_factory=set)
     oldest_first_seen: float | None = None
+    published: float | None = None
+    """When the advisory was published (OSV), if known."""
+    words: set[str] = field(default_factory=set)
+    """The distributions' own severity words (``high``, ``Important``)."""
+    cvss: float | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    """Each pending update it is on: host, package, installed, candidate, fixed."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "advisory",
             "id": self.id,
             "severity": self.severity,
+            "severity_words": sorted(self.words),
+            "cvss": self.cvss,
+            "published": self.published,
             "hosts": sorted(self.hosts),
             "host_count": len(self.hosts),
             "packages": sorted(self.packages),
             "oldest_first_seen": self.oldest_first_seen,
+            "updates": self.updates,
         }
 
 
@@ -56,13 +78,25 @@ def _ids(update: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _osv_by_id(update: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each id (CVE or advisory) of the update's OSV matches -> that match."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for match in update.get("osv") or ():
+        if isinstance(match, Mapping):
+            for ident in [*(match.get("cves") or ()), *(match.get("ids") or ())]:
+                found.setdefault(str(ident), match)
+    return found
+
+
 def advisory_rows(
     states: Iterable[Mapping[str, Any]],
     *,
     cve: str | None = None,
     severity: str | None = None,
 ) -> list[AdvisoryRow]:
-    """One row per CVE/advisory pending anywhere, oldest first seen first."""
+    """One row per CVE/advisory pending anywhere: most severe first, then oldest first."""
+    from patchtui.advisories.osv import parse_time
+
     rows: dict[str, AdvisoryRow] = {}
     wanted = cve.lower() if cve else None
     for state in states:
@@ -70,11 +104,13 @@ def advisory_rows(
         for update in state.get("pending") or ():
             if not isinstance(update, Mapping):
                 continue
-            level = _severity(update)
-            if severity is not None and level != severity:
-                continue
+            osv = _osv_by_id(update)
             for ident in _ids(update):
                 if wanted is not None and ident.lower() != wanted:
+                    continue
+                match = osv.get(ident)
+                level = _severity(match) if match is not None else _severity(update)
+                if severity is not None and level != severity:
                     continue
                 row = rows.setdefault(ident, AdvisoryRow(ident, level))
                 # Several packages can carry one CVE with different severities: keep the worst.
@@ -87,37 +123,136 @@ def advisory_rows(
                     row.oldest_first_seen is None or seen < row.oldest_first_seen
                 ):
                     row.oldest_first_seen = float(seen)
+                detail: dict[str, Any] = {
+                    "host": host,
+                    "package": update.get("name"),
+                    "installed": update.get("installed"),
+                    "candidate": update.get("candidate"),
+                }
+                if match is not None:
+                    detail["fixed"] = match.get("fixed")
+                    detail["source"] = match.get("id")
+                    if match.get("severity_word"):
+                        row.words.add(str(match["severity_word"]))
+                    score = match.get("cvss")
+                    if isinstance(score, int | float) and (row.cvss is None or score > row.cvss):
+                        row.cvss = float(score)
+                    published = parse_time(match.get("published"))
+                    if published is not None and (
+                        row.published is None or published < row.published
+                    ):
+                        row.published = published
+                row.updates.append(detail)
     return sorted(
         rows.values(),
         key=lambda row: (
-            row.oldest_first_seen is None,
-            row.oldest_first_seen or 0.0,
             SEVERITY_ORDER.index(row.severity),
+            _since(row) is None,
+            _since(row) or 0.0,
             row.id,
         ),
     )
 
 
+def _since(row: AdvisoryRow) -> float | None:
+    """How long the hole has been known: the advisory's publication, else patchtui's first scan."""
+    return row.published if row.published is not None else row.oldest_first_seen
+
+
 def register(commands: Any, kit: Any) -> None:
     advisories = commands.add_parser(
         "advisories",
-        help="pending CVEs and advisories from the last scans, hosts affected, oldest first",
+        help="pending CVEs and advisories from the last scans (most severe first); "
+        "`advisories sync --from PATH|URL` imports OSV records",
         epilog=kit.epilog,
         formatter_class=kit.formatter,
     )
+    advisories.add_argument(
+        "action", nargs="?", choices=("sync",), help="sync: import OSV advisory records"
+    )
     kit.add_selection(advisories, required=False)
     kit.add_db(advisories)
+    advisories.add_argument(
+        "--from",
+        dest="source",
+        metavar="PATH|URL",
+        help="with sync: a directory of OSV .json files, a zip (osv.dev's per-ecosystem "
+        "all.zip), one .json file, or an http(s) URL of one",
+    )
     advisories.add_argument("--cve", metavar="ID", help="only this CVE or advisory id")
-    advisories.add_argument("--severity", choices=SEVERITY_ORDER, help="only this severity")
+    advisories.add_argument(
+        "--severity",
+        choices=SEVERITY_WORDS,
+        type=str.lower,
+        help="only this severity (high = important, medium = moderate)",
+    )
+    advisories.add_argument(
+        "--max-age",
+        type=kit.positive_int,
+        metavar="DAYS",
+        help="OSV data older than this is reported stale (default: config "
+        "advisories_max_age_days, else 7)",
+    )
     advisories.add_argument("--json", action="store_true", help="one JSON object per line")
     advisories.set_defaults(handler=_handler)
 
 
+def max_age_days(args: argparse.Namespace) -> int:
+    from patchtui.advisories.store import DEFAULT_MAX_AGE_DAYS
+    from patchtui.config import load_config
+
+    if getattr(args, "max_age", None):
+        return int(args.max_age)
+    configured = load_config().advisories_max_age_days
+    return DEFAULT_MAX_AGE_DAYS if configured is None else configured
+
+
 def _handler(args: argparse.Namespace) -> int:
+    from patchtui.errors import ConfigError
+
+    if args.action == "sync":
+        if not args.source:
+            raise ConfigError(
+                "advisories sync needs --from PATH|URL (an OSV zip, directory or file)"
+            )
+        return _sync(args)
+    if args.source:
+        raise ConfigError("--from is only for `advisories sync`")
+    return _list(args)
+
+
+def _sync(args: argparse.Namespace) -> int:
     import time
 
+    from patchtui.advisories.store import advisories_path_for, sync
     from patchtui.exit_codes import ExitCode
-    from patchtui.headless.common import open_store, selected_hosts
+    from patchtui.headless.common import db_path
+    from patchtui.headless.output import emit_json
+
+    now = time.time()
+    result = sync(advisories_path_for(db_path(args)), args.source, now=now)
+    if args.json:
+        emit_json(result.to_json(now))
+        return int(ExitCode.OK)
+    summary = result.to_json(now)
+    age = summary["newest_age_days"]
+    newest = "no dated records" if age is None else f"newest record modified {age:g} days ago"
+    print(
+        f"{result.total} OSV records stored ({result.added} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.removed} withdrawn) from {result.read} read; "
+        f"{newest}"
+    )
+    return int(ExitCode.OK)
+
+
+def _list(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from patchtui.advisories.osv import annotate_states
+    from patchtui.advisories.store import advisories_path_for, freshness, load
+    from patchtui.exit_codes import ExitCode
+    from patchtui.headless.common import db_path, open_store, selected_hosts
     from patchtui.headless.output import emit_json, render_table
 
     store = open_store(args, readonly=True)
@@ -129,18 +264,37 @@ def _handler(args: argparse.Namespace) -> int:
         _, hosts = selected_hosts(args)
         names = {host.name for host in hosts}
         states = [state for state in states if state.get("name") in names]
-    rows = advisory_rows(states, cve=args.cve, severity=args.severity)
+    now = time.time()
+    data = load(advisories_path_for(db_path(args)))
+    fresh = freshness(data, now, max_age_days(args))
+    if data.records:
+        states = annotate_states(states, data.index())
+    from patchtui.advisories.osv import severity_choice
+
+    wanted = severity_choice(args.severity) if args.severity else None
+    rows = advisory_rows(states, cve=args.cve, severity=wanted)
     affected = set().union(*(row.hosts for row in rows)) if rows else set()
+    note = fresh.message()
+    if note:
+        sys.stderr.write(f"warning: {note}\n")
     if args.json:
         for row in rows:
             emit_json(row.to_json())
-        emit_json({"type": "summary", "advisories": len(rows), "hosts": len(affected)})
+        emit_json(
+            {
+                "type": "summary",
+                "advisories": len(rows),
+                "hosts": len(affected),
+                "osv": fresh.to_json(),
+            }
+        )
         return int(ExitCode.OK)
-    now = time.time()
     table = [
         [
             row.id,
-            row.severity,
+            row.severity + (f" ({', '.join(sorted(row.words))})" if row.words else ""),
+            "" if row.cvss is None else f"{row.cvss:.1f}",
+            _date(row.published),
             len(row.hosts),
             _age(row.oldest_first_seen, now),
             ", ".join(sorted(row.packages)[:3]) + (", …" if len(row.packages) > 3 else ""),
@@ -149,10 +303,27 @@ def _handler(args: argparse.Namespace) -> int:
         for row in rows
     ]
     if table:
-        headers = ["CVE/ADVISORY", "SEVERITY", "HOSTS", "FIRST SEEN", "PACKAGES", "E.G."]
+        headers = [
+            "CVE/ADVISORY",
+            "SEVERITY",
+            "CVSS",
+            "PUBLISHED",
+            "HOSTS",
+            "FIRST SEEN",
+            "PACKAGES",
+            "E.G.",
+        ]
         print(render_table(headers, table))
     print(f"{len(rows)} advisories pending on {len(affected)} hosts")
     return int(ExitCode.OK)
+
+
+def _date(moment: float | None) -> str:
+    if moment is None:
+        return ""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d")
 
 
 def _age(moment: float | None, now: float) -> str:

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY, load_policy
@@ -39,13 +40,15 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     # A selected host with no stored state was never scanned: it is evaluated
     # (as unknown), never silently left out of the report.
     states = [stored.get(host.name, {"name": host.name}) for host in hosts]
+    now = time.time()
+    states, notes = _with_advisories(args, states, now)
     baseline = None
     if getattr(args, "baseline", None):
         from patchtui.baselines.store import BaselineBook
 
         baseline = BaselineBook(db_path(args)).require(args.baseline)
     report = evaluate_fleet(
-        states, policy, time.time(), source=str(db_path(args)), baseline=baseline
+        states, policy, now, source=str(db_path(args)), baseline=baseline, notes=notes
     )
     text = render(report, args.format)
     if args.output:
@@ -60,3 +63,23 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(ExitCode.OK if report.all_compliant else ExitCode.NON_COMPLIANT)
+
+
+def _with_advisories(
+    args: argparse.Namespace, states: list[dict[str, Any]], now: float
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """States with the synced OSV advisories applied, and a note if that data is stale.
+
+    No OSV data at all is not worth a note here: the package managers' own
+    classification is what compliance has always used.
+    """
+    from patchtui.advisories.osv import annotate_states
+    from patchtui.advisories.store import advisories_path_for, freshness, load
+    from patchtui.headless.cmd_advisories import max_age_days
+
+    data = load(advisories_path_for(db_path(args)))
+    if not data.records:
+        return states, []
+    fresh = freshness(data, now, max_age_days(args))
+    note = fresh.message()
+    return annotate_states(states, data.index()), [note] if note else []

@@ -7,6 +7,7 @@ import dataclasses
 import getpass
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from patchtui.config import load_config
@@ -40,6 +41,7 @@ from patchtui.textsafe import strip_control
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from patchtui.advisories.osv import AdvisoryIndex
     from patchtui.baselines.model import Baseline
     from patchtui.store.db import Store
     from patchtui.transport.ssh import SshConnector
@@ -161,7 +163,33 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
         packages=packages,
         exclude=_split_list(args.exclude),
         dist_upgrade=args.dist_upgrade,
+        min_severity=min_severity_from_args(args),
     )
+
+
+def min_severity_from_args(args: argparse.Namespace) -> str | None:
+    """--min-severity, else config.toml's [defaults] min_severity, in patchtui's scale."""
+    from patchtui.advisories.osv import severity_choice
+    from patchtui.config import load_config
+
+    word = getattr(args, "min_severity", None) or load_config().min_severity
+    return severity_choice(word) if word else None
+
+
+def advisories_for(selection: Selection, args: argparse.Namespace) -> AdvisoryIndex | None:
+    """The synced OSV advisories when a severity decides what to install (else not loaded)."""
+    if selection.min_severity is None:
+        return None
+    from patchtui.advisories.store import advisories_path_for, freshness, load
+    from patchtui.headless.cmd_advisories import max_age_days
+
+    data = load(advisories_path_for(db_path(args)))
+    note = freshness(data, time.time(), max_age_days(args)).message()
+    if note:
+        # Said before anything is installed: a stale or missing severity source means
+        # updates it would have classified are left out as "unknown".
+        sys.stderr.write(f"warning: {note}\n")
+    return data.index() if data.records else None
 
 
 def baseline_from_args(args: argparse.Namespace) -> Baseline | None:
@@ -169,8 +197,14 @@ def baseline_from_args(args: argparse.Namespace) -> Baseline | None:
     name = getattr(args, "baseline", None)
     if not name:
         return None
-    if args.security_only or args.dist_upgrade:
-        flag = "--security-only" if args.security_only else "--dist-upgrade"
+    if args.security_only or args.dist_upgrade or getattr(args, "min_severity", None):
+        flag = (
+            "--security-only"
+            if args.security_only
+            else "--dist-upgrade"
+            if args.dist_upgrade
+            else "--min-severity"
+        )
         raise ConfigError(
             f"--baseline installs exactly the baseline's versions; {flag} does not combine with it"
             " (give rules when creating the baseline instead)"
@@ -240,10 +274,13 @@ def hosts_again(store: Store, run_id: str, hosts: Sequence[Host], *, mode: str) 
 
 
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
+    selection = selection_from_args(args)
+    baseline = baseline_from_args(args)
     return PatchOptions(
-        baseline=baseline_from_args(args),
+        baseline=baseline,
         ignore_window=bool(getattr(args, "ignore_window", False)),
-        selection=selection_from_args(args),
+        selection=selection,
+        advisories=None if baseline is not None else advisories_for(selection, args),
         **rollout_from_args(args),
         reboot=args.reboot,
         pre=args.pre,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from typing import TYPE_CHECKING, Any
 
 from patchtui.engine.events import (
     Event,
@@ -19,12 +21,21 @@ from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import make_connector, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
 
+if TYPE_CHECKING:
+    from patchtui.advisories.osv import AdvisoryIndex
+
 
 class ScanPrinter:
     """Turns the engine's events into JSON lines or a progress line and a final table."""
 
-    def __init__(self, *, as_json: bool, total: int) -> None:
+    def __init__(
+        self, *, as_json: bool, total: int, advisories: AdvisoryIndex | None = None
+    ) -> None:
         self.as_json = as_json
+        self.advisories = advisories
+        """Synced OSV data: each pending update's JSON line also lists the advisories it
+        fixes (``osv``). The package manager's own fields and every count stay as the
+        scan found them, so this line and the run summary agree."""
         self.total = total
         self.done = 0
         self.scans: dict[str, HostScanned] = {}
@@ -46,7 +57,31 @@ class ScanPrinter:
         if self.as_json:
             line = event_to_json(event, self.scans)
             if line is not None:
+                if isinstance(event, HostFinished):
+                    self._add_osv(event.host, line)
                 emit_json(line)
+
+    def _add_osv(self, host: str, line: dict[str, Any]) -> None:
+        scanned = self.scans.get(host)
+        if self.advisories is None or scanned is None:
+            return
+        from patchtui.advisories.osv import host_ecosystems
+
+        ecosystems = host_ecosystems(scanned.facts.os_id, scanned.facts.os_version)
+        if not ecosystems:
+            return
+        for update in line.get("updates") or ():
+            if not isinstance(update, dict) or not isinstance(update.get("name"), str):
+                continue
+            matches = self.advisories.match(
+                ecosystems,
+                update["name"],
+                update.get("installed"),
+                str(update.get("candidate")),
+                [str(cve) for cve in update.get("cves") or ()],
+            )
+            if matches:
+                update["osv"] = [match.to_json() for match in matches]
 
     def print_report(self) -> None:
         if self.as_json:
@@ -112,7 +147,9 @@ def run_scan_command(args: argparse.Namespace) -> int:
     _, hosts = selected_hosts(args)
     store = open_store(args)
     try:
-        printer = ScanPrinter(as_json=args.json, total=len(hosts))
+        printer = ScanPrinter(
+            as_json=args.json, total=len(hosts), advisories=_advisories(args) if args.json else None
+        )
         connector = make_connector(args)
         job = ScanJob(
             hosts,
@@ -130,6 +167,21 @@ def run_scan_command(args: argparse.Namespace) -> int:
     outcome = printer.summary.outcome if printer.summary else INTERRUPTED
     code = scan_exit_code(outcome, summary)
     return int(code)
+
+
+def _advisories(args: argparse.Namespace) -> AdvisoryIndex | None:
+    """The synced OSV data, if any; a line on stderr when it is stale."""
+    from patchtui.advisories.store import advisories_path_for, freshness, load
+    from patchtui.headless.cmd_advisories import max_age_days
+    from patchtui.headless.common import db_path
+
+    data = load(advisories_path_for(db_path(args)))
+    if not data.records:
+        return None
+    fresh = freshness(data, time.time(), max_age_days(args))
+    if fresh.stale:
+        sys.stderr.write(f"warning: {fresh.message()}\n")
+    return data.index()
 
 
 __all__ = ["HostState", "run_scan_command"]

@@ -105,3 +105,31 @@ def test_corrupt_database_is_never_overwritten_and_repair_keeps_a_backup(tmp_pat
     backups = [Path(str(path)) for path in summary["backups"]]  # type: ignore[union-attr]
     assert any(backup.read_text() == broken for backup in backups)
     assert run_patchtui("db", "check", "--db", str(db)).returncode == ExitCode.OK
+
+
+def test_advisories_sync_bad_input_is_one_line_and_keeps_the_synced_data(tmp_path: Path) -> None:
+    db = str(tmp_path / "db.json")
+    good = Path(__file__).resolve().parents[1] / "data" / "osv" / "ubuntu"
+    assert run_patchtui("advisories", "sync", "--from", str(good), "--db", db).returncode == 0
+    stored = (tmp_path / "db.advisories.json").read_bytes()
+
+    result = run_patchtui("advisories", "sync", "--db", db)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert_one_line_error(result.stderr, "--from")
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "id": "X",\n  "modified": \n}\n')
+    result = run_patchtui("advisories", "sync", "--from", str(broken), "--db", db)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert_one_line_error(result.stderr, f"{broken}:4", "not JSON")
+
+    not_osv = tmp_path / "list.json"
+    not_osv.write_text('[{"id": "A", "modified": "2024-01-01T00:00:00Z"}, 3]')
+    result = run_patchtui("advisories", "sync", "--from", str(not_osv), "--db", db)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert_one_line_error(result.stderr, "list.json", "not an OSV record")
+
+    result = run_patchtui("advisories", "--from", str(good), "--db", db)
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert_one_line_error(result.stderr, "--from is only for `advisories sync`")
+    assert (tmp_path / "db.advisories.json").read_bytes() == stored

@@ -52,19 +52,58 @@ STATES = [
 ]
 
 
-def test_rows_group_by_id_oldest_first() -> None:
+def test_rows_group_by_id_most_severe_then_oldest_first() -> None:
     rows = advisory_rows(STATES)
     assert [r.id for r in rows] == [
-        "bookworm-security:curl",
-        "RLSA-9",
-        "CVE-2024-1",
-        "CVE-2024-2",
+        "CVE-2024-1",  # critical, first seen at 200 on rocky-2
+        "CVE-2024-2",  # critical, first seen at 300
         "RLSA-1",  # the advisory is listed beside the CVEs it fixes
+        "RLSA-9",  # moderate, although seen before every critical one
+        "bookworm-security:curl",  # apt gives no severity, only the security origin
     ]
-    first_cve = rows[2]
+    first_cve = rows[0]
     assert first_cve.hosts == {"rocky-1", "rocky-2"} and first_cve.oldest_first_seen == 200.0
     assert first_cve.severity == "critical" and first_cve.packages == {"openssl"}
-    assert rows[0].severity == "unknown"  # apt gives no severity, only the security origin
+    assert rows[-1].severity == "unknown"
+
+
+def test_an_osv_match_gives_its_own_severity_word_score_and_publication() -> None:
+    update = {
+        "name": "openssh-server",
+        "installed": "1:8.9p1-3ubuntu0.7",
+        "candidate": "1:8.9p1-3ubuntu0.10",
+        "security": True,
+        "severity": "important",
+        "cves": ["CVE-2024-6387"],
+        "advisories": ["UBUNTU-CVE-2024-6387", "USN-6859-1"],
+        "first_seen": 5.0,
+        "osv": [
+            {
+                "id": "UBUNTU-CVE-2024-6387",
+                "ids": ["UBUNTU-CVE-2024-6387", "USN-6859-1"],
+                "cves": ["CVE-2024-6387"],
+                "severity": "important",
+                "severity_word": "high",
+                "cvss": 8.1,
+                "published": "2024-07-01T00:00:00Z",
+                "fixed": "1:8.9p1-3ubuntu0.10",
+            }
+        ],
+    }
+    rows = advisory_rows([*STATES, {"name": "jammy-1", "pending": [update]}], severity="important")
+    assert [r.id for r in rows] == ["CVE-2024-6387", "UBUNTU-CVE-2024-6387", "USN-6859-1"]
+    row = rows[0]
+    assert (row.words, row.cvss, row.published) == ({"high"}, 8.1, 1719792000.0)
+    assert row.updates == [
+        {
+            "host": "jammy-1",
+            "package": "openssh-server",
+            "installed": "1:8.9p1-3ubuntu0.7",
+            "candidate": "1:8.9p1-3ubuntu0.10",
+            "fixed": "1:8.9p1-3ubuntu0.10",
+            "source": "UBUNTU-CVE-2024-6387",
+        }
+    ]
 
 
 def test_filters_by_cve_and_severity() -> None:

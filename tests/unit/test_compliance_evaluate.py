@@ -291,3 +291,36 @@ def test_fleet_of_10000_hosts_evaluates() -> None:
     report = evaluate_fleet(states, policy, NOW)
     assert report.summary["hosts"] == 10_000
     assert report.summary["non_compliant"] == 10_000
+
+
+def test_age_of_a_missing_fix_counts_from_the_advisorys_publication() -> None:
+    relaxed = load_policy(POLICIES / "relaxed.yaml")
+    # Seen by patchtui an hour ago, but published (OSV) 40 days ago: 40 days missing.
+    fix = update("openssh-server", security=True, severity="important", age_days=1 / 24)
+    fix["published"] = NOW - 40 * DAY
+    fix["cves"], fix["advisories"] = ["CVE-2024-6387"], ["UBUNTU-CVE-2024-6387"]
+    result = evaluate_host(host(pending=[fix]), relaxed, NOW)
+    assert result.oldest_missing_security_days == 40.0
+    assert "security-pending" in codes(result)
+    # Without a publication date the first scan is all there is.
+    del fix["published"]
+    assert evaluate_host(host(pending=[fix]), relaxed, NOW).oldest_missing_security_days == 0.04
+
+
+def test_missing_security_fixes_carry_versions_and_ids_and_notes_reach_the_summary() -> None:
+    fix = update("openssh-server", security=True, severity="important")
+    fix["cves"], fix["advisories"] = ["CVE-2024-6387"], ["USN-6859-1", "CVE-2024-6387"]
+    report = evaluate_fleet(
+        [host(pending=[fix, update("vim")])], DEFAULT_POLICY, NOW, notes=["data is stale"]
+    )
+    (result,) = report.hosts
+    assert [f.to_dict() for f in result.missing_security_fixes] == [
+        {
+            "package": "openssh-server",
+            "installed": "1.0",
+            "candidate": "1.1",
+            "severity": "important",
+            "ids": ["CVE-2024-6387", "USN-6859-1"],
+        }
+    ]
+    assert report.summary_dict()["notes"] == ["data is stale"]

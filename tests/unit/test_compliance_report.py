@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from patchtui.compliance.evaluate import ComplianceReport, evaluate_fleet
-from patchtui.compliance.policy import Policy, PolicyException
+from patchtui.compliance.policy import DEFAULT_POLICY, Policy, PolicyException
 from patchtui.compliance.report import FORMATS, render, write_atomically
 from patchtui.errors import ConfigError
 
@@ -164,11 +164,15 @@ def test_markdown_escapes_table_breakers_and_html() -> None:
     assert "<script" not in text
     assert "web\\|1" in text
     assert "## Exceptions" in text and "decommissioned" in text
-    host_rows = [line for line in text.splitlines() if line.startswith("| web")]
+    hosts_part, _, fixes_part = text.partition("## Missing security fixes")
+    host_rows = [line for line in hosts_part.splitlines() if line.startswith("| web")]
     assert len(host_rows) == 1
     # Every host row keeps exactly the header's cell count (escaped pipes do not split).
     cells = re.split(r"(?<!\\)\|", host_rows[0])
     assert len(cells) == 10
+    fix_rows = [line for line in fixes_part.splitlines() if line.startswith("| web")]
+    assert len(fix_rows) == 1
+    assert len(re.split(r"(?<!\\)\|", fix_rows[0])) == 8
 
 
 def test_table_is_aligned_and_free_of_control_sequences() -> None:
@@ -223,3 +227,36 @@ def test_write_atomically_never_writes_through_a_link(tmp_path: Path) -> None:
     write_atomically(target, "metrics\n")
     assert victim.read_text() == "KEEP\n" and victim.stat().st_mode & 0o777 == 0o600
     assert not target.is_symlink() and target.read_text() == "metrics\n"
+
+
+def test_html_lists_missing_fixes_with_cve_ids_and_versions_and_the_data_note() -> None:
+    state = {
+        "name": "jammy-1",
+        "facts": {"os_id": "ubuntu", "os_version": "22.04"},
+        "last_scan": NOW - 3600,
+        "reboot_required": False,
+        "pending": [
+            {
+                "name": "openssh-server",
+                "installed": "1:8.9p1-3ubuntu0.7",
+                "candidate": "1:8.9p1-3ubuntu0.10",
+                "security": True,
+                "severity": "important",
+                "cves": ["CVE-2024-6387"],
+                "advisories": ["UBUNTU-CVE-2024-6387", "USN-6859-1"],
+                "first_seen": NOW - 3600,
+            }
+        ],
+    }
+    report = evaluate_fleet(
+        [state], DEFAULT_POLICY, NOW, notes=["OSV advisory data is stale: <old>"]
+    )
+    text = render(report, "html")
+    section = text.split("<h2>Missing security fixes</h2>", 1)[1].split("</table>", 1)[0]
+    assert (
+        "<td>jammy-1</td><td>openssh-server</td><td>1:8.9p1-3ubuntu0.7</td>"
+        "<td>1:8.9p1-3ubuntu0.10</td><td>important</td>"
+        "<td>CVE-2024-6387, UBUNTU-CVE-2024-6387, USN-6859-1</td>"
+    ) in section
+    assert "OSV advisory data is stale: &lt;old&gt;" in text
+    assert "note: OSV advisory data is stale" in render(report, "table")

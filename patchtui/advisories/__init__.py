@@ -1,0 +1,1 @@
+"""Security advisories from the distributions' OSV data: parse, store, match pending updates."""
