@@ -25,7 +25,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.content import Content
@@ -206,6 +206,17 @@ def _background(variables: dict[str, str], name: str) -> Style:
     return Style(bgcolor=colour.rich_color)
 
 
+def pane_bindings(*, search_keys: str) -> list[BindingType]:
+    """An output pane's keys; only the keys that open its search differ between panes."""
+    return [
+        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines / hold the view"),
+        Binding(search_keys, "search", "Search", tooltip="Search this host's output"),
+        Binding("n", "next_match", "Next", tooltip="Next search match"),
+        Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+
 class OutputPane(Vertical):
     """A titled output log for one host, with follow/unfollow and a search box."""
 
@@ -242,13 +253,7 @@ class OutputPane(Vertical):
     }
     """
 
-    BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines / hold the view"),
-        Binding("slash,ctrl+f", "search", "Search", tooltip="Search this host's output"),
-        Binding("n", "next_match", "Next", tooltip="Next search match"),
-        Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
-        Binding("escape", "clear_search", "Clear search", show=False),
-    ]
+    BINDINGS = pane_bindings(search_keys="slash,ctrl+f")
 
     def __init__(
         self,
@@ -441,13 +446,7 @@ class HostsOutputPane(OutputPane):
     that searched the pane once led to a patch of every host instead of a filtered few)."""
 
     inherit_bindings = False
-    BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", tooltip="Follow new lines / hold the view"),
-        Binding("ctrl+f", "search", "Search", tooltip="Search this host's output"),
-        Binding("n", "next_match", "Next", tooltip="Next search match"),
-        Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
-        Binding("escape", "clear_search", "Clear search", show=False),
-    ]
+    BINDINGS = pane_bindings(search_keys="ctrl+f")
 
 
 __all__ = ["HostsOutputPane", "OutputLog", "OutputPane", "SearchHighlighter", "search_pattern"]
