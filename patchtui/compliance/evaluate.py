@@ -362,6 +362,11 @@ def _names(names: Sequence[str]) -> str:
 
 
 def _days(seconds: float) -> str:
+    """An age as an auditor reads it: hours under a day ('0.0 days' said nothing)."""
+    if seconds < _HOUR:
+        return "under an hour"
+    if seconds < _DAY:
+        return _hours(seconds)
     days = seconds / _DAY
     return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
 

@@ -78,6 +78,11 @@ def test_default_non_compliant_on_any_missing_security_fix_even_just_seen() -> N
     assert codes(result) == {"security-pending"}
     assert result.active_reasons[0].packages == ("openssl",)
     assert result.counts.missing_security == 1
+    # Seen: "(oldest pending 0.0 days)": an age under a day is said in hours.
+    assert "oldest pending under an hour" in result.active_reasons[0].message
+    hours = host(pending=[update("openssl", security=True, age_days=0.25)])
+    message = evaluate_host(hours, DEFAULT_POLICY, NOW).active_reasons[0].message
+    assert "oldest pending 6.0 h" in message and "days" not in message
 
 
 def test_default_ignores_non_security_updates() -> None:
