@@ -80,6 +80,20 @@ class RolloutPlan:
         return f"wave {index - self.canary_count + 1}/{len(self.waves) - self.canary_count}"
 
 
+def prod_count(hosts: Sequence[Host]) -> int:
+    """Hosts labelled ``env=prod``: the number an operator must see before saying yes."""
+    return sum(1 for host in hosts if str(host.labels.get("env", "")).lower() == "prod")
+
+
+def typed_confirmation(hosts: Sequence[Host], above: int) -> str | None:
+    """What the operator must type to confirm a change to ``hosts`` (the host count),
+    or None when a plain y will do: at most ``above`` hosts and none labelled env=prod.
+    The console and the headless prompt both ask by this rule."""
+    if len(hosts) > above or prod_count(hosts):
+        return str(len(hosts))
+    return None
+
+
 def _label_rank(host: Host) -> int:
     if str(host.labels.get("canary", "")).lower() == "true":
         return 0

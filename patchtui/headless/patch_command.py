@@ -29,7 +29,13 @@ from patchtui.engine.outcome import (
 )
 from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
-from patchtui.engine.rollout import Amount, RolloutPlan, canary_fitness
+from patchtui.engine.rollout import (
+    Amount,
+    RolloutPlan,
+    canary_fitness,
+    prod_count,
+    typed_confirmation,
+)
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
@@ -315,17 +321,16 @@ def confirm(
 ) -> None:
     if args.yes or args.dry_run:
         return
-    prod = sum(1 for host in hosts if host.labels.get("env") == "prod")
+    prod = prod_count(hosts)
     if plan is not None and plan.canaries:
         sys.stderr.write(f"canary hosts: {', '.join(plan.canaries)} ({plan.canary_note})\n")
     if not sys.stdin.isatty():
         raise ConfigError(f"refusing to {verb.lower()} without --yes: no terminal to confirm on")
-    above = load_config().typed_confirm_limit
     question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)?"
-    if len(hosts) > above or prod:
+    typed = typed_confirmation(hosts, load_config().typed_confirm_limit)
+    if typed is not None:
         # As in the console: many hosts or production is confirmed by typing the count.
-        answer = input(f"{question} Type {len(hosts)} to confirm: ").strip()
-        confirmed = answer == str(len(hosts))
+        confirmed = input(f"{question} Type {typed} to confirm: ").strip() == typed
     else:
         confirmed = input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
     if not confirmed:

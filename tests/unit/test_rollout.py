@@ -9,6 +9,8 @@ from patchtui.engine.rollout import (
     canary_fitness,
     pick_canaries,
     plan_rollout,
+    prod_count,
+    typed_confirmation,
 )
 from patchtui.errors import ConfigError
 from patchtui.inventory.model import Host
@@ -112,3 +114,12 @@ def test_named_canaries_are_the_canaries_whatever_the_count() -> None:
     plan = plan_rollout(fleet, canary=1, canary_hosts=("h2", "h3"), fitness={"h2": CANARY_UNFIT})
     assert plan.canaries == ("h2", "h3") and plan.canary_note == "named"
     assert plan.wave_label(0) == "canary" and names(plan.waves[1]) == ["h0", "h1"]
+
+
+def test_many_or_production_hosts_are_confirmed_by_typing_their_count() -> None:
+    """One rule for the console and the headless prompt (the prompt once missed env=Prod)."""
+    fleet = hosts(3)
+    assert typed_confirmation(fleet, above=20) is None
+    assert typed_confirmation(fleet, above=2) == "3"
+    prod = hosts(2, h1={"env": "Prod"})
+    assert prod_count(prod) == 1 and typed_confirmation(prod, above=20) == "2"

@@ -12,26 +12,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from patchtui.engine.rollout import prod_count, typed_confirmation
 from patchtui.inventory.model import Host
-
-
-def prod_count(hosts: Sequence[Host]) -> int:
-    """Hosts labelled ``env=prod``: the number an operator must see before saying yes."""
-    return sum(1 for host in hosts if str(host.labels.get("env", "")).lower() == "prod")
 
 
 def hosts_line(verb: str, hosts: Sequence[Host]) -> str:
     """``Patch 6 hosts (4 labelled env=prod)`` — the same wording as the headless prompt."""
     count = len(hosts)
     return f"{verb} {count} host{'s' if count != 1 else ''} ({prod_count(hosts)} labelled env=prod)"
-
-
-def typed_confirmation(hosts: Sequence[Host], above: int) -> str | None:
-    """What the operator must type to confirm a change to ``hosts`` (the host count),
-    or None when a plain y will do: at most ``above`` hosts and none labelled env=prod."""
-    if len(hosts) > above or prod_count(hosts):
-        return str(len(hosts))
-    return None
 
 
 class ConfirmScreen(ModalScreen[bool]):
