@@ -19,10 +19,10 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, cmp_to_key
 from typing import Any
 
-from patchtui.drivers.versions import compare_versions, version_key
+from patchtui.drivers.versions import comparator
 from patchtui.errors import ConfigError
 
 DAY = 86_400.0
@@ -257,7 +257,8 @@ def baseline_from_run(
                 continue
             known = approved.get(package)
             if known is not None and known != after:
-                older = min(known, after, key=version_key)
+                # rpm and apk order versions differently from dpkg (e.g. 1.0~rc1, 1.0_rc1).
+                older = min(known, after, key=cmp_to_key(comparator(family)))
                 notes.append(
                     f"{key} {package}: hosts ended at {known} and {after}; approved {older}"
                 )
@@ -299,7 +300,14 @@ class HostPlan:
     """Installed version of each approved package the host has."""
 
 
-def plan_host(release: str, approved: Mapping[str, str], installed: Mapping[str, str]) -> HostPlan:
+def plan_host(
+    release: str,
+    approved: Mapping[str, str],
+    installed: Mapping[str, str],
+    family: str | None = None,
+) -> HostPlan:
+    """``family`` (apt, dnf, zypper, apk, ...) picks the version ordering; dpkg's if None."""
+    compare = comparator(family)
     targets: dict[str, str] = {}
     ahead: dict[str, tuple[str, str]] = {}
     current: list[str] = []
@@ -310,7 +318,7 @@ def plan_host(release: str, approved: Mapping[str, str], installed: Mapping[str,
             missing.append(package)
         elif have == version:
             current.append(package)
-        elif compare_versions(have, version) < 0:
+        elif compare(have, version) < 0:
             targets[package] = version
         else:
             ahead[package] = (have, version)
@@ -338,19 +346,22 @@ def diff_baselines(left: Baseline, right: Baseline) -> list[DiffRow]:
 
 
 def below_baseline(
-    approved: Mapping[str, str], pending: Iterable[Mapping[str, Any]]
+    approved: Mapping[str, str],
+    pending: Iterable[Mapping[str, Any]],
+    family: str | None = None,
 ) -> list[tuple[str, str, str]]:
     """(name, installed, approved) for packages a scan saw installed older than approved.
 
     A scan lists installed versions only for packages with an update pending,
     which every package below an approved (hence published) version has.
     """
+    compare = comparator(family)
     found: list[tuple[str, str, str]] = []
     for update in pending:
         package, installed = update.get("name"), update.get("installed")
         if not isinstance(package, str) or not isinstance(installed, str):
             continue
         version = approved.get(package)
-        if version is not None and compare_versions(installed, version) < 0:
+        if version is not None and compare(installed, version) < 0:
             found.append((package, installed, version))
     return sorted(found)

@@ -666,7 +666,10 @@ def baseline_reasons(state: Mapping[str, Any], baseline: Baseline) -> list[Reaso
         message = f"baseline {baseline.name} has no versions for {release}"
         return [Reason("baseline-uncovered", message, EFFECT_NOTE)]
     pending = [item for item in state.get("pending") or () if isinstance(item, Mapping)]
-    below = below_baseline(approved, pending)
+    family = str(facts.get("package_manager") or "") or baseline.families.get(
+        release_key(os_id, os_version)
+    )
+    below = below_baseline(approved, pending, family)
     if not below:
         return []
     listed = [f"{name} {have} < {want}" for name, have, want in below]

@@ -639,7 +639,7 @@ class PatchJob:
             if result.exit_status is None:
                 raise TransportError("disconnected", "connection lost while reading versions")
             installed = driver.parse_installed_versions(result.stdout)
-        return plan_host(release, approved, installed)
+        return plan_host(release, approved, installed, driver.family)
 
     async def _check_baseline_offered(
         self,

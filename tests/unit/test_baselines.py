@@ -219,3 +219,27 @@ def test_compliance_against_a_baseline_reports_missing_versions() -> None:
     reason = next(r for r in first.reasons if r.code == "baseline-missing")
     assert first.status == NON_COMPLIANT and "tool 1.0 < 1.1" in reason.message
     assert not any(r.code == "baseline-missing" for r in second.reasons)
+
+
+# rpm orders a caret (post-release snapshot) below the next dot release; dpkg puts it above.
+# apk orders _rc below the release; dpkg puts it above. Each family's own rule must decide.
+def test_conflicting_versions_are_ordered_by_the_hosts_own_family() -> None:
+    rpm_os = {"os_id": "rocky", "os_version": "9.3", "family": "dnf"}
+    results = [
+        result("a", "ok", {"tool": ("1.0", "1.0.1")}, os=rpm_os),
+        result("b", "ok", {"tool": ("1.0", "1.0^1")}, os=rpm_os),
+    ]
+    baseline = baseline_from_run(
+        "b", run=RUN, results=results, host_states={}, rules=BaselineRules(), now=NOW
+    )
+    assert baseline.releases == {"rocky/9.3": {"tool": "1.0^1"}}
+
+
+def test_host_plan_and_below_baseline_use_the_family_ordering() -> None:
+    # On rpm, 1.0^1 < 1.0.1: a host at 1.0^1 is below an approved 1.0.1 and gets it.
+    plan = plan_host("rocky/9.3", {"tool": "1.0.1"}, {"tool": "1.0^1"}, "dnf")
+    assert plan.targets == {"tool": "1.0.1"} and not plan.ahead
+    # On apk, 1.1_rc1 < 1.1: the host is below the approved release.
+    pending = [{"name": "tool", "installed": "1.1_rc1", "candidate": "1.1"}]
+    assert below_baseline({"tool": "1.1"}, pending, "apk") == [("tool", "1.1_rc1", "1.1")]
+    assert below_baseline({"tool": "1.1"}, pending, "apt") == []
