@@ -157,6 +157,9 @@ class ApkDriver(Driver):
     def parse_installed_versions(self, stdout: str) -> dict[str, str]:
         return parse.parse_installed_list(stdout)
 
+    def all_installed_command(self) -> str:
+        return "apk list -I"
+
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
         require_exact_versions(targets)
         return preserving_world(f"{APK_PREFIX} add {pin_words(targets)}")

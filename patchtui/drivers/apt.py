@@ -323,6 +323,9 @@ class AptDriver(Driver):
     def parse_installed_versions(self, stdout: str) -> dict[str, str]:
         return parse.parse_installed_versions(stdout)
 
+    def all_installed_command(self) -> str:
+        return f"dpkg-query -W -f={shlex.quote(INSTALLED_FORMAT)}"
+
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
         require_exact_versions(targets)
         return f"{APT_GET_PREFIX} install --allow-downgrades {pin_words(targets)}"

@@ -225,6 +225,11 @@ class Driver(ABC):
     def parse_installed_versions(self, stdout: str) -> dict[str, str]:
         raise DriverError("unsupported", f"{self.family}: version query is not implemented yet")
 
+    def all_installed_command(self) -> str | None:
+        """Print every installed package, in ``parse_installed_versions``' format; None if
+        the family cannot (then only targeted packages are in a run's change record)."""
+        return None
+
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
         """Install the given older versions (rollback)."""
         raise DriverError("unsupported", f"{self.family}: rollback is not implemented yet")

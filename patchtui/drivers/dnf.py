@@ -305,6 +305,9 @@ class _RpmFamilyDriver(Driver):
     def parse_installed_versions(self, stdout: str) -> dict[str, str]:
         return parse.parse_rpm_query_names(stdout)
 
+    def all_installed_command(self) -> str:
+        return all_rpms_command()
+
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
         require_exact_versions(targets)
         return rollback_command(f"{self.install_prefix} downgrade {_specs(targets)}")
@@ -354,6 +357,11 @@ def split_dry_run(command: str) -> tuple[str, str] | None:
 
 def is_locked(result: CommandResult) -> bool:
     return parse.is_lock_message(_output(result))
+
+
+def all_rpms_command() -> str:
+    """Every installed rpm, in ``rpm_query_command``'s format."""
+    return f"rpm -qa --qf {shlex.quote(RPM_QUERY_FORMAT)}"
 
 
 def rpm_query_command(names: list[str]) -> str:

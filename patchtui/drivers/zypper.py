@@ -35,7 +35,7 @@ from patchtui.drivers.base import (
     pin_words,
     require_exact_versions,
 )
-from patchtui.drivers.dnf import rollback_command, rpm_query_command
+from patchtui.drivers.dnf import all_rpms_command, rollback_command, rpm_query_command
 from patchtui.drivers.parsers import zypper as parse
 from patchtui.drivers.parsers.dnf import parse_rpm_query_names
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
@@ -255,6 +255,9 @@ class ZypperDriver(Driver):
 
     def parse_installed_versions(self, stdout: str) -> dict[str, str]:
         return parse_rpm_query_names(stdout)
+
+    def all_installed_command(self) -> str:
+        return all_rpms_command()
 
     def downgrade_command(self, targets: Sequence[PackageTarget]) -> str:
         require_exact_versions(targets)

@@ -181,6 +181,9 @@ class HostPatchOutcome:
     """The package manager was started on the host: from here on it may have changed it."""
     changes_unknown: bool = False
     """What changed could not be read back: rollback restores every ``before`` version."""
+    installed_before: dict[str, str] | None = None
+    """Every installed package just before the install (None: not known), so that what
+    the install pulled in or took away is recorded too, not only what was targeted."""
 
 
 class HostFailure(Exception):
@@ -857,6 +860,7 @@ class PatchJob:
         needs. Returns the session to go on with, or None when the install failed
         (``outcome`` then says how, with whatever did change).
         """
+        outcome.installed_before = await self._installed_everything(session, driver)
         outcome.install_started = True
         outcome.changes_unknown = True
         await self._progress(host, outcome, "installing")
@@ -886,7 +890,7 @@ class PatchJob:
         problem = "no session"
         if session is not None:
             try:
-                outcome.changes = await self._changes(session, driver, outcome.before)
+                outcome.changes = await self._changes(session, driver, outcome)
                 outcome.changes_unknown = False
                 return None
             except (TransportError, DriverError) as error:
@@ -899,7 +903,7 @@ class PatchJob:
             )
             observed = self._observe(host, fresh)
             holder.append(observed)
-            outcome.changes = await self._changes(observed, driver, outcome.before)
+            outcome.changes = await self._changes(observed, driver, outcome)
         except (TransportError, DriverError) as error:
             raise HostFailure(
                 "interrupted",
@@ -934,20 +938,60 @@ class PatchJob:
         outcome.state = _state_for(outcome.result)
         return outcome
 
+    async def _installed_everything(
+        self, session: RemoteSession, driver: Driver
+    ) -> dict[str, str] | None:
+        """Every installed package and its version; None when the host cannot tell.
+
+        Asked on the unobserved session: a list of thousands of packages is not
+        something the operator wants in the host's pane.
+        """
+        command = driver.all_installed_command()
+        if command is None:
+            return None
+        quiet = session.inner if isinstance(session, ObservedSession) else session
+        try:
+            result = await quiet.run(command)
+        except TransportError:
+            return None
+        if result.exit_status != 0:
+            return None
+        return driver.parse_installed_versions(result.stdout) or None
+
     async def _changes(
-        self, session: RemoteSession, driver: Driver, before: Mapping[str, str | None]
+        self, session: RemoteSession, driver: Driver, outcome: HostPatchOutcome
     ) -> list[PackageChange]:
-        if not before:
-            return []
-        result = await session.run(driver.installed_versions_command(sorted(before)))
-        if result.exit_status is None:
-            raise TransportError("disconnected", "connection lost while verifying")
-        installed = driver.parse_installed_versions(result.stdout)
-        return [
-            PackageChange(name, old, installed.get(name))
-            for name, old in sorted(before.items())
-            if installed.get(name) != old
+        """What the install changed: the targets, and (when the whole installed set was
+        read before it) what it pulled in or removed, e.g. a new kernel image."""
+        before = outcome.before
+        changes: list[PackageChange] = []
+        if before:
+            result = await session.run(driver.installed_versions_command(sorted(before)))
+            if result.exit_status is None:
+                raise TransportError("disconnected", "connection lost while verifying")
+            installed = driver.parse_installed_versions(result.stdout)
+            changes = [
+                PackageChange(name, old, installed.get(name))
+                for name, old in sorted(before.items())
+                if installed.get(name) != old
+            ]
+        if outcome.installed_before is None:
+            return changes
+        everything_after = await self._installed_everything(session, driver)
+        if everything_after is None:
+            outcome.notes.append(
+                "could not list the installed packages after the install: packages it pulled"
+                " in or removed beside the targeted ones are not in the change record"
+            )
+            return changes
+        everything_before = outcome.installed_before
+        others = (set(everything_before) | set(everything_after)) - set(before)
+        changes += [
+            PackageChange(name, everything_before.get(name), everything_after.get(name))
+            for name in sorted(others)
+            if everything_before.get(name) != everything_after.get(name)
         ]
+        return sorted(changes, key=lambda change: change.name)
 
     async def _reboot(
         self, host: Host, session: RemoteSession, holder: list[RemoteSession]

@@ -17,6 +17,7 @@ from labhelp import json_lines, patchtui_command
 from patchtui.engine import reboot as engine_reboot
 from patchtui.engine.events import Event, HostFinished
 from patchtui.engine.patch import PatchJob, PatchOptions
+from patchtui.engine.rollback import rollback_targets
 from patchtui.inventory.loader import load_inventory
 from patchtui.inventory.patterns import select_hosts
 from patchtui.lab.server import LabServer
@@ -121,6 +122,16 @@ async def test_patching_a_kernel_on_plain_debian_needs_and_gets_a_reboot(
     assert sim.packages["linux-image-amd64"].installed == "6.1.94-1"
     assert "linux-image-6.1.0-22-amd64" in sim.packages  # the new ABI, pulled in
     assert sim.kernel == "6.1.0-21-amd64"
+    # The record holds what was pulled in too, not only the targeted metapackage: the
+    # kernel the next boot runs is something an auditor and rollback must see.
+    changes = {(c.name, c.before, c.after) for c in finished.changes}
+    assert changes == {
+        ("linux-image-amd64", "6.1.90-1", "6.1.94-1"),
+        ("linux-image-6.1.0-22-amd64", None, "6.1.94-1"),
+    }
+    targets, new_installs = rollback_targets([c.__dict__ for c in finished.changes])
+    assert [t.name for t in targets] == ["linux-image-amd64"]
+    assert new_installs == ["linux-image-6.1.0-22-amd64"]
 
     finished = await patch("if-needed")  # nothing left to install: reboots because it must
     assert finished.rebooted and finished.result == "ok", finished

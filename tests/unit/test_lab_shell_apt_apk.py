@@ -162,3 +162,18 @@ def test_thousand_hosts_each_answer() -> None:
         assert execute(host, FACTS_COMMAND).exit_status == 0
         upgrade = execute(host, "LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 dist-upgrade")
         assert upgrade.exit_status == 0 and "Inst " in upgrade.stdout
+
+
+@pytest.mark.parametrize("make", [debian_host, alpine_host])
+def test_the_whole_installed_set_round_trips(make: object) -> None:
+    # A patch reads every installed package before and after the install, so that what
+    # it pulled in (a new kernel) is recorded as well as what it targeted.
+    assert callable(make)
+    host = make()
+    driver = driver_for(host.family)
+    command = driver.all_installed_command()
+    assert command is not None
+    answer = execute(host, command)
+    assert answer.exit_status == 0
+    expected = {name: package.installed for name, package in host.packages.items()}
+    assert driver.parse_installed_versions(answer.stdout) == expected

@@ -10,7 +10,9 @@ from fixtures import captured
 
 from patchtui.drivers.base import DriverError, PendingUpdate, ScanResult
 from patchtui.drivers.dnf import DnfDriver, YumDriver
+from patchtui.drivers.registry import driver_for
 from patchtui.drivers.zypper import ZypperDriver
+from patchtui.lab.shell import execute
 from patchtui.lab.sim import ShellResult
 from patchtui.lab.sim import dnf as sim_dnf
 from patchtui.lab.sim import zypper as sim_zypper
@@ -396,3 +398,16 @@ def test_zypper_simulator_patch_exit_codes() -> None:
     assert listed is not None and listed.exit_status == 101
     rebooting = sim_zypper.handle(host, "zypper needs-rebooting")
     assert rebooting is not None and rebooting.exit_status == 102
+
+
+@pytest.mark.parametrize("family", ["dnf", "yum", "zypper"])
+def test_the_whole_installed_set_round_trips(family: str) -> None:
+    # rpm -qa: what a patch reads before and after the install to record pulled-in packages.
+    host = make_host(family, str.upper)
+    driver = driver_for(family)
+    command = driver.all_installed_command()
+    assert command is not None and command.startswith("rpm -qa ")
+    answer = execute(host, command)
+    assert answer.exit_status == 0
+    expected = {name: package.installed for name, package in host.packages.items()}
+    assert driver.parse_installed_versions(answer.stdout) == expected

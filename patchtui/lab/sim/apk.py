@@ -35,7 +35,7 @@ def handle(host: SimHost, command: str) -> ShellResult | None:
         return ShellResult(stdout=render_simulation(host))
     if command == driver.KERNEL_CHECK_COMMAND:
         return ShellResult(stdout=render_kernel_check(host))
-    if command.startswith("apk list -I "):
+    if command == "apk list -I" or command.startswith("apk list -I "):
         return _list_installed(host, command)
     inner = driver.unwrap_preserving_world(command)
     if inner is not None:
@@ -106,7 +106,8 @@ def _list_installed(host: SimHost, command: str) -> ShellResult:
     except ValueError:
         return ShellResult(stderr="sh: syntax error: unterminated quoted string\n", exit_status=2)
     lines = []
-    for name in names:
+    # No names: apk lists every installed package.
+    for name in names or sorted(host.packages):
         package = host.packages.get(name)
         if package is not None:
             lines.append(

@@ -250,7 +250,8 @@ def _dpkg_query(host: SimHost, command: str) -> ShellResult:
             stderr="sh: 1: Syntax error: Unterminated quoted string\n", exit_status=2
         )
     out, err = [], []
-    for name in words[3:]:
+    # No names: dpkg-query lists every package it knows.
+    for name in words[3:] or sorted(host.packages):
         package = host.packages.get(name)
         if package is None:
             err.append(f"dpkg-query: no packages found matching {name}\n")
