@@ -27,7 +27,13 @@ from typing import Any, Literal
 
 from patchtui.errors import StoreError
 from patchtui.store import schema
-from patchtui.store.db import history_dir_for, run_is_live, shard_path_for
+from patchtui.store.db import (
+    JOURNAL_SUFFIX,
+    history_dir_for,
+    read_journal,
+    run_is_live,
+    shard_path_for,
+)
 from patchtui.store.files import (
     check_db_path,
     check_directory,
@@ -146,6 +152,7 @@ def check_db(path: Path) -> list[Finding]:
                 Finding("warning", str(shard_path), f"run {run_id} is missing from the run index")
             )
     findings.extend(_check_host_files(path, schema.host_shard_count(tables or {})))
+    findings.extend(_check_journals(path))
     for temp in _shard_temps(path):
         findings.append(Finding("info", str(temp), "temp file left by a killed writer"))
     for indexed_id, doc in indexed.items():
@@ -153,6 +160,34 @@ def check_db(path: Path) -> list[Finding]:
             findings.append(
                 Finding("warning", where, f"run {indexed_id}: its history file is missing")
             )
+    return findings
+
+
+def _check_journals(db_path: Path) -> list[Finding]:
+    """A run's journal outlives its process only when the process died mid-run: its
+    results are in the journal alone until the next command that opens the store."""
+    history = history_dir_for(db_path)
+    if not history.is_dir():
+        return []
+    findings: list[Finding] = []
+    for journal in sorted(history.glob(f"*{JOURNAL_SUFFIX}")):
+        run_id = journal.name.removesuffix(JOURNAL_SUFFIX)
+        if run_is_live(db_path, run_id):
+            findings.append(Finding("info", str(journal), f"run {run_id} is in progress"))
+            continue
+        try:
+            entries = len(read_journal(journal))
+        except OSError as exc:
+            findings.append(Finding("error", str(journal), f"cannot read: {exc.strerror}"))
+            continue
+        findings.append(
+            Finding(
+                "warning",
+                str(journal),
+                f"run {run_id} ended without closing its record: {entries} host result(s)"
+                " wait in its journal; the next patchtui command replays them",
+            )
+        )
     return findings
 
 

@@ -21,6 +21,7 @@ import pytest
 from patchtui.engine.recorder import Recorder
 from patchtui.errors import StoreError
 from patchtui.store import Store
+from patchtui.store.check import check_db
 from patchtui.store.db import HostRecord, journal_path_for, read_journal, shard_path_for
 
 _COMMIT_AND_DIE = """
@@ -213,3 +214,16 @@ def test_a_damaged_shard_keeps_its_journal(db_path: Path) -> None:
     with Store.open(db_path) as store:
         assert store.recovered_runs == [run_id]
     assert journal_path_for(db_path, run_id).exists()  # the only copy of those results
+
+
+def test_db_check_reports_a_journal_waiting_for_replay(db_path: Path) -> None:
+    run_id = _commit_and_die(db_path)
+    findings = [f for f in check_db(db_path) if "journal" in f.message]
+    assert [(f.level, f.path) for f in findings] == [
+        ("warning", str(journal_path_for(db_path, run_id)))
+    ]
+    assert "3 host result(s) wait in its journal" in findings[0].message
+    assert f"run {run_id}" in findings[0].message
+    with Store.open(db_path):  # the replay
+        pass
+    assert not [f for f in check_db(db_path) if "journal" in f.message]
