@@ -119,12 +119,6 @@ class PatchtuiApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Quit (a running scan is cancelled)"),
         Binding("h", "history", "History", tooltip="Past runs from the database (b: roll back)"),
         Binding("C", "compliance", "Compliance", tooltip="Compliance with the policy; export"),
-        Binding(
-            "A",
-            "advisories",
-            "Advisories",
-            tooltip="Pending CVEs and advisories, most severe first; patch the hosts of one",
-        ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys"),
     ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from patchtui.tui.app import PatchtuiApp, make_app
 from patchtui.tui.screens.advisories import AdvisoriesScreen, AdvisoryHostsScreen
 from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.doctor import DoctorScreen
+from patchtui.tui.screens.help import help_rows
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.patch_modal import PatchModal
+from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.host_table import HostTable
 
 OSV = Path(__file__).resolve().parents[1] / "data" / "osv"
@@ -149,6 +151,8 @@ async def test_advisories_critical_first_counts_drill_down_and_patch_prefill(
         screen = app.screen
         assert isinstance(screen, AdvisoriesScreen)
         await wait_until(pilot, lambda: screen.loaded)
+        await pilot.pause()
+        assert "/ Filter  p Patch  r Reload" in screen.query_one(KeyFooter).render().plain
         table: DataTable[Any] = screen.query_one("#advisories", DataTable)
         ids = [str(key.value) for key in table.rows]
         assert table.row_count == len(screen.rows) > 3
@@ -241,6 +245,17 @@ async def test_advisories_critical_first_counts_drill_down_and_patch_prefill(
         assert "UBUNTU-CVE-2024-6387" not in again.rows
 
 
+def test_both_keys_are_in_the_help_and_the_palette(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    rows = dict(help_rows(PatchtuiApp.BINDINGS))  # the hosts screen's keys, then the app's
+    assert rows["A"].startswith("Pending CVEs and advisories, most severe first")
+    assert rows["D"].startswith("Check login, host key, sudo, package manager and clock")
+    app = tui_offline_app()
+    titles = {command.title for command in app.get_system_commands(HostsScreen())}
+    assert {"Advisories", "Doctor"} <= titles
+
+
 @pytest.mark.parametrize("lab", [{CHANGED_KEY: "changed-hostkey"}], indirect=True)
 async def test_doctor_on_selected_hosts_shows_each_check_and_the_fix(
     lab: Path, store: Store
@@ -248,6 +263,9 @@ async def test_doctor_on_selected_hosts_shows_each_check_and_the_fix(
     app = console(lab, store)
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(HostTable)
+        await pilot.pause()
+        # The hosts footer is cut at this width (as for h and C): D and A are in it all the same.
+        assert {"D", "A"} <= set(app.screen.query_one(KeyFooter).shown_keys)
         # Select the host with the changed key and one fine one; highlight a third.
         for name in (CHANGED_KEY, "lab-deb-0001"):
             table.move_cursor(row=table.visible_hosts.index(name))
@@ -267,8 +285,10 @@ async def test_doctor_on_selected_hosts_shows_each_check_and_the_fix(
         assert cell(checks, CHANGED_KEY, "fix").startswith("HOST KEY CHANGED: verify the new key")
         summary = str(screen.query_one("#doctor-summary", Static).render())
         assert summary == "2 hosts: 1 ready, 1 to fix"
-        # The highlighted host's hints in full, below the table.
-        checks.move_cursor(row=checks.get_row_index(CHANGED_KEY))
+        # n goes to the host to fix; its hints are shown in full below the table.
+        assert checks.cursor_row == 0
+        await pilot.press("n")
+        assert checks.cursor_row == checks.get_row_index(CHANGED_KEY)
         await pilot.pause()
         detail = str(screen.query_one("#doctor-detail", Static).render())
         assert detail.startswith(f"{CHANGED_KEY}: to fix (hostkey-changed)")

@@ -91,6 +91,7 @@ class DoctorScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", tooltip="Back (stops checks still going)"),
         Binding("r", "rerun", "Check again", tooltip="Run the checks again on these hosts"),
+        Binding("n", "next_to_fix", "Next to fix", tooltip="The next host with something to fix"),
     ]
 
     def __init__(self, hosts: Sequence[Host], connector_factory: Callable[[], Any]) -> None:
@@ -177,6 +178,19 @@ class DoctorScreen(Screen[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return None if key is None else str(key)
+
+    def action_next_to_fix(self) -> None:
+        """Down to the next host that failed a check, wrapping: on a fleet they are few."""
+        table: DataTable[Text] = self.query_one("#doctor-checks", DataTable)
+        order = [host.name for host in self.hosts]
+        count = len(order)
+        for step in range(1, count + 1):
+            name = order[(table.cursor_row + step) % count]
+            check = self.checks.get(name)
+            if check is not None and not check.ok:
+                table.move_cursor(row=table.get_row_index(name))
+                return
+        self.notify("No checked host has anything to fix.")
 
     @on(DataTable.RowHighlighted, "#doctor-checks")
     def _highlighted(self) -> None:

@@ -63,6 +63,12 @@ class HostsScreen(Screen[None]):
             tooltip="Check login, host key, sudo, package manager and clock of the selected"
             " hosts (else the highlighted one)",
         ),
+        Binding(
+            "A",
+            "app.advisories",
+            "Advisories",
+            tooltip="Pending CVEs and advisories, most severe first; patch the hosts of one",
+        ),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding(
             "n",
