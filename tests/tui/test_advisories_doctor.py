@@ -18,6 +18,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 from tuihelp import SIZE, say_yes, wait_until
 
+from patchtui.advisories.pending import AdvisoryRow
 from patchtui.advisories.store import advisories_path_for, sync
 from patchtui.drivers.base import SEVERITIES
 from patchtui.inventory.loader import load_inventory
@@ -26,7 +27,14 @@ from patchtui.lab.server import LabServer
 from patchtui.store.db import Store
 from patchtui.transport.ssh import SshConnector
 from patchtui.tui.app import PatchtuiApp, make_app
-from patchtui.tui.screens.advisories import AdvisoriesScreen, AdvisoryHostsScreen
+from patchtui.tui.screens.advisories import (
+    AdvisoriesScreen,
+    AdvisoryHostsScreen,
+    row_matches,
+    severity_text,
+    since_text,
+    version_change,
+)
 from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.doctor import DoctorScreen
 from patchtui.tui.screens.help import help_rows
@@ -308,3 +316,34 @@ async def test_doctor_on_selected_hosts_shows_each_check_and_the_fix(
         assert str(alone.query_one("#doctor-summary", Static).render()) == (
             "1 host: 1 ready, 0 to fix"
         )
+
+
+async def test_without_a_database_the_advisories_key_says_why(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, HostsScreen)
+        assert [n.message for n in app._notifications] == [
+            "No database is open, so no scan to read."
+        ]
+
+
+def test_cells_say_versions_severity_and_age() -> None:
+    row = AdvisoryRow("USN-1", "important", words={"high"}, cvss=8.1, published=0.0)
+    assert severity_text(row) == "important (high) 8.1"
+    assert since_text(row, 3 * 86_400.0) == "1970-01-01 (3d ago)"
+    unseen = AdvisoryRow("debian-security:curl", "unknown", oldest_first_seen=100.0)
+    assert severity_text(unseen) == "unknown"
+    assert since_text(unseen, 160.0) == "seen 1m ago"
+    assert since_text(AdvisoryRow("X", "low"), 0.0) == "?"
+    # OSV's fixed version, and the newer candidate the package manager offers beside it.
+    assert version_change({"installed": "1.0", "candidate": "1.2", "fixed": "1.1"}) == (
+        "1.0 → 1.1 (offered 1.2)"
+    )
+    assert version_change({"installed": "1.0", "candidate": "1.2"}) == "1.0 → 1.2"
+    row.packages, row.hosts, row.cves = {"openssh-server"}, {"web-01"}, {"CVE-2024-6387"}
+    assert row_matches(row, "6387 WEB-01") and row_matches(row, "")
+    assert not row_matches(row, "6387 db-01")

@@ -62,20 +62,26 @@ class Loaded:
         self.note = note
 
 
-def load_advisories(
-    store: ConsoleStore, host_names: Collection[str], now: float, max_age_days: float | None = None
-) -> Loaded:
-    """The console's hosts' pending advisories, as ``patchtui advisories`` lists them.
+def console_states(store: ConsoleStore, host_names: Collection[str]) -> list[Mapping[str, Any]]:
+    """The stored state of the console's hosts (read on the UI loop: the store has one
+    writer, the console's runs, and is not read from other threads)."""
+    names = set(host_names)
+    return [state for name, state in host_records(store).items() if name in names]
 
-    Reads the OSV data synced next to the database (none for a store without a
-    file, as in tests that build one in memory). Blocking: call it off the UI loop.
+
+def load_advisories(
+    states: Sequence[Mapping[str, Any]],
+    db_path: Path | None,
+    now: float,
+    max_age_days: float | None = None,
+) -> Loaded:
+    """``states``' pending advisories, as ``patchtui advisories`` lists them, with the OSV
+    data synced next to the database at ``db_path`` (none without one). Reading and
+    matching a distribution's data set takes a while: call it off the UI loop.
     """
     from patchtui.advisories.store import AdvisoryData, advisories_path_for, freshness, load
 
-    names = set(host_names)
-    states = [state for name, state in host_records(store).items() if name in names]
-    path = getattr(store, "path", None)
-    data = load(advisories_path_for(path)) if isinstance(path, Path) else AdvisoryData({})
+    data = load(advisories_path_for(db_path)) if db_path is not None else AdvisoryData({})
     note = freshness(data, now, _max_age(max_age_days)).message()
     return Loaded(pending_advisories(states, data), note)
 
@@ -211,9 +217,11 @@ class AdvisoriesScreen(Screen[None]):
     async def action_reload(self) -> None:
         self.loaded = False
         now = self.clock()
-        states_now = self.store, self.host_names, now
+        states = console_states(self.store, self.host_names)
+        path = getattr(self.store, "path", None)  # the real store's file; none in some tests
+        db_path = path if isinstance(path, Path) else None
         # A synced distribution data set is large: matching it must not freeze the screen.
-        found = await asyncio.to_thread(load_advisories, *states_now)
+        found = await asyncio.to_thread(load_advisories, states, db_path, now)
         self.rows = {row.id: row for row in found.rows}
         self.order = [row.id for row in found.rows]
         self.note = found.note
@@ -385,6 +393,7 @@ def version_change(update: Mapping[str, Any]) -> str:
 __all__ = [
     "AdvisoriesScreen",
     "AdvisoryHostsScreen",
+    "console_states",
     "load_advisories",
     "patch_advisory",
     "patch_packages",
