@@ -84,10 +84,13 @@ def _is_cve(ident: str) -> bool:
     return ident.upper().startswith("CVE-")
 
 
-def _ids(update: Mapping[str, Any]) -> list[str]:
+def _ids(update: Mapping[str, Any], *, cve_rows: bool = True) -> list[str]:
     # Both: an auditor asks "which hosts still miss DSA-5678-1", another "CVE-2024-1234".
-    ids = [str(each) for each in update.get("cves") or ()]
-    ids += [str(each) for each in update.get("advisories") or () if str(each) not in ids]
+    cves = [str(each) for each in update.get("cves") or ()]
+    advisories = [str(each) for each in update.get("advisories") or () if str(each) not in cves]
+    if advisories and not cve_rows:
+        return advisories  # its CVEs are named in the advisories' rows
+    ids = cves + advisories
     if ids:
         return ids
     if update.get("security"):
@@ -111,8 +114,14 @@ def advisory_rows(
     *,
     cve: str | None = None,
     severity: str | None = None,
+    cve_rows: bool = True,
 ) -> list[AdvisoryRow]:
-    """One row per CVE/advisory pending anywhere: most severe first, then oldest first."""
+    """One row per CVE/advisory pending anywhere: most severe first, then oldest first.
+
+    ``cve_rows=False``: an update that names an advisory (USN-, RLSA-, an OSV record)
+    is listed under its advisories only, each naming its CVEs; a CVE gets a row of its
+    own only where no advisory covers it (the console's view: one row per fix).
+    """
     from patchtui.advisories.osv import parse_time
 
     rows: dict[str, AdvisoryRow] = {}
@@ -123,7 +132,7 @@ def advisory_rows(
             if not isinstance(update, Mapping):
                 continue
             osv = _osv_by_id(update)
-            for ident in _ids(update):
+            for ident in _ids(update, cve_rows=cve_rows):
                 if wanted is not None and ident.lower() != wanted:
                     continue
                 match = osv.get(ident)
@@ -183,10 +192,11 @@ def pending_advisories(
     *,
     cve: str | None = None,
     severity: str | None = None,
+    cve_rows: bool = True,
 ) -> list[AdvisoryRow]:
     """The rows for ``states`` with the synced OSV ``data`` (if any) matched in first."""
     from patchtui.advisories.osv import annotate_states
 
     if data is not None and data.records:
         states = annotate_states(states, data.index())
-    return advisory_rows(states, cve=cve, severity=severity)
+    return advisory_rows(states, cve=cve, severity=severity, cve_rows=cve_rows)

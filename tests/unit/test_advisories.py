@@ -158,3 +158,12 @@ def test_rows_name_their_cves_and_fixed_versions() -> None:
     assert rows["UBUNTU-CVE-2024-6387"].cves == {"CVE-2024-6387"}
     assert rows["UBUNTU-CVE-2024-6387"].fixed_versions == ["1:8.9p1-3ubuntu0.10"]
     assert rows["UBUNTU-CVE-2024-6387"].to_json()["cves"] == ["CVE-2024-6387"]
+
+
+def test_without_cve_rows_an_advisory_stands_for_its_cves() -> None:
+    """The console's view: one row per fix; a CVE no advisory covers keeps its own row."""
+    rows = {row.id: row for row in advisory_rows(STATES, cve_rows=False)}
+    assert set(rows) == {"RLSA-1", "CVE-2024-1", "RLSA-9", "bookworm-security:curl"}
+    assert rows["RLSA-1"].cves == {"CVE-2024-1", "CVE-2024-2"}
+    assert rows["RLSA-1"].hosts == {"rocky-1"}
+    assert rows["CVE-2024-1"].hosts == {"rocky-2"}  # rocky-2's update names no advisory

@@ -74,6 +74,8 @@ def load_advisories(
     db_path: Path | None,
     now: float,
     max_age_days: float | None = None,
+    *,
+    cve_rows: bool = False,
 ) -> Loaded:
     """``states``' pending advisories, as ``patchtui advisories`` lists them, with the OSV
     data synced next to the database at ``db_path`` (none without one). Reading and
@@ -83,7 +85,7 @@ def load_advisories(
 
     data = load(advisories_path_for(db_path)) if db_path is not None else AdvisoryData({})
     note = freshness(data, now, _max_age(max_age_days)).message()
-    return Loaded(pending_advisories(states, data), note)
+    return Loaded(pending_advisories(states, data, cve_rows=cve_rows), note)
 
 
 def _max_age(days: float | None) -> float:
@@ -183,6 +185,12 @@ class AdvisoriesScreen(Screen[None]):
             tooltip="Patch the hosts the highlighted advisory affects, its packages only",
         ),
         Binding("r", "reload", "Reload", tooltip="Read the last scans and OSV data again"),
+        Binding(
+            "c",
+            "cve_rows",
+            "CVE rows",
+            tooltip="Also a row per CVE, as `patchtui advisories` lists them (again: advisories)",
+        ),
     ]
 
     def __init__(
@@ -197,6 +205,9 @@ class AdvisoriesScreen(Screen[None]):
         self.note: str | None = None
         self.loaded = False
         self.filter_text = ""
+        self.cve_rows = False
+        """Off: one row per advisory, its CVEs in a column (a CVE no advisory covers keeps
+        a row). On: every CVE a row too, as the headless command lists them."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -221,7 +232,9 @@ class AdvisoriesScreen(Screen[None]):
         path = getattr(self.store, "path", None)  # the real store's file; none in some tests
         db_path = path if isinstance(path, Path) else None
         # A synced distribution data set is large: matching it must not freeze the screen.
-        found = await asyncio.to_thread(load_advisories, states, db_path, now)
+        found = await asyncio.to_thread(
+            load_advisories, states, db_path, now, cve_rows=self.cve_rows
+        )
         self.rows = {row.id: row for row in found.rows}
         self.order = [row.id for row in found.rows]
         self.note = found.note
@@ -252,7 +265,8 @@ class AdvisoriesScreen(Screen[None]):
         if highlighted is not None and highlighted in {row.id for row in shown}:
             table.move_cursor(row=table.get_row_index(highlighted))
         hosts = set().union(*(row.hosts for row in self.rows.values())) if self.rows else set()
-        summary = f"{len(self.rows)} advisories pending on {len(hosts)} hosts"
+        kind = "advisories and CVEs" if self.cve_rows else "advisories"
+        summary = f"{len(self.rows)} {kind} pending on {len(hosts)} hosts"
         if self.filter_text.strip():
             summary += f" · {len(shown)} shown"
         summary += " · enter: the hosts it affects · p: patch them"
@@ -279,12 +293,16 @@ class AdvisoriesScreen(Screen[None]):
         if row is not None:
             self.app.push_screen(AdvisoryHostsScreen(row))
 
+    def action_cve_rows(self) -> None:
+        self.cve_rows = not self.cve_rows
+        self.action_reload()
+
     def action_patch(self) -> None:
         patch_advisory(cast("PatchtuiApp", self.app), self.highlighted)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # While the filter has the focus, '/', 'p', 'r' and 'q' are letters to type.
-        if action in {"filter", "patch", "reload", "app.pop_screen"}:
+        # While the filter has the focus, '/', 'p', 'r', 'c' and 'q' are letters to type.
+        if action in {"filter", "patch", "reload", "cve_rows", "app.pop_screen"}:
             return not isinstance(self.focused, Input)
         return True
 
