@@ -339,6 +339,24 @@ async def test_without_a_database_the_advisories_key_says_why(
         ]
 
 
+async def test_a_damaged_advisory_file_is_named_and_nothing_listed(
+    tui_offline_app: Callable[..., PatchtuiApp], tui_store: Store
+) -> None:
+    damaged = advisories_path_for(tui_store.path)
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_text("{not json")
+    app = tui_offline_app(store=tui_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("A")
+        screen = app.screen
+        assert isinstance(screen, AdvisoriesScreen)
+        await wait_until(pilot, lambda: screen.loaded)
+        summary = str(screen.query_one("#advisories-summary", Static).render())
+        assert summary.startswith("0 advisories pending on 0 hosts")
+        assert f"advisory data not read: {damaged} is corrupt" in summary
+        assert screen.query_one("#advisories", DataTable).row_count == 0
+
+
 def test_cells_say_versions_severity_and_age() -> None:
     row = AdvisoryRow("USN-1", "important", words={"high"}, cvss=8.1, published=0.0)
     assert severity_text(row) == "important (high) 8.1"

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from patchtui.advisories.pending import AdvisoryRow, pending_advisories
+from patchtui.errors import PatchtuiError
 from patchtui.tui.hostview import format_age
 from patchtui.tui.storeview import ConsoleStore, host_records
 from patchtui.tui.widgets.colours import plain, styled, theme_style
@@ -83,7 +84,7 @@ def load_advisories(
     """
     from patchtui.advisories.store import AdvisoryData, advisories_path_for, freshness, load
 
-    data = load(advisories_path_for(db_path)) if db_path is not None else AdvisoryData({})
+    data = load(advisories_path_for(db_path)) if db_path is not None else AdvisoryData()
     note = freshness(data, now, _max_age(max_age_days)).message()
     return Loaded(pending_advisories(states, data, cve_rows=cve_rows), note)
 
@@ -94,8 +95,6 @@ def _max_age(days: float | None) -> float:
 
     if days is not None:
         return days
-    from patchtui.errors import PatchtuiError
-
     try:
         configured = load_config().advisories_max_age_days
     except PatchtuiError:  # a broken config is reported where it is used; here only a hint
@@ -232,9 +231,13 @@ class AdvisoriesScreen(Screen[None]):
         path = getattr(self.store, "path", None)  # the real store's file; none in some tests
         db_path = path if isinstance(path, Path) else None
         # A synced distribution data set is large: matching it must not freeze the screen.
-        found = await asyncio.to_thread(
-            load_advisories, states, db_path, now, cve_rows=self.cve_rows
-        )
+        try:
+            found = await asyncio.to_thread(
+                load_advisories, states, db_path, now, cve_rows=self.cve_rows
+            )
+        except PatchtuiError as error:  # a damaged advisory file: say so, list nothing
+            found = Loaded([], f"advisory data not read: {error}")
+            self.notify(str(error), title="Advisories", severity="error")
         self.rows = {row.id: row for row in found.rows}
         self.order = [row.id for row in found.rows]
         self.note = found.note
