@@ -373,3 +373,24 @@ def test_cells_say_versions_severity_and_age() -> None:
     row.packages, row.hosts, row.cves = {"openssh-server"}, {"web-01"}, {"CVE-2024-6387"}
     assert row_matches(row, "6387 WEB-01") and row_matches(row, "")
     assert not row_matches(row, "6387 db-01")
+
+
+@pytest.mark.parametrize("lab", [{"lab-deb-0001": "slow"}], indirect=True)
+async def test_doctor_runs_beside_the_console_and_stops_when_left(lab: Path, store: Store) -> None:
+    """A slow host: its row says checking while the console answers keys; leaving the
+    screen stops the check (nothing of it outlives the screen)."""
+    app = console(lab, store)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(HostTable)
+        table.move_cursor(row=table.visible_hosts.index("lab-deb-0001"))
+        await pilot.press("D")
+        screen = app.screen
+        assert isinstance(screen, DoctorScreen)
+        checks: DataTable[Any] = screen.query_one("#doctor-checks", DataTable)
+        await pilot.pause(0.3)
+        assert cell(checks, "lab-deb-0001", "result") == "checking…"
+        assert screen.job is not None and not screen.done
+        await pilot.press("escape")  # keys are served while the check goes on
+        assert isinstance(app.screen, HostsScreen)
+        await wait_until(pilot, lambda: screen.done)
+        assert screen.job is None and "lab-deb-0001" not in screen.checks
