@@ -7,7 +7,8 @@ and severity, plus what the distributions' OSV records say about it once
 ids, the distribution's own severity word (Ubuntu priority, Debian urgency,
 Red Hat's rating), the CVSS score and the published date. An apt/apk
 security update without ids is listed under its repository and package, so
-Debian/Ubuntu security fixes still show up without OSV data.
+Debian/Ubuntu security fixes still show up without OSV data. The rows are
+``patchtui.advisories.pending``'s, the same the console's advisories screen lists.
 
 Rows are most severe first, then oldest first: critical holes first, and
 among equals what has waited longest. When the OSV data is missing or older
@@ -18,145 +19,12 @@ than ``--max-age`` days (config ``advisories_max_age_days``), a line on stderr
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from patchtui.drivers.base import SEVERITIES as SEVERITY_ORDER
+from patchtui.advisories.pending import SEVERITY_ORDER, pending_advisories
 
 SEVERITY_WORDS = (*SEVERITY_ORDER, "high", "medium")
 """What --severity accepts: patchtui's scale, and the OSV/Ubuntu words high and medium."""
-
-
-@dataclass
-class AdvisoryRow:
-    id: str
-    severity: str
-    hosts: set[str] = field(default_factory=set)
-    packages: set[str] = field(default_factory=set)
-    oldest_first_seen: float | None = None
-    published: float | None = None
-    """When the advisory was published (OSV), if known."""
-    words: set[str] = field(default_factory=set)
-    """The distributions' own severity words (``high``, ``Important``)."""
-    cvss: float | None = None
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    """Each pending update it is on: host, package, installed, candidate, fixed."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "advisory",
-            "id": self.id,
-            "severity": self.severity,
-            "severity_words": sorted(self.words),
-            "cvss": self.cvss,
-            "published": self.published,
-            "hosts": sorted(self.hosts),
-            "host_count": len(self.hosts),
-            "packages": sorted(self.packages),
-            "oldest_first_seen": self.oldest_first_seen,
-            "updates": self.updates,
-        }
-
-
-def _severity(update: Mapping[str, Any]) -> str:
-    value = update.get("severity")
-    if isinstance(value, str) and value.lower() in SEVERITY_ORDER:
-        return value.lower()
-    return "unknown"
-
-
-def _ids(update: Mapping[str, Any]) -> list[str]:
-    # Both: an auditor asks "which hosts still miss DSA-5678-1", another "CVE-2024-1234".
-    ids = [str(each) for each in update.get("cves") or ()]
-    ids += [str(each) for each in update.get("advisories") or () if str(each) not in ids]
-    if ids:
-        return ids
-    if update.get("security"):
-        origin = update.get("repository") or "security"
-        return [f"{origin}:{update.get('name')}"]
-    return []
-
-
-def _osv_by_id(update: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Each id (CVE or advisory) of the update's OSV matches -> that match."""
-    found: dict[str, Mapping[str, Any]] = {}
-    for match in update.get("osv") or ():
-        if isinstance(match, Mapping):
-            for ident in [*(match.get("cves") or ()), *(match.get("ids") or ())]:
-                found.setdefault(str(ident), match)
-    return found
-
-
-def advisory_rows(
-    states: Iterable[Mapping[str, Any]],
-    *,
-    cve: str | None = None,
-    severity: str | None = None,
-) -> list[AdvisoryRow]:
-    """One row per CVE/advisory pending anywhere: most severe first, then oldest first."""
-    from patchtui.advisories.osv import parse_time
-
-    rows: dict[str, AdvisoryRow] = {}
-    wanted = cve.lower() if cve else None
-    for state in states:
-        host = str(state.get("name"))
-        for update in state.get("pending") or ():
-            if not isinstance(update, Mapping):
-                continue
-            osv = _osv_by_id(update)
-            for ident in _ids(update):
-                if wanted is not None and ident.lower() != wanted:
-                    continue
-                match = osv.get(ident)
-                level = _severity(match) if match is not None else _severity(update)
-                if severity is not None and level != severity:
-                    continue
-                row = rows.setdefault(ident, AdvisoryRow(ident, level))
-                # Several packages can carry one CVE with different severities: keep the worst.
-                if SEVERITY_ORDER.index(level) < SEVERITY_ORDER.index(row.severity):
-                    row.severity = level
-                row.hosts.add(host)
-                row.packages.add(str(update.get("name")))
-                seen = update.get("first_seen")
-                if isinstance(seen, int | float) and (
-                    row.oldest_first_seen is None or seen < row.oldest_first_seen
-                ):
-                    row.oldest_first_seen = float(seen)
-                detail: dict[str, Any] = {
-                    "host": host,
-                    "package": update.get("name"),
-                    "installed": update.get("installed"),
-                    "candidate": update.get("candidate"),
-                }
-                if match is not None:
-                    detail["fixed"] = match.get("fixed")
-                    detail["source"] = match.get("id")
-                    if match.get("severity_word"):
-                        row.words.add(str(match["severity_word"]))
-                    score = match.get("cvss")
-                    if isinstance(score, int | float) and (row.cvss is None or score > row.cvss):
-                        row.cvss = float(score)
-                    published = parse_time(match.get("published"))
-                    if published is not None and (
-                        row.published is None or published < row.published
-                    ):
-                        row.published = published
-                row.updates.append(detail)
-    return sorted(
-        rows.values(),
-        key=lambda row: (
-            SEVERITY_ORDER.index(row.severity),
-            _since(row) is None,
-            _since(row) or 0.0,
-            row.id,
-        ),
-    )
-
-
-def _since(row: AdvisoryRow) -> float | None:
-    """How long the hole has been known: the advisory's publication, else patchtui's first scan."""
-    return row.published if row.published is not None else row.oldest_first_seen
 
 
 def register(commands: Any, kit: Any) -> None:
@@ -249,7 +117,6 @@ def _list(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from patchtui.advisories.osv import annotate_states
     from patchtui.advisories.store import advisories_path_for, freshness, load
     from patchtui.exit_codes import ExitCode
     from patchtui.headless.common import db_path, open_store, selected_hosts
@@ -267,12 +134,10 @@ def _list(args: argparse.Namespace) -> int:
     now = time.time()
     data = load(advisories_path_for(db_path(args)))
     fresh = freshness(data, now, max_age_days(args))
-    if data.records:
-        states = annotate_states(states, data.index())
     from patchtui.advisories.osv import severity_choice
 
     wanted = severity_choice(args.severity) if args.severity else None
-    rows = advisory_rows(states, cve=args.cve, severity=wanted)
+    rows = pending_advisories(states, data, cve=args.cve, severity=wanted)
     affected = set().union(*(row.hosts for row in rows)) if rows else set()
     note = fresh.message()
     if note:

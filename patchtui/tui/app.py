@@ -600,8 +600,12 @@ class PatchtuiApp(App[int]):
     # changes a host before the operator has seen how many hosts (and how many prod).
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
-    async def open_patch(self, names: list[str], *, chosen_by: str = "") -> None:
-        """Form -> confirmation (hosts, prod, waves) -> optional sudo password -> patch run."""
+    async def open_patch(
+        self, names: list[str], *, chosen_by: str = "", form: PatchForm | None = None
+    ) -> None:
+        """Form -> confirmation (hosts, prod, waves) -> optional sudo password -> patch run.
+
+        ``form``: what the form opens with (an advisory's packages), else the last one."""
         from patchtui.engine.patch import closed_windows
         from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
 
@@ -609,7 +613,7 @@ class PatchtuiApp(App[int]):
             return
         hosts = self._hosts(names)
         request = await self.push_screen_wait(
-            PatchModal(len(hosts), base=self.run_defaults, last=self.last_patch_form)
+            PatchModal(len(hosts), base=self.run_defaults, last=form or self.last_patch_form)
         )
         if request is None:
             return
@@ -628,7 +632,8 @@ class PatchtuiApp(App[int]):
         password = await self._ask_password() if request.ask_password else None
         if request.ask_password and password is None:
             return
-        self.start_patch(names, options, become_password=password)
+        if self.start_patch(names, options, become_password=password):
+            self._back_to_hosts()  # from the advisories: the run is followed on the hosts
         password = None
 
     async def _confirm(
@@ -785,6 +790,15 @@ class PatchtuiApp(App[int]):
         if not isinstance(self.screen, ComplianceScreen):
             self.push_screen(ComplianceScreen(self.store, list(self.rows), clock=self.clock))
 
+    def action_advisories(self) -> None:
+        from patchtui.tui.screens.advisories import AdvisoriesScreen
+
+        if self.store is None:
+            self.notify("No database is open, so no scan to read.", severity="warning")
+            return
+        if not isinstance(self.screen, AdvisoriesScreen):
+            self.push_screen(AdvisoriesScreen(self.store, list(self.rows), clock=self.clock))
+
     def show_host_output(self, host: str) -> None:
         """One host's output full-screen (the screen is made once, then re-shown)."""
         from patchtui.tui.screens.output import HostOutputScreen
@@ -877,6 +891,14 @@ class PatchtuiApp(App[int]):
             "Hosts judged against the policy; export the report",
             self.action_compliance,
         )
+        yield SystemCommand(
+            "Advisories",
+            "Pending CVEs and advisories, most severe first; patch the hosts of one",
+            self.action_advisories,
+        )
+        yield SystemCommand(
+            "Doctor", "Check the selected hosts (else the highlighted one)", self._doctor_cmd
+        )
         yield SystemCommand("History", "Past runs from the database", self.action_history)
         yield SystemCommand("Keys", "Show every key binding", self.action_help)
 
@@ -896,6 +918,9 @@ class PatchtuiApp(App[int]):
 
     def _command_cmd(self) -> None:
         self._on_hosts(HostsScreen.action_command)
+
+    def _doctor_cmd(self) -> None:
+        self._on_hosts(HostsScreen.action_doctor)
 
 
 def command_marker(finished: HostFinished) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patchtui.headless.cmd_advisories import advisory_rows
+from patchtui.advisories.pending import advisory_rows
 
 STATES = [
     {
@@ -110,3 +110,60 @@ def test_filters_by_cve_and_severity() -> None:
     assert [r.hosts for r in advisory_rows(STATES, cve="cve-2024-2")] == [{"rocky-1"}]
     assert [r.id for r in advisory_rows(STATES, severity="moderate")] == ["RLSA-9"]
     assert advisory_rows(STATES, cve="CVE-1999-0") == []
+
+
+def test_rows_name_their_cves_and_fixed_versions() -> None:
+    """What the console's advisories screen shows per row: CVE ids and the fixing versions."""
+    states = [
+        {
+            "name": "rocky-1",
+            "pending": [
+                {
+                    "name": "openssl",
+                    "installed": "3.0.7-1",
+                    "candidate": "3.0.7-3",
+                    "security": True,
+                    "cves": ["CVE-2024-1", "CVE-2024-2"],
+                    "advisories": ["RLSA-1"],
+                }
+            ],
+        },
+        {
+            "name": "jammy-1",
+            "pending": [
+                {
+                    "name": "openssh-server",
+                    "installed": "1:8.9p1-3ubuntu0.7",
+                    "candidate": "1:8.9p1-3ubuntu0.11",
+                    "cves": ["CVE-2024-6387", "CVE-2099-1"],
+                    "advisories": ["UBUNTU-CVE-2024-6387"],
+                    "osv": [
+                        {
+                            "id": "UBUNTU-CVE-2024-6387",
+                            "ids": ["UBUNTU-CVE-2024-6387"],
+                            "cves": ["CVE-2024-6387"],
+                            "severity": "important",
+                            "fixed": "1:8.9p1-3ubuntu0.10",
+                        }
+                    ],
+                }
+            ],
+        },
+    ]
+    rows = {row.id: row for row in advisory_rows(states)}
+    assert rows["RLSA-1"].cves == {"CVE-2024-1", "CVE-2024-2"}
+    assert rows["CVE-2024-2"].cves == {"CVE-2024-2"}
+    assert rows["RLSA-1"].fixed_versions == ["3.0.7-3"]  # no OSV record: the candidate
+    # The OSV record names its own CVE, not every CVE the update's changelog lists.
+    assert rows["UBUNTU-CVE-2024-6387"].cves == {"CVE-2024-6387"}
+    assert rows["UBUNTU-CVE-2024-6387"].fixed_versions == ["1:8.9p1-3ubuntu0.10"]
+    assert rows["UBUNTU-CVE-2024-6387"].to_json()["cves"] == ["CVE-2024-6387"]
+
+
+def test_without_cve_rows_an_advisory_stands_for_its_cves() -> None:
+    """The console's view: one row per fix; a CVE no advisory covers keeps its own row."""
+    rows = {row.id: row for row in advisory_rows(STATES, cve_rows=False)}
+    assert set(rows) == {"RLSA-1", "CVE-2024-1", "RLSA-9", "bookworm-security:curl"}
+    assert rows["RLSA-1"].cves == {"CVE-2024-1", "CVE-2024-2"}
+    assert rows["RLSA-1"].hosts == {"rocky-1"}
+    assert rows["CVE-2024-1"].hosts == {"rocky-2"}  # rocky-2's update names no advisory

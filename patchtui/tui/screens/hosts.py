@@ -56,6 +56,19 @@ class HostsScreen(Screen[None]):
         Binding("d", "details", "Details", show=False),
         Binding("v", "split_output", "Split", tooltip="Output of the running hosts side by side"),
         Binding("z", "zoom_output", "Output", tooltip="The highlighted host's output full-screen"),
+        Binding(
+            "D",
+            "doctor",
+            "Doctor",
+            tooltip="Check login, host key, sudo, package manager and clock of the selected"
+            " hosts (else the highlighted one)",
+        ),
+        Binding(
+            "A",
+            "app.advisories",
+            "Advisories",
+            tooltip="Pending CVEs and advisories, most severe first; patch the hosts of one",
+        ),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding(
             "n",
@@ -337,6 +350,17 @@ class HostsScreen(Screen[None]):
                 table.move_cursor(row=index)
                 return
         self.notify("No failed, unreachable or skipped host is shown.")
+
+    def action_doctor(self) -> None:
+        from patchtui.tui.screens.doctor import DoctorScreen, doctor_targets
+
+        table = self.query_one(HostTable)
+        names = doctor_targets(list(self.patchtui.rows), self.selected, table.highlighted_host)
+        if not names:
+            self.notify("No host to check: the filter hides them all.", severity="warning")
+            return
+        hosts = [self.patchtui.hosts_by_name[name] for name in names]
+        self.app.push_screen(DoctorScreen(hosts, self.patchtui.connector_factory))
 
     def action_details(self) -> None:
         host = self.query_one(HostTable).highlighted_host
