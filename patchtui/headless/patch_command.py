@@ -364,6 +364,9 @@ def _connector(args: argparse.Namespace, password: str | None) -> SshConnector:
 
 
 def run_patch_command(args: argparse.Namespace) -> int:
+    from patchtui.headless.matrix_output import check_format
+
+    check_format(args)
     return run_patch_job(args, options_from_args(args), verb="Patch")
 
 
@@ -383,7 +386,9 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         )
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)
-        printer = PatchPrinter(as_json=args.json)
+        from patchtui.headless.matrix_output import printer_for
+
+        printer = printer_for(args)
         connector = _connector(args, password)
         extra = {"again": {"mode": mode, "run": again}} if again else None
         job = PatchJob(

@@ -1,0 +1,168 @@
+"""Package-by-host preview: which package goes to which hosts at which version.
+
+Pure functions over what the planning code already decided: a dry run's planned
+changes (``HostFinished.changes`` of a ``--dry-run`` PatchJob, baselines, holds and
+excludes applied by the engine itself), or, in the console before anything runs, the
+engine's own selection (``selection_for`` + ``Selection.choose``/``targets``) applied to
+each host's last scan. Hosts that would get the identical set of (package, version)
+form one row, so a fleet of 200 identical web servers is one line, and the odd host
+out stands alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from patchtui.drivers.base import PackageChange, PendingUpdate
+from patchtui.engine.events import HostFinished
+
+PackageVersion = tuple[str, str | None]
+"""(package, version it goes to); None: the package is removed."""
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """Hosts that get exactly the same packages at the same versions."""
+
+    hosts: tuple[str, ...]
+    packages: tuple[PackageVersion, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.hosts)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: tuple[MatrixRow, ...]
+    unplanned: tuple[tuple[str, str], ...] = ()
+    """(host, why): hosts with no plan (skipped, failed, unreachable, never scanned)."""
+
+    @property
+    def hosts(self) -> int:
+        return sum(row.count for row in self.rows)
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Every package that goes anywhere, sorted."""
+        return tuple(sorted({name for row in self.rows for name, _ in row.packages}))
+
+    def to_json(self) -> list[dict[str, object]]:
+        """One object per row, then a summary (the headless --json lines)."""
+        lines: list[dict[str, object]] = [
+            {
+                "type": "matrix_row",
+                "count": row.count,
+                "hosts": list(row.hosts),
+                "packages": [{"name": name, "version": version} for name, version in row.packages],
+            }
+            for row in self.rows
+        ]
+        lines.extend(
+            {"type": "matrix_unplanned", "host": host, "reason": reason}
+            for host, reason in self.unplanned
+        )
+        lines.append(
+            {
+                "type": "matrix_summary",
+                "rows": len(self.rows),
+                "hosts": self.hosts,
+                "packages": len(self.packages),
+                "unplanned": len(self.unplanned),
+            }
+        )
+        return lines
+
+
+def build_matrix(
+    planned: Mapping[str, Iterable[PackageVersion]],
+    unplanned: Mapping[str, str] | None = None,
+) -> Matrix:
+    """Group hosts by their identical set of (package, version).
+
+    Rows with more hosts come first (the bulk of the fleet), then by first host name;
+    a host with nothing to install is a row with no packages, not left out.
+    """
+    groups: dict[tuple[PackageVersion, ...], list[str]] = {}
+    for host, changes in planned.items():
+        key = tuple(sorted(set(changes), key=lambda item: (item[0], item[1] or "")))
+        groups.setdefault(key, []).append(host)
+    rows = [MatrixRow(tuple(sorted(hosts)), key) for key, hosts in groups.items()]
+    rows.sort(key=lambda row: (-row.count, row.hosts))
+    return Matrix(tuple(rows), tuple(sorted((unplanned or {}).items())))
+
+
+def _versions(changes: Iterable[PackageChange]) -> list[PackageVersion]:
+    return [(change.name, change.after) for change in changes]
+
+
+def matrix_from_results(finished: Iterable[HostFinished]) -> Matrix:
+    """The matrix of a dry run from its hosts' results (planned changes)."""
+    planned: dict[str, list[PackageVersion]] = {}
+    unplanned: dict[str, str] = {}
+    for event in finished:
+        if event.result == "planned":
+            planned[event.host] = _versions(event.changes)
+        else:
+            reason = event.result or event.state.value
+            if event.error:
+                reason += f": {event.error}"
+            unplanned[event.host] = reason
+    return build_matrix(planned, unplanned)
+
+
+def matrix_from_pending(
+    chosen: Mapping[str, Sequence[PendingUpdate] | None],
+    versions: Mapping[str, str] | None = None,
+) -> Matrix:
+    """The matrix from each host's chosen updates (None: the host was never scanned).
+
+    ``versions`` pins exact versions as ``Selection.targets`` does; otherwise the
+    candidate the scan saw is what would be installed.
+    """
+    planned: dict[str, list[PackageVersion]] = {}
+    unplanned: dict[str, str] = {}
+    for host, updates in chosen.items():
+        if updates is None:
+            unplanned[host] = "not scanned"
+            continue
+        pins = versions or {}
+        planned[host] = [(u.name, pins.get(u.name, u.candidate)) for u in updates]
+    return build_matrix(planned, unplanned)
+
+
+def _package_text(packages: Sequence[PackageVersion]) -> str:
+    if not packages:
+        return "(nothing to install)"
+    return ", ".join(
+        f"{name} {version}" if version is not None else f"{name} (removed)"
+        for name, version in packages
+    )
+
+
+def _hosts_text(hosts: Sequence[str], shown: int) -> str:
+    text = ", ".join(hosts[:shown])
+    return text + (f", … (+{len(hosts) - shown})" if len(hosts) > shown else "")
+
+
+def matrix_lines(matrix: Matrix, *, shown_hosts: int = 6) -> list[str]:
+    """The matrix as text lines (console review, headless table): one block per row."""
+    lines = [f"{matrix.hosts} hosts in {len(matrix.rows)} groups, {len(matrix.packages)} packages:"]
+    for row in matrix.rows:
+        noun = "host" if row.count == 1 else "hosts"
+        lines.append(f"  {row.count} {noun}: {_hosts_text(row.hosts, shown_hosts)}")
+        lines.append(f"    {_package_text(row.packages)}")
+    for host, reason in matrix.unplanned:
+        lines.append(f"  not planned: {host} ({reason})")
+    return lines
+
+
+def matrix_table_rows(matrix: Matrix) -> list[list[object]]:
+    """Rows for headless ``render_table(["COUNT", "HOSTS", "PACKAGES"], ...)`` (every
+    host is in the --json lines; the table names the first few of a big row)."""
+    rows: list[list[object]] = [
+        [row.count, _hosts_text(row.hosts, 8), _package_text(row.packages)] for row in matrix.rows
+    ]
+    rows.extend([0, host, f"not planned: {reason}"] for host, reason in matrix.unplanned)
+    return rows
