@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from patchtui.advisories.osv import annotate_updates
 from patchtui.drivers.base import PackageChange, PendingUpdate
 from patchtui.engine.events import HostFinished
+from patchtui.engine.patch import PatchOptions, selection_for
+from patchtui.inventory.model import Host
 
 PackageVersion = tuple[str, str | None]
 """(package, version it goes to); None: the package is removed."""
@@ -146,13 +149,29 @@ def _hosts_text(hosts: Sequence[str], shown: int) -> str:
     return text + (f", … (+{len(hosts) - shown})" if len(hosts) > shown else "")
 
 
-def matrix_lines(matrix: Matrix, *, shown_hosts: int = 6) -> list[str]:
-    """The matrix as text lines (console review, headless table): one block per row."""
+def matrix_lines(
+    matrix: Matrix,
+    *,
+    shown_hosts: int = 6,
+    max_rows: int | None = None,
+    max_packages: int | None = None,
+) -> list[str]:
+    """The matrix as text lines (console review, headless table): one block per row;
+    ``max_rows``/``max_packages`` keep a dialog to one screen and say what they leave out."""
     lines = [f"{matrix.hosts} hosts in {len(matrix.rows)} groups, {len(matrix.packages)} packages:"]
-    for row in matrix.rows:
+    rows = matrix.rows if max_rows is None else matrix.rows[:max_rows]
+    for row in rows:
         noun = "host" if row.count == 1 else "hosts"
         lines.append(f"  {row.count} {noun}: {_hosts_text(row.hosts, shown_hosts)}")
-        lines.append(f"    {_package_text(row.packages)}")
+        packages = row.packages
+        more = ""
+        if max_packages is not None and len(packages) > max_packages:
+            more = f", … (+{len(packages) - max_packages} packages)"
+            packages = packages[:max_packages]
+        lines.append(f"    {_package_text(packages)}{more}")
+    if len(rows) < len(matrix.rows):
+        hidden = matrix.rows[len(rows) :]
+        lines.append(f"  … {len(hidden)} more groups ({sum(row.count for row in hidden)} hosts)")
     for host, reason in matrix.unplanned:
         lines.append(f"  not planned: {host} ({reason})")
     return lines
@@ -166,3 +185,46 @@ def matrix_table_rows(matrix: Matrix) -> list[list[object]]:
     ]
     rows.extend([0, host, f"not planned: {reason}"] for host, reason in matrix.unplanned)
     return rows
+
+
+Release = tuple[str, str]
+"""(os_id, os_version) of a host, for the advisories' severities."""
+
+
+def planned_from_scan(
+    host: Host, pending: Sequence[PendingUpdate], options: PatchOptions, release: Release | None
+) -> list[PackageVersion]:
+    """What a patch run with ``options`` would install on ``host``, judged from its last
+    scan by the run's own selection code (holds, --packages, --exclude, severity)."""
+    if options.advisories is not None and release is not None:
+        pending = annotate_updates(pending, release[0], release[1], options.advisories)
+    selection = selection_for(host, options.selection)
+    chosen, _excluded = selection.choose(pending)
+    by_name = {update.name: update.candidate for update in chosen}
+    return [
+        (target.name, target.version or by_name.get(target.name))
+        for target in selection.targets(chosen)
+    ]
+
+
+def matrix_from_scans(
+    hosts: Sequence[Host],
+    scans: Mapping[str, tuple[Sequence[PendingUpdate], Release | None] | None],
+    options: PatchOptions,
+) -> Matrix | None:
+    """The preview before a run, from each host's last scan (None: never scanned).
+
+    None when a baseline decides the versions: that needs each host's installed
+    versions of the baseline's packages, which only the dry run reads.
+    """
+    if options.baseline is not None:
+        return None
+    planned: dict[str, list[PackageVersion]] = {}
+    unplanned: dict[str, str] = {}
+    for host in hosts:
+        scan = scans.get(host.name)
+        if scan is None:
+            unplanned[host.name] = "not scanned"
+        else:
+            planned[host.name] = planned_from_scan(host, scan[0], options, scan[1])
+    return build_matrix(planned, unplanned)

@@ -91,6 +91,12 @@ def _extend_patch(commands: Any) -> None:
         help="with --dry-run, matrix: which package goes to which hosts at which version, "
         "hosts getting the identical set grouped into one row",
     )
+    patch.add_argument(
+        "--wait-for-window",
+        action="store_true",
+        help="hosts outside their maintenance window wait until it opens (each one's wait "
+        "is printed; Ctrl+C stops waiting) instead of being skipped",
+    )
 
 
 def _handler(args: argparse.Namespace) -> int:
