@@ -220,6 +220,13 @@ def _report(
         print(f"wrote {path}")
     for command in enabled:
         print(f"ran {command}")
+    if args.install and not enabled:
+        # systemctl cannot enable user units under another root: say what is left to do.
+        timers = " ".join(schedule.timers)
+        print(
+            "not enabled: run systemctl --user daemon-reload && "
+            f"systemctl --user enable --now {timers}"
+        )
     if verified:
         print(verified)
     if schedule.unscheduled:

@@ -128,6 +128,7 @@ def test_json_output_and_flags_checked_by_the_real_patch_parser(
         (["--batch", "lots"], "--batch"),
         (["--no-such-flag"], "patch flags after --: unrecognized arguments: --no-such-flag"),
         (["--format", "matrix"], "--format matrix previews a dry run"),
+        (["--baseline", "wk99"], "no baseline 'wk99' (known: none yet)"),
     ):
         bad = run_patchtui("schedule", "-i", str(inventory), "--", *flags)
         assert bad.returncode == 2, (flags, bad.stderr)
@@ -200,3 +201,23 @@ def test_the_generated_command_runs_against_the_lab(
     finished = {line["host"] for line in results if line["type"] == "host_result"}
     assert finished == {names[1], names[3]}
     assert results[-1]["type"] == "summary" and results[-1]["dry_run"] is True
+
+
+def test_user_units_install_under_a_root_and_say_what_is_left(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(2)
+    inventory, _ = with_windows(lab, {0: BERLIN})
+    root = tmp_path / "root"
+    done = run_patchtui(
+        "schedule", "-i", str(inventory), "--install", "--user", "--root", str(root), "--no-scan"
+    )
+    assert done.returncode == 0, done.stderr
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    units = root / Path(config).relative_to("/") / "systemd" / "user"
+    (timer,) = units.glob("*.timer")
+    assert timer.name == "patchtui-patch-sun-0200-0400-europe-berlin.timer"
+    service = (units / timer.name.replace(".timer", ".service")).read_text()
+    assert "\nUser=" not in service  # user units run as the user
+    assert f"systemctl --user enable --now {timer.name}" in done.stdout
+    assert not (units / "timers.target.wants").exists()

@@ -186,6 +186,8 @@ def test_parse_at_rejects_what_it_cannot_schedule() -> None:
         (NIGHT, "2024-06-08 23:30"),
         ("Mon-Fri 01:30-03:00 America/New_York", "2024-11-02 12:00"),
         ("daily 03:00-04:00", "2024-01-01 03:30"),
+        # 01:30 happens twice on 2024-11-03 in New York: both fire at the first (EDT).
+        ("daily 01:30-03:00 America/New_York", "2024-11-02 12:00"),
         pytest.param(
             "Sun 02:30-04:00 Europe/Berlin",
             "2024-03-30 12:00",
