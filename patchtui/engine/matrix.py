@@ -115,26 +115,6 @@ def matrix_from_results(finished: Iterable[HostFinished]) -> Matrix:
     return build_matrix(planned, unplanned)
 
 
-def matrix_from_pending(
-    chosen: Mapping[str, Sequence[PendingUpdate] | None],
-    versions: Mapping[str, str] | None = None,
-) -> Matrix:
-    """The matrix from each host's chosen updates (None: the host was never scanned).
-
-    ``versions`` pins exact versions as ``Selection.targets`` does; otherwise the
-    candidate the scan saw is what would be installed.
-    """
-    planned: dict[str, list[PackageVersion]] = {}
-    unplanned: dict[str, str] = {}
-    for host, updates in chosen.items():
-        if updates is None:
-            unplanned[host] = "not scanned"
-            continue
-        pins = versions or {}
-        planned[host] = [(u.name, pins.get(u.name, u.candidate)) for u in updates]
-    return build_matrix(planned, unplanned)
-
-
 def _package_text(packages: Sequence[PackageVersion]) -> str:
     if not packages:
         return "(nothing to install)"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from patchtui.drivers.base import PackageChange, PendingUpdate
+from patchtui.drivers.base import PackageChange, PendingUpdate, Selection
 from patchtui.engine.events import HostFinished, HostState
 from patchtui.engine.matrix import (
     build_matrix,
-    matrix_from_pending,
     matrix_from_results,
+    matrix_from_scans,
     matrix_lines,
 )
+from patchtui.engine.patch import PatchOptions
+from patchtui.inventory.model import Host
 
 
 def test_identical_sets_are_one_row_and_the_biggest_row_comes_first() -> None:
@@ -77,8 +79,35 @@ def test_a_dry_runs_results_give_the_matrix_and_say_which_hosts_have_no_plan() -
     }
 
 
-def test_from_scans_pins_win_over_candidates_and_unscanned_hosts_are_named() -> None:
-    update = PendingUpdate("tool", "1.0", "1.2")
-    matrix = matrix_from_pending({"a": [update], "b": None}, versions={"tool": "1.1"})
-    assert matrix.rows[0].packages == (("tool", "1.1"),)
-    assert matrix.unplanned == (("b", "not scanned"),)
+def test_from_scans_the_runs_own_selection_decides_holds_and_excludes_apply() -> None:
+    pending = [
+        PendingUpdate("curl", "8.0", "8.1", security=True),
+        PendingUpdate("nginx", "1.22", "1.24"),
+        PendingUpdate("kernel", "6.1", "6.2"),
+    ]
+    hosts = [
+        Host("a", "127.0.0.1"),
+        Host("b", "127.0.0.1"),
+        Host("held", "127.0.0.1", vars={"holds": ["nginx"]}),
+        Host("new", "127.0.0.1"),
+    ]
+    scans = {name: (pending, ("debian", "12")) for name in ("a", "b", "held")}
+    options = PatchOptions(selection=Selection(exclude=("kernel",)))
+    matrix = matrix_from_scans(hosts, {**scans, "new": None}, options)
+    assert matrix is not None
+    assert [(row.hosts, row.packages) for row in matrix.rows] == [
+        (("a", "b"), (("curl", "8.1"), ("nginx", "1.24"))),
+        (("held",), (("curl", "8.1"),)),
+    ]
+    assert matrix.unplanned == (("new", "not scanned"),)
+    security = matrix_from_scans(
+        hosts[:1], scans, PatchOptions(selection=Selection(security_only=True))
+    )
+    assert security is not None and security.rows[0].packages == (("curl", "8.1"),)
+
+
+def test_from_scans_a_baseline_is_left_to_the_dry_run() -> None:
+    from patchtui.baselines.model import Baseline
+
+    options = PatchOptions(baseline=Baseline("wk24", 0.0, {"debian/12": {"curl": "8.1"}}))
+    assert matrix_from_scans([Host("a", "127.0.0.1")], {"a": ([], None)}, options) is None

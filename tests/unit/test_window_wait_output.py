@@ -52,3 +52,16 @@ def test_waiting_and_ignoring_windows_together_is_refused(tmp_path: object) -> N
     assert done.stderr == (
         "patchtui: error: --wait-for-window and --ignore-window contradict each other\n"
     )
+
+
+def test_the_flag_reaches_the_engine_options() -> None:
+    import argparse
+
+    from patchtui.cli import build_parser
+    from patchtui.headless.patch_command import options_from_args
+
+    args = build_parser().parse_args(["patch", "-i", "x.yaml", "--wait-for-window"])
+    assert isinstance(args, argparse.Namespace)
+    options = options_from_args(args)
+    assert options.wait_for_window is True and options.ignore_window is False
+    assert options.describe()["wait_for_window"] is True
