@@ -138,7 +138,10 @@ def matrix_lines(
 ) -> list[str]:
     """The matrix as text lines (console review, headless table): one block per row;
     ``max_rows``/``max_packages`` keep a dialog to one screen and say what they leave out."""
-    lines = [f"{matrix.hosts} hosts in {len(matrix.rows)} groups, {len(matrix.packages)} packages:"]
+    head = f"{matrix.hosts} hosts in {len(matrix.rows)} groups, {len(matrix.packages)} packages"
+    if matrix.unplanned:
+        head += f"; {len(matrix.unplanned)} hosts not planned"
+    lines = [head + ":"]
     rows = matrix.rows if max_rows is None else matrix.rows[:max_rows]
     for row in rows:
         noun = "host" if row.count == 1 else "hosts"

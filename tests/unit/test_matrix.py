@@ -63,6 +63,12 @@ def test_a_dry_runs_results_give_the_matrix_and_say_which_hosts_have_no_plan() -
     matrix = matrix_from_results(events)
     assert [(row.count, row.hosts) for row in matrix.rows] == [(2, ("a", "b"))]
     assert matrix.unplanned == (("c", "skipped: outside maintenance window"),)
+    assert matrix_lines(matrix) == [
+        "2 hosts in 1 groups, 1 packages; 1 hosts not planned:",
+        "  2 hosts: a, b",
+        "    tool 1.1",
+        "  not planned: c (skipped: outside maintenance window)",
+    ]
     lines = matrix.to_json()
     assert lines[0] == {
         "type": "matrix_row",
