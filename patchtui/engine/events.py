@@ -150,5 +150,17 @@ class RunHalted(Event):
     skipped: tuple[str, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class HostWaitingForWindow(HostStateChanged):
+    """``--wait-for-window``: the host waits (queued, holding no connection slot) until
+    its maintenance window opens; ``detail`` says so in words."""
+
+    opens: float
+    """When the window opens (epoch seconds, UTC)."""
+    opens_text: str
+    """The same in the window's zone and in UTC: ``Sun 2024-06-09 02:00 Europe/Berlin
+    (00:00 UTC)``."""
+
+
 EventSink = Callable[[Event], None]
 """Where the engine sends events; must not block (front ends queue or buffer)."""

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from patchtui.advisories.osv import AdvisoryIndex, annotate_updates
@@ -34,6 +34,7 @@ from patchtui.engine.events import (
     HostScanned,
     HostState,
     HostStateChanged,
+    HostWaitingForWindow,
     RunFinished,
     RunHalted,
     RunStarted,
@@ -84,6 +85,15 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+WINDOW_WAIT_STEP = 1.0
+"""Seconds between checks while a host waits for its window: how soon a Ctrl+C or a
+halt ends the wait."""
+
+
 FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 
 
@@ -107,6 +117,10 @@ class PatchOptions:
     """Install exactly this baseline's versions for each host's OS release, never newer."""
     ignore_window: bool = False
     """Work on hosts outside their maintenance window too."""
+    wait_for_window: bool = False
+    """A host outside its maintenance window waits for it to open instead of being skipped."""
+    sleep: Callable[[float], Awaitable[None]] = dataclasses.field(default=_sleep, compare=False)
+    """How waits sleep (tests pair it with a frozen ``clock`` that the sleep advances)."""
     advisories: AdvisoryIndex | None = dataclasses.field(default=None, compare=False)
     """Synced OSV advisories: give each scanned update its distribution's severity before the
     selection (``--min-severity``) chooses."""
@@ -150,6 +164,7 @@ class PatchOptions:
             "install": self.install,
             "baseline": self.baseline.name if self.baseline else None,
             "ignore_window": self.ignore_window,
+            "wait_for_window": self.wait_for_window,
         }
 
 
@@ -384,6 +399,7 @@ class PatchJob:
         holder: list[RemoteSession] = []
         try:
             await self._resume.wait()
+            await self._wait_for_window(host)
             async with self.connector.slot():
                 await self._resume.wait()
                 if self._stopping or self.halt_reason is not None:
@@ -473,6 +489,40 @@ class PatchJob:
         outcome.reboot_required = live.reboot_required
         outcome.failed_packages = live.failed_packages
         return outcome
+
+    async def _wait_for_window(self, host: Host) -> None:
+        """``wait_for_window``: sleep until the host's window opens, holding no connection
+        slot (hosts in their window go on meanwhile). Returns early when the run stops or
+        halts; the caller then skips the host as it would any host not started."""
+        windows = self.windows.get(host.name)
+        options = self.options
+        if windows is None or not options.wait_for_window or options.ignore_window:
+            return
+        now = options.clock()
+        if is_open(windows, now):
+            return
+        opens = next_opening(windows, now)
+        text = format_opening(opens, windows)
+        self.emit(
+            HostWaitingForWindow(
+                run_id=self.run_id,
+                host=host.name,
+                state=HostState.QUEUED,
+                detail=f"waiting for its maintenance window: opens {text}",
+                opens=opens.timestamp(),
+                opens_text=text,
+            )
+        )
+        # Bounded by the wait itself: a clock that stops moving cannot keep the run
+        # here forever (the host is then judged by _window_closed, i.e. skipped).
+        steps = int((opens - now).total_seconds() / WINDOW_WAIT_STEP) + 2
+        for _ in range(steps):
+            if self._stopping or self.halt_reason is not None:
+                return
+            now = options.clock()
+            if now >= opens:
+                return
+            await options.sleep(min(WINDOW_WAIT_STEP, (opens - now).total_seconds()))
 
     def _window_closed(self, host: Host) -> str | None:
         """Why the host may not start now (its window is closed), None if it may."""
@@ -703,13 +753,7 @@ class PatchJob:
         ]
 
     def _selection_for(self, host: Host) -> Selection:
-        holds = host.vars.get("holds")
-        if isinstance(holds, list) and holds:
-            selection = self.options.selection
-            return dataclasses.replace(
-                selection, exclude=tuple(selection.exclude) + tuple(str(h) for h in holds)
-            )
-        return self.options.selection
+        return selection_for(host, self.options.selection)
 
     async def _hook(
         self,
@@ -1083,6 +1127,16 @@ class PatchJob:
                 rebooted=outcome.rebooted,
             )
         )
+
+
+def selection_for(host: Host, selection: Selection) -> Selection:
+    """The run's selection for one host: its inventory ``holds`` are excluded too."""
+    holds = host.vars.get("holds")
+    if isinstance(holds, list) and holds:
+        return dataclasses.replace(
+            selection, exclude=tuple(selection.exclude) + tuple(str(h) for h in holds)
+        )
+    return selection
 
 
 def _baseline_notes(plan: HostPlan) -> list[str]:

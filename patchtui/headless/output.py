@@ -13,6 +13,7 @@ from patchtui.engine.events import (
     HostFinished,
     HostScanned,
     HostStateChanged,
+    HostWaitingForWindow,
     RunFinished,
     RunHalted,
     RunStarted,
@@ -57,6 +58,8 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
         }
         if event.detail:
             line["detail"] = event.detail
+        if isinstance(event, HostWaitingForWindow):
+            line["waiting_until"] = event.opens
         return line
     if isinstance(event, HostFinished):
         result: dict[str, Any] = {

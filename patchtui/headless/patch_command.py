@@ -16,6 +16,7 @@ from patchtui.engine.events import (
     Event,
     HostFinished,
     HostScanned,
+    HostWaitingForWindow,
     RunFinished,
     RunHalted,
     RunSummary,
@@ -80,6 +81,11 @@ class PatchPrinter:
         if isinstance(event, WaveStarted):
             self.wave = event.label
             print(f"== {event.label}: {len(event.hosts)} hosts", flush=True)
+        elif isinstance(event, HostWaitingForWindow):
+            host = strip_control(event.host)
+            print(
+                f"   {host}: waits for its maintenance window, opens {event.opens_text}", flush=True
+            )
         elif isinstance(event, HostFinished):
             print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
@@ -280,11 +286,14 @@ def hosts_again(store: Store, run_id: str, hosts: Sequence[Host], *, mode: str) 
 
 
 def options_from_args(args: argparse.Namespace) -> PatchOptions:
+    if getattr(args, "wait_for_window", False) and getattr(args, "ignore_window", False):
+        raise ConfigError("--wait-for-window and --ignore-window contradict each other")
     selection = selection_from_args(args)
     baseline = baseline_from_args(args)
     return PatchOptions(
         baseline=baseline,
         ignore_window=bool(getattr(args, "ignore_window", False)),
+        wait_for_window=bool(getattr(args, "wait_for_window", False)),
         selection=selection,
         advisories=None if baseline is not None else advisories_for(selection, args),
         **rollout_from_args(args),
@@ -364,6 +373,9 @@ def _connector(args: argparse.Namespace, password: str | None) -> SshConnector:
 
 
 def run_patch_command(args: argparse.Namespace) -> int:
+    from patchtui.headless.matrix_output import check_format
+
+    check_format(args)
     return run_patch_job(args, options_from_args(args), verb="Patch")
 
 
@@ -383,7 +395,9 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         )
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)
-        printer = PatchPrinter(as_json=args.json)
+        from patchtui.headless.matrix_output import printer_for
+
+        printer = printer_for(args)
         connector = _connector(args, password)
         extra = {"again": {"mode": mode, "run": again}} if again else None
         job = PatchJob(

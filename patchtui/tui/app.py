@@ -607,6 +607,7 @@ class PatchtuiApp(App[int]):
 
         ``form``: what the form opens with (an advisory's packages), else the last one."""
         from patchtui.engine.patch import closed_windows
+        from patchtui.tui.matrix_view import review_lines
         from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
 
         if self._refuse_if_running():
@@ -625,6 +626,7 @@ class PatchtuiApp(App[int]):
         closed = closed_windows(hosts, options.clock())
         verb = "Dry-run" if options.dry_run else "Patch"
         lines = confirmation_lines(verb, hosts, options, plan, chosen_by=chosen_by, closed=closed)
+        lines += review_lines(hosts, self.rows, options)
         # Ignoring windows that are closed is itself an emergency: typed, whatever the size.
         emergency = options.ignore_window and bool(closed)
         if not await self._confirm(f"{verb}?", lines, verb, hosts, always_typed=emergency):
