@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from patchtui.engine.events import Event, HostFinished, HostScanned, RunFinished
+from patchtui.engine.events import Event
 from patchtui.engine.matrix import matrix_from_results, matrix_lines, matrix_table_rows
 from patchtui.errors import ConfigError
 from patchtui.headless.output import emit_json, event_to_json, render_table
@@ -26,12 +26,7 @@ class MatrixPrinter(PatchPrinter):
     """Records the run's events quietly; the report is the matrix and the summary."""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, HostScanned):
-            self.scans[event.host] = event
-        elif isinstance(event, HostFinished):
-            self.finished[event.host] = event
-        elif isinstance(event, RunFinished):
-            self.finish = event
+        self.collect(event)
 
     def print_report(self) -> None:
         matrix = matrix_from_results(self.finished.values())

@@ -66,13 +66,17 @@ class PatchPrinter:
         self.finish: RunFinished | None = None
         self.wave = ""
 
-    def __call__(self, event: Event) -> None:
+    def collect(self, event: Event) -> None:
+        """Keep what the final report needs: scans, finished hosts, the run's end."""
         if isinstance(event, HostScanned):
             self.scans[event.host] = event
         elif isinstance(event, HostFinished):
             self.finished[event.host] = event
         elif isinstance(event, RunFinished):
             self.finish = event
+
+    def __call__(self, event: Event) -> None:
+        self.collect(event)
         if self.as_json:
             line = event_to_json(event, self.scans)
             if line is not None:
