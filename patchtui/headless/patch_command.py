@@ -38,6 +38,8 @@ from patchtui.engine.rollout import (
 )
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
+from patchtui.headless import alerts
+from patchtui.headless.alerts import notifier_for
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host, Inventory
@@ -381,6 +383,7 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         options = dataclasses.replace(
             options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
         )
+        notifier = notifier_for(args)
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)
         printer = PatchPrinter(as_json=args.json)
@@ -389,12 +392,14 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         job = PatchJob(
             hosts,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             options=options,
             store=store,
             extra_options=extra,
         )
-        return _run_job(job, printer, connector)
+        code = _run_job(job, printer, connector)
+        alerts.finish(notifier, store, job.run_id)
+        return code
     finally:
         store.close()
 
@@ -410,6 +415,7 @@ def run_rollback_command(args: argparse.Namespace) -> int:
         hosts = [host for host in selected if host.name in changes]
         if not hosts:
             raise ConfigError(f"run {args.run} changed no package on the selected hosts")
+        notifier = notifier_for(args)
         confirm(args, hosts, "Roll back")
         password = become_password(args)
         printer = PatchPrinter(as_json=args.json)
@@ -420,10 +426,12 @@ def run_rollback_command(args: argparse.Namespace) -> int:
             source_run=args.run,
             changes_by_host=changes,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             options=options,
             store=store,
         )
-        return _run_job(job, printer, connector)
+        code = _run_job(job, printer, connector)
+        alerts.finish(notifier, store, job.run_id)
+        return code
     finally:
         store.close()
