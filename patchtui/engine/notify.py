@@ -108,13 +108,14 @@ def parse_target(text: str, *, where: str = "--notify") -> Target:
             raise ConfigError(f"{where} {value!r}: mailto: names no address")
         return Target("email", ",".join(good))
     if scheme in ("http", "https"):
-        parts = urllib.parse.urlsplit(value)
         try:
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            parts = urllib.parse.urlsplit(value)
+            hostname, _port = parts.hostname, parts.port  # each may raise ValueError
         except ValueError as error:
-            raise ConfigError(f"{where} {Target('webhook', value).label!r}: {error}") from None
-        if not parts.hostname or any(c.isspace() for c in value):
-            raise ConfigError(f"{where}: not a usable URL (no host, or spaces in it)")
+            # Not echoed whole: a webhook URL's path is its secret.
+            raise ConfigError(f"{where}: not a usable {scheme} URL: {error}") from None
+        if not hostname or any(c.isspace() or ord(c) < 32 for c in value):
+            raise ConfigError(f"{where}: not a usable {scheme} URL (no host, or spaces in it)")
         return Target("webhook", value)
     raise ConfigError(
         f"{where}: expected an http:// or https:// webhook URL or mailto:ADDRESS, "

@@ -264,3 +264,25 @@ def test_a_wrong_smtp_password_fails_the_mail_not_the_run(
     (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
     assert "mailto:oncall@example.test" in warning and "login refused" in warning
     assert "wrong-one" not in result.stderr and mailbox.messages == []
+
+
+def test_a_bad_notify_target_is_bad_input_before_any_work(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("hosts:\n  box:\n    address: 127.0.0.1\n    port: 9\n")
+    db = tmp_path / "db.json"
+    for command in ("scan", "compliance"):
+        for target, expected in (
+            ("ftp://files.example.test/x", "expected an http:// or https:// webhook URL"),
+            ("mailto:ops@example.test", "no SMTP server configured"),
+        ):
+            result = run_patchtui(
+                command, "-i", str(inventory), "--db", str(db), "--notify", target
+            )
+            assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+            (line,) = result.stderr.splitlines()
+            assert line.startswith("patchtui: error: --notify") and expected in line
+    assert not db.exists()  # refused before the database was opened
+    write_config("[notify]\ntimeout = 99\n")
+    broken = run_patchtui("scan", "-i", str(inventory), "--db", str(db))
+    assert broken.returncode == ExitCode.BAD_INPUT
+    assert "config.toml: notify.timeout must be seconds" in broken.stderr
