@@ -503,6 +503,8 @@ def _post(url: str, body: bytes, timeout: float) -> str:
         raise RuntimeError(message) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise RuntimeError(str(reason)) from None  # the same certificate next time
         raise _Retryable(str(reason) or type(error).__name__) from None
 
 
@@ -543,6 +545,10 @@ def _mail(target: Target, payload: Mapping[str, Any], smtp: SmtpSettings, timeou
         return "SMTP accepted"
     except smtplib.SMTPAuthenticationError as error:
         raise RuntimeError(f"SMTP login refused ({error.smtp_code})") from None
+    except smtplib.SMTPRecipientsRefused as error:
+        raise RuntimeError(f"refused recipients: {', '.join(sorted(error.recipients))}") from None
+    except ssl.SSLCertVerificationError as error:
+        raise RuntimeError(f"TLS: {error}") from None
     except smtplib.SMTPResponseException as error:
         raw = error.smtp_error
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)

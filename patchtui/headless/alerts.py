@@ -68,10 +68,22 @@ def record_deliveries(store: Store, run_id: str | None, deliveries: Sequence[Del
         warn(f"warning: could not record the notifications with run {run_id}: {error}")
 
 
-def finish(notifier: Notifier, store: Store | None, run_id: str | None) -> None:
-    """Wait (bounded) for the run's notifications, warn of failures, record them."""
+def finish(
+    notifier: Notifier, store: Store | None, run_id: str | None, *, warn_now: bool = True
+) -> list[Delivery]:
+    """Wait (bounded) for the run's notifications and record them; warn of failures
+    now, or (``warn_now=False``) leave that to ``warn_failures`` after the report."""
     if not notifier.enabled:
-        return
+        return []
+    notifier.warn = warn if warn_now else None
     deliveries = notifier.finish()
     if store is not None:
         record_deliveries(store, run_id, deliveries)
+    return deliveries
+
+
+def warn_failures(deliveries: Sequence[Delivery]) -> None:
+    from patchtui.engine.notify import failure_warnings
+
+    for line in failure_warnings(deliveries):
+        warn(line)

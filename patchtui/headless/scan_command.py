@@ -163,10 +163,11 @@ def run_scan_command(args: argparse.Namespace) -> int:
         )
 
         summary = run_interruptible(job.run, job.cancel, connector=connector)
-        alerts.finish(notifier, store, job.run_id)
+        deliveries = alerts.finish(notifier, store, job.run_id, warn_now=False)
     finally:
         store.close()
     printer.print_report()
+    alerts.warn_failures(deliveries)
     outcome = printer.summary.outcome if printer.summary else INTERRUPTED
     code = scan_exit_code(outcome, summary)
     return int(code)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from notifyhelp import closed_port, webhook_server
+from notifyhelp import closed_port, smtp_server, webhook_server
 
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY, Policy, PolicyException
@@ -301,3 +301,28 @@ def test_a_mail_target_without_a_server_fails_the_delivery_not_the_caller() -> N
     settings = NotifySettings(targets=(parse_target("mailto:ops@example.test"),))
     delivery = deliver(settings.targets[0], {"event": "halt"}, settings, pause=0)
     assert not delivery.ok and "no SMTP server" in delivery.detail
+
+
+def test_starttls_against_an_untrusted_certificate_fails_once_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    with smtp_server(tls_dir=tmp_path) as mailbox:
+        untrusted = NotifySettings(
+            targets=(parse_target("mailto:ops@example.test"),),
+            smtp=SmtpSettings(host="127.0.0.1", port=mailbox.port),  # system CAs only
+            timeout=3,
+        )
+        delivery = deliver(untrusted.targets[0], {"event": "halt", "text": "t"}, untrusted)
+        trusted = NotifySettings(
+            targets=untrusted.targets,
+            smtp=SmtpSettings(
+                host="127.0.0.1", port=mailbox.port, cafile=tmp_path / "smtp-cert.pem"
+            ),
+        )
+        sent = deliver(trusted.targets[0], {"event": "halt", "text": "t"}, trusted)
+        mails = mailbox.wait_for(1)
+    assert (delivery.ok, delivery.attempts) == (False, 1)
+    assert delivery.detail.startswith("TLS:") and "certificate verify failed" in delivery.detail
+    assert (sent.ok, sent.attempts, sent.detail) == (True, 1, "SMTP accepted")
+    assert len(mails) == 1 and mailbox.tls_used == [True]
+    assert mails[0]["Subject"] == "[patchtui] t"
