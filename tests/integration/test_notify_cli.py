@@ -286,3 +286,24 @@ def test_a_bad_notify_target_is_bad_input_before_any_work(tmp_path: Path) -> Non
     broken = run_patchtui("scan", "-i", str(inventory), "--db", str(db))
     assert broken.returncode == ExitCode.BAD_INPUT
     assert "config.toml: notify.timeout must be seconds" in broken.stderr
+
+
+def test_an_adhoc_run_posts_its_end_with_the_hosts_whose_command_failed(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(2, faults="none")
+    db = tmp_path / "db.json"
+    with webhook_server() as hook:
+        result = run_patchtui(
+            "run", "-i", str(lab.inventory), "--db", str(db), "--json",
+            "--notify", hook.url, "--", "false",
+        )  # fmt: skip
+        (post,) = hook.wait_for(1)
+    assert result.returncode == ExitCode.HOST_FAILURES, result.stderr
+    summary = json_lines(result.stdout)[-1]
+    assert post["event"] == "run-end" and post["operation"] == "run"
+    assert post["run_id"] == summary["run_id"]
+    assert post["outcome"] == "completed-with-failures" and post["counts"]["failed"] == 2
+    assert sorted(post["hosts_failed"]) == sorted(
+        str(line["host"]) for line in json_lines(result.stdout) if line["type"] == "host_result"
+    )
