@@ -120,6 +120,8 @@ def test_a_notifier_on_a_closed_port_warns_once_and_changes_nothing_else(
     (delivery,) = history_run(db, summary["run_id"])["notify"]  # type: ignore[misc]
     assert delivery["ok"] is False and delivery["attempts"] == 2  # one retry, no more
     assert delivery["event"] == "run-end" and delivery["detail"]
+    shown = run_patchtui("history", "--db", str(db), "--run", str(summary["run_id"])).stdout
+    assert "alerts: run-end to http://127.0.0.1:" in shown and ": failed (" in shown
 
     # A halting patch with the dead notifier still halts with the halt's exit code.
     halted = run_patchtui(*halting_patch(lab.inventory, db, "--notify", dead))
