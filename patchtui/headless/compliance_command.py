@@ -84,7 +84,8 @@ def _alert_critical_missing(
 
     if not notifier.settings.wants(CRITICAL_MISSING):
         return
-    if critical_missing_event(report) is None:
+    payload = critical_missing_event(report)
+    if payload is None:
         return
     store: Store | None = None
     run_id: str | None = None
@@ -94,13 +95,11 @@ def _alert_critical_missing(
     except (PatchtuiError, OSError) as error:
         alerts.warn(f"warning: the compliance alert is not recorded in the database: {error}")
     try:
-        payload = critical_missing_event(report, run_id=run_id)
-        assert payload is not None
-        notifier.send(payload)
+        notifier.send({**payload, "run_id": run_id})
         deliveries = notifier.finish()
         if store is not None and run_id is not None:
             try:
-                store.finish_run(run_id, COMPLETED, {"hosts": len(hosts), **report.summary})
+                store.finish_run(run_id, COMPLETED, report.summary)
             except (PatchtuiError, OSError) as error:
                 alerts.warn(f"warning: could not record the compliance run: {error}")
             else:

@@ -373,6 +373,7 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
     """Ask, connect and run one PatchJob over the selected hosts (``patch``, ``reboot``)."""
     inventory, hosts = selected_hosts(args)
     windows_by_host(hosts)  # a malformed window stops here, before any question or host
+    notifier = notifier_for(args)
     store = open_store(args)
     try:
         again = getattr(args, "retry", None) or getattr(args, "resume", None)
@@ -383,7 +384,6 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         options = dataclasses.replace(
             options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
         )
-        notifier = notifier_for(args)
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)
         printer = PatchPrinter(as_json=args.json)
@@ -406,6 +406,7 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
 
 def run_rollback_command(args: argparse.Namespace) -> int:
     _, selected = selected_hosts(args)
+    notifier = notifier_for(args)
     store = open_store(args)
     try:
         run = store.run(args.run)
@@ -415,7 +416,6 @@ def run_rollback_command(args: argparse.Namespace) -> int:
         hosts = [host for host in selected if host.name in changes]
         if not hosts:
             raise ConfigError(f"run {args.run} changed no package on the selected hosts")
-        notifier = notifier_for(args)
         confirm(args, hosts, "Roll back")
         password = become_password(args)
         printer = PatchPrinter(as_json=args.json)

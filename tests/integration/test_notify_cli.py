@@ -272,13 +272,14 @@ def test_a_bad_notify_target_is_bad_input_before_any_work(tmp_path: Path) -> Non
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("hosts:\n  box:\n    address: 127.0.0.1\n    port: 9\n")
     db = tmp_path / "db.json"
-    for command in ("scan", "compliance"):
+    for command in ("scan", "compliance", "patch", "run"):
         for target, expected in (
             ("ftp://files.example.test/x", "expected an http:// or https:// webhook URL"),
             ("mailto:ops@example.test", "no SMTP server configured"),
         ):
+            words = {"run": ["--", "uptime"], "patch": ["--yes"]}.get(command, [])
             result = run_patchtui(
-                command, "-i", str(inventory), "--db", str(db), "--notify", target
+                command, "-i", str(inventory), "--db", str(db), "--notify", target, *words
             )
             assert result.returncode == ExitCode.BAD_INPUT, result.stderr
             (line,) = result.stderr.splitlines()
