@@ -38,7 +38,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patchtui import __version__
+from patchtui import __version__, paths
 from patchtui.engine.events import (
     Event,
     EventSink,
@@ -282,7 +282,11 @@ def _smtp(table: object, path: Path) -> SmtpSettings:
     cafile = text("cafile")
     ca_path = None
     if cafile is not None:
-        ca_path = Path(cafile).expanduser()
+        try:
+            ca_path = paths.expand_user(cafile)
+        except ValueError as error:
+            raise ConfigError(f"notify.smtp.cafile {cafile!r}: {error}", where=where) from None
+        # Relative to the config file, as defaults.policy is.
         ca_path = ca_path if ca_path.is_absolute() else (path.parent / ca_path).resolve()
     return SmtpSettings(
         host=host,

@@ -120,6 +120,7 @@ def test_the_notify_section_is_read(tmp_path: Path) -> None:
         ("[notify.smtp]\nhost = 'h'\nuser = 'u'\n", "unknown key notify.smtp.user"),
         ("[notify.smtp]\nhost = 'h'\nfrom = 'nobody'\n", "notify.smtp.from is not an email"),
         ("[notify.smtp]\nhost = 'h'\npassword = ''\n", "notify.smtp.password must be"),
+        ("[notify.smtp]\nhost = 'h'\ncafile = '~nosuchuser9/ca'\n", "~nosuchuser9: no such user"),
         ("[notfy]\n", "unknown section [notfy] (known: [defaults], [notify])"),
     ],
 )
