@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from patchtui import __version__
 from patchtui.errors import PatchtuiError
 from patchtui.exit_codes import ExitCode, describe
+from patchtui.headless.alerts import add_notify_flags
 from patchtui.headless.common import DEFAULT_CONCURRENCY
 from patchtui.textsafe import one_line
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--no-refresh", action="store_true", help="do not refresh package metadata first"
     )
+    add_notify_flags(scan)
     scan.set_defaults(handler=_scan)
 
     patch = commands.add_parser(
@@ -182,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the hosts RUN_ID never finished (interrupted, or skipped: halted, "
         "cancelled, outside their window)",
     )
+    add_notify_flags(patch)
     patch.set_defaults(handler=_patch)
 
     rollback = commands.add_parser(
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_concurrency(rollback)
     rollback.add_argument("--run", required=True, metavar="RUN_ID", help="the patch run to undo")
     _add_run_controls(rollback)
+    add_notify_flags(rollback)
     rollback.set_defaults(handler=_rollback)
 
     history = commands.add_parser(
@@ -227,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_const", const="json", dest="format", help="same as --format json"
     )
     compliance.add_argument("--output", metavar="FILE", help="write the report here (atomically)")
+    add_notify_flags(compliance)
     compliance.set_defaults(handler=_compliance)
 
     lab = commands.add_parser(
@@ -289,6 +294,9 @@ class ParserKit:
 
     def add_confirmation(self, parser: argparse.ArgumentParser) -> None:
         _add_confirmation(parser)
+
+    def add_notify(self, parser: argparse.ArgumentParser) -> None:
+        add_notify_flags(parser)
 
     def positive_int(self, text: str) -> int:
         return _positive_int(text)

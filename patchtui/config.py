@@ -13,6 +13,19 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
     advisories_max_age_days = 7   # OSV data older than this is reported as stale
     min_severity = "high"         # patch installs only updates this severe or more
 
+    [notify]                      # alerts (patchtui/engine/notify.py; README "Alerts")
+    targets = ["https://hooks.example.com/…", "mailto:ops@example.com"]
+    events = ["run-end", "halt", "critical-missing"]
+    timeout = 5                   # seconds per delivery attempt (one retry at most)
+
+    [notify.smtp]                 # for mailto: targets; never taken from the command line
+    host = "smtp.example.com"
+    port = 587
+    tls = "starttls"              # or "ssl", "none"
+    username = "patchtui"
+    password_env = "PATCHTUI_SMTP_PASSWORD"  # or password = "..." (this file, not argv)
+    from = "patchtui@example.com"
+
 A missing file means built-in defaults. Any other mistake (bad TOML, an
 unknown section or key, a wrong type) is a ``ConfigError`` naming the file
 and the key: a typo silently ignored would be a default the user thinks they
@@ -25,10 +38,14 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchtui import paths
 from patchtui.errors import ConfigError
 from patchtui.inventory.model import HOST_KEY_POLICIES, HostKeyPolicy
+
+if TYPE_CHECKING:
+    from patchtui.engine.notify import NotifySettings
 
 CONFIG_FILE_NAME = "config.toml"
 _DEFAULT_KEYS = (
@@ -40,6 +57,8 @@ _DEFAULT_KEYS = (
     "advisories_max_age_days",
     "min_severity",
 )
+
+_SECTIONS = ("defaults", "notify")
 
 TYPED_CONFIRM_ABOVE = 20
 """Built-in: a change to more hosts than this is confirmed by typing the host count."""
@@ -61,6 +80,8 @@ class Config:
     """OSV advisory data whose newest record is older than this many days is reported stale."""
     min_severity: str | None = None
     """patch's --min-severity when the command line does not give one."""
+    notify: NotifySettings | None = None
+    """[notify]: default alert targets, which events, the SMTP server for mailto:."""
     source: Path | None = None
     """The file these came from (None: no file)."""
 
@@ -98,8 +119,11 @@ def parse_config(text: str, path: Path) -> Config:
     except ValueError as error:  # a number of thousands of digits; not a TOMLDecodeError
         raise ConfigError(f"not valid TOML: {str(error).split(';')[0]}", where=where) from None
     for section in document:
-        if section != "defaults":
-            raise ConfigError(f"unknown section [{section}] (known: [defaults])", where=where)
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown section [{section}] (known: {', '.join(f'[{s}]' for s in _SECTIONS)})",
+                where=where,
+            )
     defaults = document.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError("'defaults' must be a table: [defaults]", where=where)
@@ -120,8 +144,17 @@ def parse_config(text: str, path: Path) -> Config:
             defaults.get("advisories_max_age_days"), "advisories_max_age_days", where
         ),
         min_severity=_min_severity(defaults.get("min_severity"), where),
+        notify=_notify(document, path),
         source=path,
     )
+
+
+def _notify(document: dict[str, object], path: Path) -> NotifySettings | None:
+    if "notify" not in document:
+        return None
+    from patchtui.engine.notify import parse_notify_section
+
+    return parse_notify_section(document["notify"], path)
 
 
 _MIN_SEVERITIES = ("critical", "important", "high", "moderate", "medium", "low")

@@ -33,6 +33,7 @@ def register(commands: Any, kit: Any) -> None:
     )
     kit.add_rollout(reboot)
     kit.add_confirmation(reboot)
+    kit.add_notify(reboot)
     reboot.set_defaults(handler=_handler)
 
 

@@ -27,7 +27,7 @@ def register(commands: Any, kit: Any) -> None:
     parser = commands.add_parser(
         "run",
         usage="patchtui run -i FILE [-l PATTERN] [-c N] [--become] [--timeout S] [--json] "
-        "[--db PATH] -- COMMAND [ARG ...]",
+        "[--db PATH] [--notify URL|mailto:ADDR] -- COMMAND [ARG ...]",
         help="run one shell command on every selected host, output streamed (like pssh -i)",
         description=(
             "Run COMMAND through each selected host's login shell; the words after -- form "
@@ -51,6 +51,7 @@ def register(commands: Any, kit: Any) -> None:
         help="stop the command on a host after this long (default: no limit)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    kit.add_notify(parser)
     parser.add_argument(
         "command_words",
         nargs="+",
@@ -168,6 +169,7 @@ def summary_line(summary: RunSummary, outcome: str) -> str:
 def run_command(args: argparse.Namespace) -> int:
     from patchtui.engine.adhoc import AdhocJob
     from patchtui.errors import ConfigError
+    from patchtui.headless import alerts
     from patchtui.headless.common import (
         make_connector,
         open_store,
@@ -181,6 +183,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not command.strip():
         raise ConfigError("give the command to run after --, e.g. patchtui run -i INV -- uptime")
     _, hosts = selected_hosts(args)
+    notifier = alerts.notifier_for(args)
     store = open_store(args)
     try:
         printer = RunPrinter(as_json=args.json, host_names=[host.name for host in hosts])
@@ -189,7 +192,7 @@ def run_command(args: argparse.Namespace) -> int:
             hosts,
             command=command,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             store=store,
             privileged=args.become,
             timeout=args.timeout,
@@ -198,9 +201,11 @@ def run_command(args: argparse.Namespace) -> int:
         printer.job = job
 
         summary = run_interruptible(job.run, job.cancel, connector=connector)
+        deliveries = alerts.finish(notifier, store, job.run_id, warn_now=False)
     finally:
         store.close()
     printer.print_report()
+    alerts.warn_failures(deliveries)
     if job.cancelled:
         return int(ExitCode.INTERRUPTED)
     return int(ExitCode.OK if summary.ok == summary.hosts else ExitCode.HOST_FAILURES)

@@ -6,15 +6,22 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchtui.compliance.evaluate import evaluate_fleet
 from patchtui.compliance.policy import DEFAULT_POLICY, load_policy
 from patchtui.compliance.report import render, write_atomically
 from patchtui.config import load_config
-from patchtui.errors import ConfigError
+from patchtui.engine.outcome import COMPLETED
+from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
+from patchtui.headless import alerts
 from patchtui.headless.common import db_path, open_store, selected_hosts
+
+if TYPE_CHECKING:
+    from patchtui.compliance.evaluate import ComplianceReport
+    from patchtui.engine.notify import Notifier
+    from patchtui.store.db import Store
 
 
 def _check_output_dir(output: str) -> None:
@@ -32,6 +39,7 @@ def run_compliance_command(args: argparse.Namespace) -> int:
     policy_path = args.policy or load_config().policy
     policy = load_policy(policy_path) if policy_path else DEFAULT_POLICY
     _, hosts = selected_hosts(args)
+    notifier = alerts.notifier_for(args, "compliance")
     store = open_store(args, readonly=True)
     try:
         stored = {str(doc.get("name")): doc for doc in store.hosts()}
@@ -62,7 +70,43 @@ def run_compliance_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"compliance report written to {args.output}: {summary}\n")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _alert_critical_missing(args, notifier, report, [host.name for host in hosts])
     return int(ExitCode.OK if report.all_compliant else ExitCode.NON_COMPLIANT)
+
+
+def _alert_critical_missing(
+    args: argparse.Namespace, notifier: Notifier, report: ComplianceReport, hosts: list[str]
+) -> None:
+    """Alert when critical fixes are missing past grace; the check is then kept in history
+    as a ``compliance`` run, so its deliveries are recorded like any run's. Nothing here
+    changes the report or the exit code: a store that cannot be written is a warning."""
+    from patchtui.engine.notify import CRITICAL_MISSING, critical_missing_event
+
+    if not notifier.settings.wants(CRITICAL_MISSING):
+        return
+    payload = critical_missing_event(report)
+    if payload is None:
+        return
+    store: Store | None = None
+    run_id: str | None = None
+    try:
+        store = open_store(args)
+        run_id = store.start_run("compliance", hosts, {"policy": report.policy.name})
+    except (PatchtuiError, OSError) as error:
+        alerts.warn(f"warning: the compliance alert is not recorded in the database: {error}")
+    try:
+        notifier.send({**payload, "run_id": run_id})
+        deliveries = notifier.finish()
+        if store is not None and run_id is not None:
+            try:
+                store.finish_run(run_id, COMPLETED, report.summary)
+            except (PatchtuiError, OSError) as error:
+                alerts.warn(f"warning: could not record the compliance run: {error}")
+            else:
+                alerts.record_deliveries(store, run_id, deliveries)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _with_advisories(

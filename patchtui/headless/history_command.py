@@ -133,6 +133,8 @@ def _show_run(store: Store, args: argparse.Namespace) -> int:
         f"run {run.get('run_id')}: {run.get('operation')} {stored_run_label(run)} "
         f"by {run.get('user')} at {_when(run.get('started'))}"
     )
+    if alerts := _alerts_line(run.get("notify")):
+        print(alerts)
     rows: list[list[object]] = []
     for result in results:
         changes = result.get("changes") or []
@@ -149,3 +151,16 @@ def _show_run(store: Store, args: argparse.Namespace) -> int:
         for text in store.transcript(args.run, args.host).splitlines():
             print(strip_control(text))
     return int(ExitCode.OK)
+
+
+def _alerts_line(deliveries: object) -> str:
+    """``alerts: halt to https://hooks.example/…: ok; run-end to mailto:x: failed (...)``."""
+    if not isinstance(deliveries, list) or not deliveries:
+        return ""
+    parts = []
+    for each in deliveries:
+        if not isinstance(each, dict):
+            continue
+        state = "ok" if each.get("ok") else f"failed ({each.get('detail') or '?'})"
+        parts.append(f"{each.get('event')} to {each.get('target')}: {state}")
+    return strip_control("alerts: " + "; ".join(parts)) if parts else ""

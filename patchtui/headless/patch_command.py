@@ -39,6 +39,8 @@ from patchtui.engine.rollout import (
 )
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
+from patchtui.headless import alerts
+from patchtui.headless.alerts import notifier_for
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host, Inventory
@@ -387,6 +389,7 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
     """Ask, connect and run one PatchJob over the selected hosts (``patch``, ``reboot``)."""
     inventory, hosts = selected_hosts(args)
     windows_by_host(hosts)  # a malformed window stops here, before any question or host
+    notifier = notifier_for(args)
     store = open_store(args)
     try:
         again = getattr(args, "retry", None) or getattr(args, "resume", None)
@@ -407,18 +410,21 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
         job = PatchJob(
             hosts,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             options=options,
             store=store,
             extra_options=extra,
         )
-        return _run_job(job, printer, connector)
+        code = _run_job(job, printer, connector)
+        alerts.finish(notifier, store, job.run_id)
+        return code
     finally:
         store.close()
 
 
 def run_rollback_command(args: argparse.Namespace) -> int:
     _, selected = selected_hosts(args)
+    notifier = notifier_for(args)
     store = open_store(args)
     try:
         run = store.run(args.run)
@@ -438,10 +444,12 @@ def run_rollback_command(args: argparse.Namespace) -> int:
             source_run=args.run,
             changes_by_host=changes,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             options=options,
             store=store,
         )
-        return _run_job(job, printer, connector)
+        code = _run_job(job, printer, connector)
+        alerts.finish(notifier, store, job.run_id)
+        return code
     finally:
         store.close()

@@ -18,6 +18,7 @@ from patchtui.engine.events import (
 from patchtui.engine.outcome import INTERRUPTED, describe_outcome, pending_text, skipped_text
 from patchtui.engine.scan import ScanJob
 from patchtui.exit_codes import ExitCode
+from patchtui.headless import alerts
 from patchtui.headless.common import make_connector, open_store, run_interruptible, selected_hosts
 from patchtui.headless.output import emit_json, event_to_json, render_table
 
@@ -145,6 +146,7 @@ def scan_exit_code(outcome: str, summary: RunSummary) -> ExitCode:
 
 def run_scan_command(args: argparse.Namespace) -> int:
     _, hosts = selected_hosts(args)
+    notifier = alerts.notifier_for(args)
     store = open_store(args)
     try:
         printer = ScanPrinter(
@@ -154,16 +156,18 @@ def run_scan_command(args: argparse.Namespace) -> int:
         job = ScanJob(
             hosts,
             connector=connector,
-            emit=printer,
+            emit=notifier.sink(printer),
             store=store,
             refresh=not args.no_refresh,
             options={"limit": args.limit, "concurrency": args.concurrency},
         )
 
         summary = run_interruptible(job.run, job.cancel, connector=connector)
+        deliveries = alerts.finish(notifier, store, job.run_id, warn_now=False)
     finally:
         store.close()
     printer.print_report()
+    alerts.warn_failures(deliveries)
     outcome = printer.summary.outcome if printer.summary else INTERRUPTED
     code = scan_exit_code(outcome, summary)
     return int(code)

@@ -867,6 +867,20 @@ class Store:
             _drop_journal(self.path, run_id, active)
             _release_live(self.path, run_id, active.live_fd)
 
+    def annotate_run(self, run_id: str, fields: Mapping[str, object]) -> None:
+        """Add ``fields`` to a finished run's record (its notifications: what was sent
+        after the run ended); durable on return. An unknown run is a ValueError."""
+        if self.readonly:
+            raise StoreError(f"internal error: database {self.path} was opened read-only")
+        extra = _as_dict(fields, "fields")
+        reserved = set(extra) & {"run_id", "operation", "status", "counts", "started"}
+        if reserved:
+            raise ValueError(f"annotate_run may not change {sorted(reserved)}")
+        with self._mutex, self._transaction() as txn:
+            if not txn.table(schema.RUNS).update(extra, Query().run_id == run_id):
+                raise ValueError(f"no run {run_id} in the database")
+            txn.shard_table(run_id, schema.SHARD_RUN).update(extra)
+
     def prune(self, older_than_days: float) -> int:
         """Delete finished runs older than the age (index, history, transcripts); count them."""
         cutoff = time.time() - older_than_days * 86400

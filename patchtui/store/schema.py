@@ -4,7 +4,8 @@ Main database (``paths.default_db_path()``, small, rewritten by run start/finish
   ``meta``   one document: ``{"schema_version": int, "created": epoch,
              "host_shards": int}``
   ``runs``   the run index: run_id, operation, options, user, pid, command,
-             started, finished, status, counts, host_count
+             started, finished, status, counts, host_count; ``notify`` (the
+             alerts' deliveries, engine/notify.py) when any were sent
 
 Host files (``<db dir>/<db stem>.hosts/<NN>.json``, NN = crc32(name) % host_shards;
 see :mod:`patchtui.store.hostfiles`), each with one table:

@@ -27,8 +27,9 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from patchtui.config import TYPED_CONFIRM_ABOVE
-from patchtui.engine.events import HostFinished, HostState, RunSummary
+from patchtui.engine.events import EventSink, HostFinished, HostState, RunSummary
 from patchtui.engine.hostwork import Connector
+from patchtui.engine.notify import Notifier, NotifySettings, failure_warnings
 from patchtui.engine.outcome import (
     COMPLETED,
     DRY_RUN,
@@ -86,6 +87,7 @@ class RunnableJob(Protocol):
     """What the console needs of a run: ScanJob, PatchJob, RollbackJob, AdhocJob."""
 
     run_id: str
+    emit: EventSink
 
     @property
     def operation(self) -> str: ...
@@ -136,6 +138,7 @@ class PatchtuiApp(App[int]):
         run_defaults: PatchOptions | None = None,
         default_theme: str | None = None,
         typed_confirm_above: int = TYPED_CONFIRM_ABOVE,
+        notify: NotifySettings | None = None,
     ) -> None:
         break_textual_cycles()  # what Textual drops is freed at once, not by the collector
         super().__init__()
@@ -155,6 +158,8 @@ class PatchtuiApp(App[int]):
         self.clock = clock
         self.refresh_metadata = refresh_metadata
         self.extra_theme_dirs = list(extra_theme_dirs)
+        self.notify_settings = notify
+        """config.toml's [notify]: the console's runs alert like the headless ones."""
         self.run_defaults = run_defaults or PatchOptions()
         """Options the patch form does not show (time limits, poll interval); tests shorten them."""
         self.bridge = EventBridge(clock=monotonic)
@@ -448,6 +453,10 @@ class PatchtuiApp(App[int]):
             await connector.close_all()
             raise
         self.job = job
+        notifier = None
+        if self.notify_settings is not None and self.notify_settings.targets:
+            notifier = Notifier(self.notify_settings)
+            job.emit = notifier.sink(job.emit)
         self.bridge.expect_run(
             max_failures=job.plan.max_failures if isinstance(job, PatchJob) else None
         )
@@ -456,7 +465,7 @@ class PatchtuiApp(App[int]):
         # records the run as interrupted instead of leaving it "running".
         task = self._run_task = asyncio.create_task(job.run())
         try:
-            return await asyncio.shield(task)
+            summary = await asyncio.shield(task)
         except asyncio.CancelledError:
             _stop_waiting(job)
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -470,6 +479,24 @@ class PatchtuiApp(App[int]):
                 await connector.close_all()
             del connector
             self.flush_events()
+        if notifier is not None:
+            await self._finish_notifications(notifier, job.run_id)
+        return summary
+
+    async def _finish_notifications(self, notifier: Notifier, run_id: str) -> None:
+        """Wait (bounded, off the UI loop) for the run's alerts; record them with the run;
+        a failed one is a warning toast, never a failed run."""
+        deliveries = await asyncio.to_thread(notifier.finish)
+        annotate = getattr(self.store, "annotate_run", None)
+        if deliveries and annotate is not None:
+            from patchtui.engine.notify import deliveries_json
+
+            try:
+                await asyncio.to_thread(annotate, run_id, {"notify": deliveries_json(deliveries)})
+            except Exception as error:
+                self.notify(f"Alerts not recorded with run {run_id}: {error}", severity="warning")
+        for line in failure_warnings(deliveries):
+            self.notify(line.removeprefix("warning: "), severity="warning", timeout=10)
 
     def _set_control(self, control: str | None) -> None:
         run = self.bridge.run
@@ -999,6 +1026,7 @@ def make_app(
     run_defaults: PatchOptions | None = None,
     default_theme: str | None = None,
     typed_confirm_above: int = TYPED_CONFIRM_ABOVE,
+    notify: NotifySettings | None = None,
 ) -> PatchtuiApp:
     """Build the console from its services (posting's ``make_posting`` pattern).
 
@@ -1018,4 +1046,5 @@ def make_app(
         run_defaults=run_defaults,
         default_theme=default_theme,
         typed_confirm_above=typed_confirm_above,
+        notify=notify,
     )

@@ -65,6 +65,7 @@ def _open_console(
         store=store,
         default_theme=config.theme,
         typed_confirm_above=config.typed_confirm_limit,
+        notify=config.notify,
     )
     app.collector = tune_gc_for_console()
     result = app.run()

@@ -346,12 +346,19 @@ def test_policy_loads_or_refuses_in_one_line(text: str) -> None:
 CONFIG_SEED = (
     '[defaults]\nconcurrency = 20\npolicy = "policies/prod.yaml"\ntheme = "nord"\n'
     'host_key_policy = "accept-new"\n'
+    '[notify]\ntargets = ["https://h.example.test/x", "mailto:a@example.test"]\n'
+    'events = ["halt"]\ntimeout = 5\n[notify.smtp]\nhost = "smtp.example.test"\nport = 587\n'
 )
 CONFIG_LINE = st.one_of(
-    st.sampled_from(["[defaults]", "[other]", "[[defaults]]"]),
+    st.sampled_from(["[defaults]", "[other]", "[[defaults]]", "[notify]", "[notify.smtp]"]),
     st.builds(
         lambda key, value: f"{key} = {value}",
-        st.sampled_from(["concurrency", "policy", "theme", "host_key_policy", "x"]),
+        st.sampled_from(
+            [
+                *("concurrency", "policy", "theme", "host_key_policy", "x"),
+                *("targets", "events", "timeout", "host", "port", "tls", "from", "cafile"),
+            ]
+        ),
         st.one_of(
             st.integers().map(str),
             st.text(ALPHABET, max_size=10).map(json.dumps),
@@ -364,6 +371,9 @@ CONFIG_LINE = st.one_of(
                     "9" * 5000,
                     "[" * 5000,
                     "1979-05-27",
+                    '["http://[::1/x", "mailto:"]',
+                    '["mailto:a@b.test", "https://h.test:0/x"]',
+                    '["halt", "run-end"]',
                 ]
             ),
         ),
