@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Literal
 
 from patchtui.errors import InventoryError
-from patchtui.inventory.loader import _LineList, _LineMap, _read_yaml
 from patchtui.inventory.model import (
     DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
@@ -73,6 +72,7 @@ from patchtui.inventory.model import (
 )
 from patchtui.inventory.ranges import expand_range
 from patchtui.inventory.sshconfig import SSHCONFIG_PREFIX
+from patchtui.inventory.yamlread import LineList, LineMap, read_yaml
 from patchtui.paths import expand_user, read_input_text
 
 SCRIPT_TIMEOUT = 60.0
@@ -261,7 +261,7 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
         structured = bool(_YAML_KEY_LINE.match(first)) and not _SECTION.match(first)
     if not structured:
         return "ansible-ini"
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     if not isinstance(data, dict):
         # Neither format can use it; patchtui's own reader explains what it expected.
         return "patchtui"
@@ -395,12 +395,12 @@ def _ini_host_line(raw: _Raw, section: str, line: str, location: str) -> None:
 
 def parse_yaml(text: str, source: str, *, base_dir: str | Path | None = None) -> AnsibleInventory:
     """Parse an Ansible YAML inventory (``all: {hosts, children, vars}``)."""
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     raw = _Raw(source=source, base_dir=Path(base_dir) if base_dir is not None else None)
     raw.group("all", f"{source}:1")
     if data is None:
         raise InventoryError("inventory is empty", where=source)
-    if not isinstance(data, _LineMap):
+    if not isinstance(data, LineMap):
         raise InventoryError(
             "an Ansible YAML inventory is a mapping of group names (e.g. 'all:')",
             where=f"{source}:1",
@@ -413,7 +413,7 @@ def parse_yaml(text: str, source: str, *, base_dir: str | Path | None = None) ->
     return _build(raw)
 
 
-def _plugin_error(data: _LineMap, source: str) -> None:
+def _plugin_error(data: LineMap, source: str) -> None:
     plugin = data.get("plugin")
     raise InventoryError(
         f"inventory plugin {plugin!r} is not supported; export it as a dynamic inventory: "
@@ -428,7 +428,7 @@ def _yaml_group(raw: _Raw, name: str, body: object, location: str, parent: str |
         raw.groups[parent].children.append(name)
     if body is None:
         return
-    if not isinstance(body, _LineMap):
+    if not isinstance(body, LineMap):
         raise InventoryError(
             f"group {name!r} must be a mapping with hosts, children or vars", where=location
         )
@@ -442,7 +442,7 @@ def _yaml_group(raw: _Raw, name: str, body: object, location: str, parent: str |
             continue
         if value is None:
             continue
-        if not isinstance(value, _LineMap):
+        if not isinstance(value, LineMap):
             raise InventoryError(f"group {name!r}: {key} must be a mapping", where=key_location)
         if key == "vars":
             for var, item in value.items():
@@ -466,7 +466,7 @@ def _yaml_host(raw: _Raw, group: str, pattern: str, body: object, location: str)
     if port is not None:
         variables["ansible_port"] = _Var(port, f"host {location}", location)
     if body is not None:
-        if not isinstance(body, _LineMap):
+        if not isinstance(body, LineMap):
             raise InventoryError(
                 f"host {pattern!r}: its vars must be a mapping, got {body!r}", where=location
             )
@@ -481,7 +481,7 @@ def _yaml_host(raw: _Raw, group: str, pattern: str, body: object, location: str)
 def _plain(value: object) -> object:
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, _LineList | list):
+    if isinstance(value, LineList | list):
         return [_plain(item) for item in value]
     return value
 
