@@ -12,6 +12,7 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
                                   # for the host count typed, not a single y
     advisories_max_age_days = 7   # OSV data older than this is reported as stale
     min_severity = "high"         # patch installs only updates this severe or more
+    stale_mirror_days = 7         # repository metadata older than this: a stale mirror
 
 A missing file means built-in defaults. Any other mistake (bad TOML, an
 unknown section or key, a wrong type) is a ``ConfigError`` naming the file
@@ -39,6 +40,7 @@ _DEFAULT_KEYS = (
     "typed_confirm_above",
     "advisories_max_age_days",
     "min_severity",
+    "stale_mirror_days",
 )
 
 TYPED_CONFIRM_ABOVE = 20
@@ -61,6 +63,9 @@ class Config:
     """OSV advisory data whose newest record is older than this many days is reported stale."""
     min_severity: str | None = None
     """patch's --min-severity when the command line does not give one."""
+    stale_mirror_days: int | None = None
+    """A host whose newest repository metadata is older than this is on a stale mirror
+    (scan summary, console filter ``stale``, compliance reason ``stale-mirror``)."""
     source: Path | None = None
     """The file these came from (None: no file)."""
 
@@ -120,6 +125,9 @@ def parse_config(text: str, path: Path) -> Config:
             defaults.get("advisories_max_age_days"), "advisories_max_age_days", where
         ),
         min_severity=_min_severity(defaults.get("min_severity"), where),
+        stale_mirror_days=_whole_number(
+            defaults.get("stale_mirror_days"), "stale_mirror_days", where
+        ),
         source=path,
     )
 

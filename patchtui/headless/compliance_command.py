@@ -47,8 +47,15 @@ def run_compliance_command(args: argparse.Namespace) -> int:
         from patchtui.baselines.store import BaselineBook
 
         baseline = BaselineBook(db_path(args)).require(args.baseline)
+    mirror_days = load_config().stale_mirror_days
     report = evaluate_fleet(
-        states, policy, now, source=str(db_path(args)), baseline=baseline, notes=notes
+        states,
+        policy,
+        now,
+        source=str(db_path(args)),
+        baseline=baseline,
+        notes=notes,
+        **({"stale_mirror_days": mirror_days} if mirror_days is not None else {}),
     )
     text = render(report, args.format)
     if args.output:
