@@ -7,6 +7,8 @@ import shlex
 from fixtures import captured
 
 from patchtui.compliance.drift import find_stale_mirrors
+from patchtui.compliance.evaluate import evaluate_fleet
+from patchtui.compliance.policy import DEFAULT_POLICY
 from patchtui.drivers.parsers.metadata import APT_METADATA_COMMAND, parse_metadata_times
 from patchtui.lab.shell import execute
 from patchtui.lab.state import SimHost
@@ -87,3 +89,19 @@ def test_the_lab_answers_the_check_with_its_age() -> None:
         times = parse_metadata_times(execute(host, command).stdout)
         assert times.age_seconds is not None and abs(times.age_seconds - 45 * _DAY) <= 1
         assert any(path.endswith("bookworm-security_InRelease") for _, path in times.files)
+
+
+def test_compliance_reason_stale_mirror_with_its_limit() -> None:
+    now = 1_790_000_000.0
+    fresh = {**_host("a", 0.5), "last_scan": now - 60, "reboot_required": False}
+    old = {**_host("b", 30.0), "last_scan": now - 60, "reboot_required": False}
+    report = evaluate_fleet([fresh, old], DEFAULT_POLICY, now)
+    verdicts = {host.host: host for host in report.hosts}
+    assert verdicts["a"].status == "compliant"
+    assert verdicts["b"].status == "non-compliant"
+    (reason,) = verdicts["b"].reasons
+    assert reason.code == "stale-mirror"
+    assert reason.message == "stale mirror: repository metadata 30.0 days old (limit 7)"
+    assert report.summary["hosts_by_reason"] == {"stale-mirror": 1}
+    relaxed = evaluate_fleet([fresh, old], DEFAULT_POLICY, now, stale_mirror_days=45)
+    assert all(host.status == "compliant" for host in relaxed.hosts)
