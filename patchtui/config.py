@@ -46,6 +46,9 @@ _DEFAULT_KEYS = (
 TYPED_CONFIRM_ABOVE = 20
 """Built-in: a change to more hosts than this is confirmed by typing the host count."""
 
+STALE_MIRROR_DAYS = 7
+"""Built-in: repository metadata older than this many days means a stale mirror."""
+
 
 @dataclass(frozen=True)
 class Config:
@@ -73,6 +76,11 @@ class Config:
     def typed_confirm_limit(self) -> int:
         """``typed_confirm_above``, or the built-in default when the file does not set it."""
         return TYPED_CONFIRM_ABOVE if self.typed_confirm_above is None else self.typed_confirm_above
+
+    @property
+    def stale_mirror_limit(self) -> int:
+        """``stale_mirror_days``, or the built-in default when the file does not set it."""
+        return STALE_MIRROR_DAYS if self.stale_mirror_days is None else self.stale_mirror_days
 
 
 def config_path() -> Path:

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from patchtui.config import STALE_MIRROR_DAYS
 from patchtui.drivers.versions import comparator
 
-DEFAULT_STALE_MIRROR_DAYS = 7.0
+DEFAULT_STALE_MIRROR_DAYS = float(STALE_MIRROR_DAYS)
 _DAY = 86_400.0
 
 

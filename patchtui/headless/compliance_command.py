@@ -47,7 +47,6 @@ def run_compliance_command(args: argparse.Namespace) -> int:
         from patchtui.baselines.store import BaselineBook
 
         baseline = BaselineBook(db_path(args)).require(args.baseline)
-    mirror_days = load_config().stale_mirror_days
     report = evaluate_fleet(
         states,
         policy,
@@ -55,7 +54,7 @@ def run_compliance_command(args: argparse.Namespace) -> int:
         source=str(db_path(args)),
         baseline=baseline,
         notes=notes,
-        **({"stale_mirror_days": mirror_days} if mirror_days is not None else {}),
+        stale_mirror_days=load_config().stale_mirror_limit,
     )
     text = render(report, args.format)
     if args.output:

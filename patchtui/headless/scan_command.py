@@ -179,12 +179,11 @@ def run_scan_command(args: argparse.Namespace) -> int:
     _, hosts = selected_hosts(args)
     store = open_store(args)
     try:
-        mirror_days = load_config().stale_mirror_days
         printer = ScanPrinter(
             as_json=args.json,
             total=len(hosts),
             advisories=_advisories(args) if args.json else None,
-            stale_mirror_days=DEFAULT_STALE_MIRROR_DAYS if mirror_days is None else mirror_days,
+            stale_mirror_days=load_config().stale_mirror_limit,
         )
         connector = make_connector(args)
         job = ScanJob(

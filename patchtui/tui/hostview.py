@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchtui.compliance.drift import DEFAULT_STALE_MIRROR_DAYS, find_stale_mirrors
+from patchtui.compliance.drift import find_stale_mirrors
 from patchtui.config import load_config
 from patchtui.drivers.base import SEVERITIES, Facts, ScanResult
 from patchtui.engine.events import HostState
@@ -347,11 +347,11 @@ def filter_rows(rows: Mapping[str, HostRow], query: str) -> list[HostRow]:
     """The rows ``matches`` keeps; a ``stale`` term first judges mirrors fleet-wide (a
     host is behind only next to its peers), with config.toml's ``stale_mirror_days``."""
     if "stale" in query.lower().split():
-        mark_stale_mirrors(rows.values(), load_config().stale_mirror_days)
+        mark_stale_mirrors(rows.values(), load_config().stale_mirror_limit)
     return [row for row in rows.values() if matches(row, query)]
 
 
-def mark_stale_mirrors(rows: Iterable[HostRow], stale_mirror_days: float | None) -> None:
+def mark_stale_mirrors(rows: Iterable[HostRow], stale_mirror_days: float) -> None:
     rows = list(rows)
     states = [
         {
@@ -362,11 +362,11 @@ def mark_stale_mirrors(rows: Iterable[HostRow], stale_mirror_days: float | None)
         }
         for row in rows
     ]
-    days = DEFAULT_STALE_MIRROR_DAYS if stale_mirror_days is None else stale_mirror_days
-    findings = find_stale_mirrors(states, days)
+    findings = find_stale_mirrors(states, stale_mirror_days)
     for row in rows:
         finding = findings.get(row.name)
-        row.stale_mirror = finding.describe(days) if finding is not None and finding.stale else ""
+        stale = finding is not None and finding.stale
+        row.stale_mirror = finding.describe(stale_mirror_days) if finding and stale else ""
 
 
 def matches(row: HostRow, query: str) -> bool:
