@@ -47,6 +47,11 @@ def test_scan_flags_the_stale_mirror_and_compliance_says_so(
     # none of them is flagged: fresh metadata, their peers' candidates.
     answered = [line for line in lines if line["type"] == "host_result" and line["state"] == "ok"]
     assert len(answered) >= HOSTS - 4
+    ages = {str(line["host"]): line["metadata_age_seconds"] for line in answered}
+    assert abs(float(ages.pop(stale)) - STALE_MIRROR_AGE_DAYS * 86_400) < 60  # type: ignore[arg-type]
+    # apk hosts have no check (None); every other host's metadata is fresh.
+    assert all(age is None or float(age) < 86_400 for age in ages.values())  # type: ignore[arg-type]
+    assert any(age is not None for age in ages.values())
 
     text = run_patchtui("scan", "-i", str(lab.inventory), "--db", db)
     row = next(line for line in text.stdout.splitlines() if line.startswith(stale + " "))
