@@ -304,8 +304,9 @@ def _read(file_path: Path, source: str) -> str:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:
         raise InventoryError(
-            "is a directory; give one inventory file (patchtui does not read inventory "
-            "directories)",
+            "is a directory; give one inventory file (patchtui reads an inventory "
+            "directory only when it holds an Ansible inventory plugin file, through "
+            "ansible-inventory)",
             where=source,
         ) from None
     except UnicodeDecodeError as exc:

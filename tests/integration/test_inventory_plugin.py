@@ -35,6 +35,9 @@ def test_plugin_files_are_detected_as_plugins_not_json() -> None:
     assert detect_format(PLUGINS / "generator.yml") == "ansible-plugin"
     assert detect_format(PLUGINS / "constructed") == "ansible-plugin"
     assert detect_format(PLUGINS / "constructed" / "01-static.yml") == "ansible-yaml"
+    # A directory without a plugin file is still not an inventory patchtui reads.
+    with pytest.raises(InventoryError, match="only when it holds an Ansible inventory plugin"):
+        load_inventory(PLUGINS.parent)
 
 
 @needs_ansible
