@@ -1,12 +1,12 @@
 """Version drift and stale mirrors across a fleet. Pure.
 
 Hosts of one OS release (``os_id`` + ``os_version`` from facts) should be offered the same
-candidate versions. A host whose candidate for a package is older than the newest any of
-its peers is offered is on a mirror that is behind; a host whose newest repository
-metadata is older than ``stale_mirror_days`` (``ScanResult.metadata_age_seconds``) is on a
-mirror that stopped syncing. Both read the hot host state the store keeps (or the same
-shape from ``engine.scan.scan_to_record``), so the scan summary, the console and
-compliance (reason ``stale-mirror``) agree.
+candidate versions. A host whose candidate for a package is older than the one its peers
+are offered (most of them; the newer on a tie) is on a mirror that is behind; a host whose
+newest repository metadata is older than ``stale_mirror_days``
+(``ScanResult.metadata_age_seconds``) is on a mirror that stopped syncing. Both read the
+hot host state the store keeps (or the same shape from ``engine.scan.scan_to_record``), so
+the scan summary, the console and compliance (reason ``stale-mirror``) agree.
 """
 
 from __future__ import annotations
@@ -111,21 +111,35 @@ def find_stale_mirrors(
             age / _DAY if isinstance(age, int | float) and not isinstance(age, bool) else None
         )
         hosts.append((str(state.get("name", "?")), *known, _candidates(state), age_days))
-    # Newest candidate per (release, package), and which host is offered it.
-    newest: dict[tuple[str, str], tuple[str, str]] = {}
-    for name, release, family, candidates, _ in hosts:
-        compare = comparator(family)
+    # One ordering per release (its hosts share a package manager).
+    families = {release: family for _, release, family, _, _ in reversed(hosts)}
+    # The reference candidate per (release, package): the one most of the release's hosts
+    # are offered, the newer on a tie. One host ahead (a -proposed pocket, a mirror that
+    # synced minutes ago) does not make all its peers "behind"; a host under it does.
+    offered: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for name, release, _, candidates, _ in hosts:
         for package, version in candidates.items():
-            best = newest.get((release, package))
-            if best is None or compare(version, best[0]) > 0:
-                newest[(release, package)] = (version, name)
+            offered.setdefault((release, package), {}).setdefault(version, []).append(name)
+    reference: dict[tuple[str, str], tuple[str, str]] = {}
+    for (release, package), versions in offered.items():
+        compare = comparator(families[release])
+        best: str | None = None
+        for version, names in versions.items():
+            if best is None:
+                best = version
+                continue
+            more, same = len(names), len(versions[best])
+            if more > same or (more == same and compare(version, best) > 0):
+                best = version
+        assert best is not None
+        reference[(release, package)] = (best, versions[best][0])
     findings: dict[str, MirrorFinding] = {}
     for name, release, family, candidates, age_days in hosts:
         compare = comparator(family)
         behind = tuple(
-            Behind(package, version, *newest[(release, package)])
+            Behind(package, version, *reference[(release, package)])
             for package, version in sorted(candidates.items())
-            if compare(version, newest[(release, package)][0]) < 0
+            if compare(version, reference[(release, package)][0]) < 0
         )
         too_old = age_days is not None and age_days > stale_mirror_days
         findings[name] = MirrorFinding(name, release, age_days, too_old, behind)

@@ -105,3 +105,18 @@ def test_compliance_reason_stale_mirror_with_its_limit() -> None:
     assert report.summary["hosts_by_reason"] == {"stale-mirror": 1}
     relaxed = evaluate_fleet([fresh, old], DEFAULT_POLICY, now, stale_mirror_days=45)
     assert all(host.status == "compliant" for host in relaxed.hosts)
+
+
+def test_one_host_ahead_does_not_make_its_peers_behind() -> None:
+    states = [
+        _host("a", 0.2, openssl="3.0.15-1~deb12u1"),
+        _host("b", 0.2, openssl="3.0.15-1~deb12u1"),
+        _host("proposed", 0.2, openssl="3.0.16-1~deb12u1"),
+        _host("old", 0.2, openssl="3.0.11-1~deb12u2"),
+    ]
+    findings = find_stale_mirrors(states, stale_mirror_days=7)
+    assert [name for name, f in findings.items() if f.stale] == ["old"]
+    assert findings["old"].behind[0].peer_candidate == "3.0.15-1~deb12u1"
+    # Two against two: the newer is the reference.
+    tie = find_stale_mirrors(states[:1] + states[2:3], stale_mirror_days=7)
+    assert [name for name, f in tie.items() if f.stale] == ["a"]
