@@ -7,6 +7,8 @@ real Debian or Ubuntu host.
 
 from __future__ import annotations
 
+import zlib
+
 from patchtui.drivers.parsers.metadata import (
     APT_METADATA_COMMAND,
     DNF_METADATA_COMMAND,
@@ -33,9 +35,17 @@ def _files(host: SimHost) -> list[tuple[float, str]]:
             (fresh, f"{lists}/{site}_dists_{code}-updates_InRelease"),
             (max(fresh, _RELEASE_POCKET_AGE_DAYS), f"{lists}/{site}_dists_{code}_InRelease"),
         ]
-    if host.family in ("dnf", "yum"):
+    if host.family == "yum":
+        # EL7's yum: /var/cache/yum/<basearch>/<releasever>/<repo>/repomd.xml
+        release = host.os_version.split(".")[0]
         return [
-            (fresh, f"/var/cache/dnf/{repo}-{host.os_version}/repodata/repomd.xml")
+            (fresh, f"/var/cache/yum/x86_64/{release}/{repo}/repomd.xml")
+            for repo in ("base", "updates")
+        ]
+    if host.family == "dnf":
+        # dnf 4 names each cache directory <repoid>-<16 hex digits of a hash of its URLs>.
+        return [
+            (fresh, f"/var/cache/dnf/{repo}-{_hash16(host.os_id + repo)}/repodata/repomd.xml")
             for repo in ("appstream", "baseos")
         ]
     if host.family == "zypper":
@@ -44,6 +54,10 @@ def _files(host: SimHost) -> list[tuple[float, str]]:
             for repo in ("repo-oss", "repo-update")
         ]
     return []
+
+
+def _hash16(text: str) -> str:
+    return f"{zlib.crc32(text.encode()):08x}{zlib.adler32(text.encode()):08x}"
 
 
 def handle(host: SimHost, command: str, now: float) -> ShellResult | None:
