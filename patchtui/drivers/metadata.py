@@ -11,8 +11,8 @@ METADATA_CHECK_TIMEOUT = 30.0
 async def read_metadata_age(
     session: RemoteSession, command: str, on_line: LineCallback | None
 ) -> float | None:
-    """Run a ``parsers.metadata`` check; None if it fails (the age is a hint, never a
-    reason to fail a scan)."""
+    """Run a ``parsers.metadata`` check; None if it exits non-zero (the age is a hint:
+    a host without ``stat`` still scans). A lost connection is the scan's to report."""
     result = await session.run(
         command, privileged=False, on_line=on_line, timeout=METADATA_CHECK_TIMEOUT
     )
