@@ -12,7 +12,8 @@ Faults: with ``faults="some"`` each fault in ``FAULTS`` (the scan-time ones in
 ``SCAN_FAULTS`` and the patch-time ``install-fails`` and ``drop-during-install``) goes to
 about 1.5 % of the hosts, at least one host each once the fleet has
 ``MIN_HOSTS_FOR_FAULTS`` hosts; smaller fleets get no faults so that a tiny
-demo is all healthy. ``dpkg-lock`` only goes to apt hosts.
+demo is all healthy. ``dpkg-lock`` only goes to apt hosts; ``stale-mirror`` (see
+``stale_mirror``) only to apt, dnf/yum and zypper hosts, which have metadata to age.
 """
 
 from __future__ import annotations
