@@ -12,6 +12,7 @@ directory; XDG ``~/.config/patchtui`` otherwise)::
                                   # for the host count typed, not a single y
     advisories_max_age_days = 7   # OSV data older than this is reported as stale
     min_severity = "high"         # patch installs only updates this severe or more
+    stale_mirror_days = 7         # repository metadata older than this: a stale mirror
 
     [notify]                      # alerts (patchtui/engine/notify.py; README "Alerts")
     targets = ["https://hooks.example.com/…", "mailto:ops@example.com"]
@@ -56,12 +57,16 @@ _DEFAULT_KEYS = (
     "typed_confirm_above",
     "advisories_max_age_days",
     "min_severity",
+    "stale_mirror_days",
 )
 
 _SECTIONS = ("defaults", "notify")
 
 TYPED_CONFIRM_ABOVE = 20
 """Built-in: a change to more hosts than this is confirmed by typing the host count."""
+
+STALE_MIRROR_DAYS = 7
+"""Built-in: repository metadata older than this many days means a stale mirror."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class Config:
     """patch's --min-severity when the command line does not give one."""
     notify: NotifySettings | None = None
     """[notify]: default alert targets, which events, the SMTP server for mailto:."""
+    stale_mirror_days: int | None = None
+    """A host whose newest repository metadata is older than this is on a stale mirror
+    (scan summary, console filter ``stale``, compliance reason ``stale-mirror``)."""
     source: Path | None = None
     """The file these came from (None: no file)."""
 
@@ -89,6 +97,11 @@ class Config:
     def typed_confirm_limit(self) -> int:
         """``typed_confirm_above``, or the built-in default when the file does not set it."""
         return TYPED_CONFIRM_ABOVE if self.typed_confirm_above is None else self.typed_confirm_above
+
+    @property
+    def stale_mirror_limit(self) -> int:
+        """``stale_mirror_days``, or the built-in default when the file does not set it."""
+        return STALE_MIRROR_DAYS if self.stale_mirror_days is None else self.stale_mirror_days
 
 
 def config_path() -> Path:
@@ -145,6 +158,9 @@ def parse_config(text: str, path: Path) -> Config:
         ),
         min_severity=_min_severity(defaults.get("min_severity"), where),
         notify=_notify(document, path),
+        stale_mirror_days=_whole_number(
+            defaults.get("stale_mirror_days"), "stale_mirror_days", where
+        ),
         source=path,
     )
 

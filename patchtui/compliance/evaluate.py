@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchtui.baselines.model import Baseline, below_baseline, release_key
+from patchtui.compliance.drift import (
+    DEFAULT_STALE_MIRROR_DAYS,
+    MirrorFinding,
+    find_stale_mirrors,
+)
 from patchtui.compliance.policy import SEVERITIES, Policy, PolicyException, policy_to_dict
 
 COMPLIANT = "compliant"
@@ -46,6 +51,7 @@ REASON_CODES: tuple[str, ...] = (
     "never-scanned",
     "scan-failed",
     "stale-metadata",
+    "stale-mirror",
     "no-security-data",
     "reboot-unknown",
     "first-seen-estimated",
@@ -681,6 +687,16 @@ def baseline_reasons(state: Mapping[str, Any], baseline: Baseline) -> list[Reaso
     return [Reason("baseline-missing", message, EFFECT_NON_COMPLIANT, names)]
 
 
+def _mirror_reasons(finding: MirrorFinding | None, stale_mirror_days: float) -> list[Reason]:
+    """``stale-mirror``: the host's updates come from a mirror that is behind, so its
+    pending list (and so every other reason) understates what it is missing."""
+    if finding is None or not finding.stale:
+        return []
+    names = tuple(behind.package for behind in finding.behind)
+    message = "stale mirror: " + finding.describe(stale_mirror_days)
+    return [Reason("stale-mirror", message, EFFECT_NON_COMPLIANT, names)]
+
+
 def evaluate_fleet(
     states: Iterable[Mapping[str, Any]],
     policy: Policy,
@@ -689,6 +705,7 @@ def evaluate_fleet(
     source: str = "",
     baseline: Baseline | None = None,
     notes: Sequence[str] = (),
+    stale_mirror_days: float = DEFAULT_STALE_MIRROR_DAYS,
 ) -> ComplianceReport:
     """Judge every host; the report carries the summary, data time range and the policy.
 
@@ -696,13 +713,19 @@ def evaluate_fleet(
     (reason ``baseline-missing``).
     """
     today = _utc_date(now)
+    states = list(states)
+    # A stale mirror shows only against the host's peers: judged over the whole fleet.
+    mirrors = find_stale_mirrors(states, stale_mirror_days)
     results = tuple(
         _evaluate(
             host_view(state),
             policy,
             now,
             today,
-            baseline_reasons(state, baseline) if baseline is not None else (),
+            [
+                *(baseline_reasons(state, baseline) if baseline is not None else ()),
+                *_mirror_reasons(mirrors.get(str(state.get("name", "?"))), stale_mirror_days),
+            ],
         )
         for state in states
     )

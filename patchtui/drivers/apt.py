@@ -31,8 +31,10 @@ from patchtui.drivers.base import (
     pin_words,
     require_exact_versions,
 )
+from patchtui.drivers.metadata import read_metadata_age
 from patchtui.drivers.parsers import apt as parse
 from patchtui.drivers.parsers import apt_reboot as reboot
+from patchtui.drivers.parsers.metadata import APT_METADATA_COMMAND
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession, TransportError
 
 LOCK_WAIT_SECONDS = 60
@@ -216,6 +218,7 @@ class AptDriver(Driver):
             reboot_required=reboot_required,
             security_supported=True,
             metadata_stale=stale,
+            metadata_age_seconds=await read_metadata_age(session, APT_METADATA_COMMAND, on_line),
             warnings=tuple(warnings),
         )
 

@@ -59,6 +59,9 @@ class ScanResult:
     """False where the OS does not classify updates (apk): 'security' counts mean nothing."""
     metadata_stale: bool = False
     """Refreshing package metadata failed or warned: the pending list may be old."""
+    metadata_age_seconds: float | None = None
+    """Age of the newest repository metadata file, on the host's clock (see
+    ``parsers.metadata``); None where the host does not tell."""
     warnings: tuple[str, ...] = field(default=())
 
     @property

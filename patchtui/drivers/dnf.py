@@ -53,7 +53,9 @@ from patchtui.drivers.base import (
     Selection,
     require_exact_versions,
 )
+from patchtui.drivers.metadata import read_metadata_age
 from patchtui.drivers.parsers import dnf as parse
+from patchtui.drivers.parsers.metadata import DNF_METADATA_COMMAND
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
 
 REFRESH_TIMEOUT = 900.0
@@ -175,6 +177,7 @@ class _RpmFamilyDriver(Driver):
             reboot_required=reboot_required,
             security_supported=security_supported,
             metadata_stale=metadata_stale,
+            metadata_age_seconds=await read_metadata_age(session, DNF_METADATA_COMMAND, on_line),
             warnings=tuple(warnings),
         )
 

@@ -36,8 +36,10 @@ from patchtui.drivers.base import (
     require_exact_versions,
 )
 from patchtui.drivers.dnf import all_rpms_command, rollback_command, rpm_query_command
+from patchtui.drivers.metadata import read_metadata_age
 from patchtui.drivers.parsers import zypper as parse
 from patchtui.drivers.parsers.dnf import parse_rpm_query_names
+from patchtui.drivers.parsers.metadata import ZYPPER_METADATA_COMMAND
 from patchtui.transport.base import CommandResult, LineCallback, RemoteSession
 
 REFRESH_TIMEOUT = 900.0
@@ -180,6 +182,7 @@ class ZypperDriver(Driver):
             reboot_required=reboot_required,
             security_supported=True,
             metadata_stale=metadata_stale,
+            metadata_age_seconds=await read_metadata_age(session, ZYPPER_METADATA_COMMAND, on_line),
             warnings=tuple(warnings),
         )
 

@@ -45,6 +45,7 @@ def scan_to_record(facts: Facts | None, scan: ScanResult | None) -> dict[str, ob
             security_supported=scan.security_supported,
             reboot_required=scan.reboot_required,
             metadata_stale=scan.metadata_stale,
+            metadata_age_seconds=scan.metadata_age_seconds,
             warnings=list(scan.warnings),
         )
     return record

@@ -102,23 +102,24 @@ def load_with_sources(path: str) -> tuple[str, Inventory, Mapping[str, Mapping[s
 
 def _patchtui_sources(path: str, inventory: Inventory) -> dict[str, dict[str, str]]:
     """Which line of a patchtui YAML inventory set each field: host, group or defaults."""
-    from patchtui.inventory.loader import SETTING_KEYS, _LineMap, _read_yaml
+    from patchtui.inventory.loader import SETTING_KEYS
     from patchtui.inventory.ranges import expand_range
+    from patchtui.inventory.yamlread import LineMap, read_yaml
 
     source = str(path)
-    data = _read_yaml(Path(path).expanduser().read_text(encoding="utf-8"), source)
-    assert isinstance(data, _LineMap)  # load_inventory already validated it
+    data = read_yaml(Path(path).expanduser().read_text(encoding="utf-8"), source)
+    assert isinstance(data, LineMap)  # load_inventory already validated it
 
-    def mapping(value: object) -> _LineMap:
-        if isinstance(value, _LineMap):
+    def mapping(value: object) -> LineMap:
+        if isinstance(value, LineMap):
             return value
-        empty = _LineMap()
+        empty = LineMap()
         empty.key_lines = {}
         return empty
 
     defaults = mapping(data.get("defaults"))
     groups = mapping(data.get("groups"))
-    entries: dict[str, _LineMap] = {}
+    entries: dict[str, LineMap] = {}
     entry_lines: dict[str, int] = {}
     raw_hosts = mapping(data.get("hosts"))
     for raw_name, body in raw_hosts.items():

@@ -56,7 +56,13 @@ def run_compliance_command(args: argparse.Namespace) -> int:
 
         baseline = BaselineBook(db_path(args)).require(args.baseline)
     report = evaluate_fleet(
-        states, policy, now, source=str(db_path(args)), baseline=baseline, notes=notes
+        states,
+        policy,
+        now,
+        source=str(db_path(args)),
+        baseline=baseline,
+        notes=notes,
+        stale_mirror_days=load_config().stale_mirror_limit,
     )
     text = render(report, args.format)
     if args.output:

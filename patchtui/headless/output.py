@@ -90,6 +90,7 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
                 security_supported=scan.security_supported,
                 reboot_required=scan.reboot_required,
                 metadata_stale=scan.metadata_stale,
+                metadata_age_seconds=scan.metadata_age_seconds,
                 warnings=list(scan.warnings),
                 updates=[dataclasses.asdict(update) for update in scan.pending],
             )

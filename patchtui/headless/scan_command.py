@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from patchtui.compliance.drift import DEFAULT_STALE_MIRROR_DAYS, MirrorFinding, find_stale_mirrors
+from patchtui.config import load_config
 from patchtui.engine.events import (
     Event,
     HostFinished,
@@ -16,7 +18,7 @@ from patchtui.engine.events import (
     RunSummary,
 )
 from patchtui.engine.outcome import INTERRUPTED, describe_outcome, pending_text, skipped_text
-from patchtui.engine.scan import ScanJob
+from patchtui.engine.scan import ScanJob, scan_to_record
 from patchtui.exit_codes import ExitCode
 from patchtui.headless import alerts
 from patchtui.headless.common import make_connector, open_store, run_interruptible, selected_hosts
@@ -30,7 +32,12 @@ class ScanPrinter:
     """Turns the engine's events into JSON lines or a progress line and a final table."""
 
     def __init__(
-        self, *, as_json: bool, total: int, advisories: AdvisoryIndex | None = None
+        self,
+        *,
+        as_json: bool,
+        total: int,
+        advisories: AdvisoryIndex | None = None,
+        stale_mirror_days: float = DEFAULT_STALE_MIRROR_DAYS,
     ) -> None:
         self.as_json = as_json
         self.advisories = advisories
@@ -43,6 +50,7 @@ class ScanPrinter:
         self.finished: dict[str, HostFinished] = {}
         self.summary: RunFinished | None = None
         self.progress = (not as_json) and sys.stderr.isatty()
+        self.stale_mirror_days = stale_mirror_days
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, HostScanned):
@@ -60,7 +68,22 @@ class ScanPrinter:
             if line is not None:
                 if isinstance(event, HostFinished):
                     self._add_osv(event.host, line)
+                if isinstance(event, RunFinished):
+                    # Before the summary, which stays the last line.
+                    stale = self.stale_mirrors()
+                    for finding in stale:
+                        emit_json({"type": "stale-mirror", **finding.to_dict()})
+                    line["stale_mirrors"] = len(stale)
                 emit_json(line)
+
+    def stale_mirrors(self) -> list[MirrorFinding]:
+        """Hosts on a stale mirror, judged against this scan's other hosts."""
+        records = [
+            {"name": name, **scan_to_record(event.facts, event.scan)}
+            for name, event in sorted(self.scans.items())
+        ]
+        findings = find_stale_mirrors(records, self.stale_mirror_days)
+        return [finding for finding in findings.values() if finding.stale]
 
     def _add_osv(self, host: str, line: dict[str, Any]) -> None:
         scanned = self.scans.get(host)
@@ -90,6 +113,7 @@ class ScanPrinter:
         if self.progress:
             sys.stderr.write("\r\x1b[K")
         rows: list[list[object]] = []
+        stale = {finding.host: finding for finding in self.stale_mirrors()}
         for name in sorted(self.finished):
             finished = self.finished[name]
             scanned = self.scans.get(name)
@@ -100,6 +124,9 @@ class ScanPrinter:
             security = scan.security_count if scan.security_supported else "n/a"
             reboot = {True: "yes", False: "no", None: "?"}[scan.reboot_required]
             note = "metadata stale: " + "; ".join(scan.warnings[:1]) if scan.metadata_stale else ""
+            if name in stale:
+                mirror = "stale mirror: " + stale[name].describe(self.stale_mirror_days)
+                note = f"{note}; {mirror}" if note else mirror
             rows.append(
                 [
                     name,
@@ -114,7 +141,12 @@ class ScanPrinter:
         headers = ["HOST", "OS", "STATE", "PENDING", "SECURITY", "REBOOT", "NOTE"]
         print(render_table(headers, rows))
         if self.summary is not None:
-            print(summary_line(self.summary.summary, self.summary.outcome))
+            line = summary_line(self.summary.summary, self.summary.outcome)
+            if stale:
+                # Before the duration, with the other data-quality counts.
+                head, _, duration = line.rpartition(" | ")
+                line = f"{head}, {len(stale)} on a stale mirror | {duration}"
+            print(line)
 
 
 def _note(finished: HostFinished) -> str:
@@ -150,7 +182,10 @@ def run_scan_command(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         printer = ScanPrinter(
-            as_json=args.json, total=len(hosts), advisories=_advisories(args) if args.json else None
+            as_json=args.json,
+            total=len(hosts),
+            advisories=_advisories(args) if args.json else None,
+            stale_mirror_days=load_config().stale_mirror_limit,
         )
         connector = make_connector(args)
         job = ScanJob(

@@ -11,6 +11,11 @@ Formats (``detect_format`` picks one; see its docstring for the rules):
   (no shell, ``SCRIPT_TIMEOUT`` seconds); its JSON is ``{group: {hosts,
   children, vars} | [hosts], "_meta": {"hostvars": {...}}}``. A static
   ``.json`` file in either shape is read the same way.
+* **Plugin** - a YAML file with a top-level ``plugin:`` (``amazon.aws.aws_ec2``,
+  ``constructed``, ``ansible.builtin.generator`` ...), or an inventory directory
+  holding one, is read through ansible-core's ``ansible-inventory --list
+  --export`` (the optional ``patchtui[ansible]`` extra), bounded like a script;
+  without ansible-core it is refused with one line naming what to install.
 
 Variables merge as Ansible merges them: ``all`` < parent groups < child groups
 (by depth, then ``ansible_group_priority``, then name) < host vars.
@@ -36,8 +41,8 @@ Mapping to ``Host``:
 Every other var lands in ``Host.vars``. Passwords (``ansible_password``,
 ``ansible_ssh_pass``, ``ansible_become_pass`` ...) are never stored; they and
 anything else patchtui cannot honour (``ansible_connection: winrm``, a
-``become_method`` other than sudo, unknown ``ansible_*`` connection vars,
-plugin inventories) become one warning line each on ``Inventory.warnings``.
+``become_method`` other than sudo, unknown ``ansible_*`` connection vars)
+become one warning line each on ``Inventory.warnings``.
 
 For ``patchtui inventory show``, every function that builds an inventory
 also returns, per host, the source of each ``Host`` field
@@ -53,8 +58,10 @@ import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,7 +69,6 @@ from pathlib import Path
 from typing import Literal
 
 from patchtui.errors import InventoryError
-from patchtui.inventory.loader import _LineList, _LineMap, _read_yaml
 from patchtui.inventory.model import (
     DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
@@ -73,6 +79,7 @@ from patchtui.inventory.model import (
 )
 from patchtui.inventory.ranges import expand_range
 from patchtui.inventory.sshconfig import SSHCONFIG_PREFIX
+from patchtui.inventory.yamlread import LineList, LineMap, read_yaml
 from patchtui.paths import expand_user, read_input_text
 
 SCRIPT_TIMEOUT = 60.0
@@ -83,8 +90,17 @@ SCRIPT_MAX_OUTPUT = 32 * 1024 * 1024
 hosts with their vars, and a bound on the memory a broken script can take."""
 
 InventoryFormat = Literal[
-    "patchtui", "ansible-yaml", "ansible-ini", "ansible-json", "script", "sshconfig"
+    "patchtui",
+    "ansible-yaml",
+    "ansible-ini",
+    "ansible-json",
+    "ansible-plugin",
+    "script",
+    "sshconfig",
 ]
+
+ANSIBLE_EXTRA = "pip install 'patchtui[ansible]'"
+"""What to install to read inventory plugin files (the optional extra pins ansible-core)."""
 
 IMPLICIT_GROUPS = ("all", "ungrouped")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -224,6 +240,9 @@ def detect_format(path: str | Path) -> InventoryFormat:
     * an executable regular file starting with ``#!`` -> dynamic script (an
       executable file without ``#!``, e.g. a YAML file with a stray mode bit,
       is read as text);
+    * a YAML mapping with a top-level ``plugin:`` name, or a directory holding
+      such a file (``constructed`` on top of static files) -> inventory plugin,
+      read by ``ansible-inventory``;
     * ``.yml``/``.yaml``/``.json`` or text whose first line is ``key:`` or ``{``
       -> YAML/JSON, then by content: a top-level ``hosts:`` with only patchtui
       keys (``defaults``, ``groups``, ``hosts``) is a patchtui inventory; a
@@ -243,6 +262,8 @@ def detect_format(path: str | Path) -> InventoryFormat:
         with file_path.open("rb") as handle:
             if handle.read(2) == b"#!":
                 return "script"
+    if file_path.is_dir() and _plugin_files(file_path):
+        return "ansible-plugin"
     text = _read(file_path, text_path)
     return _detect_text(text, file_path.suffix.lower(), text_path)
 
@@ -261,7 +282,7 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
         structured = bool(_YAML_KEY_LINE.match(first)) and not _SECTION.match(first)
     if not structured:
         return "ansible-ini"
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     if not isinstance(data, dict):
         # Neither format can use it; patchtui's own reader explains what it expected.
         return "patchtui"
@@ -269,6 +290,8 @@ def _detect_text(text: str, suffix: str, source: str) -> InventoryFormat:
     # Only patchtui's own top-level keys (a missing hosts: is its loader's error to explain).
     if keys and keys <= {"defaults", "groups", "hosts"}:
         return "patchtui"
+    if isinstance(data.get("plugin"), str):
+        return "ansible-plugin"
     if "_meta" in keys or any(isinstance(value, list) for value in data.values()):
         return "ansible-json"
     return "ansible-yaml"
@@ -281,8 +304,9 @@ def _read(file_path: Path, source: str) -> str:
         raise InventoryError("inventory file not found", where=source) from None
     except IsADirectoryError:
         raise InventoryError(
-            "is a directory; give one inventory file (patchtui does not read inventory "
-            "directories)",
+            "is a directory; give one inventory file (patchtui reads an inventory "
+            "directory only when it holds an Ansible inventory plugin file, through "
+            "ansible-inventory)",
             where=source,
         ) from None
     except UnicodeDecodeError as exc:
@@ -395,12 +419,12 @@ def _ini_host_line(raw: _Raw, section: str, line: str, location: str) -> None:
 
 def parse_yaml(text: str, source: str, *, base_dir: str | Path | None = None) -> AnsibleInventory:
     """Parse an Ansible YAML inventory (``all: {hosts, children, vars}``)."""
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     raw = _Raw(source=source, base_dir=Path(base_dir) if base_dir is not None else None)
     raw.group("all", f"{source}:1")
     if data is None:
         raise InventoryError("inventory is empty", where=source)
-    if not isinstance(data, _LineMap):
+    if not isinstance(data, LineMap):
         raise InventoryError(
             "an Ansible YAML inventory is a mapping of group names (e.g. 'all:')",
             where=f"{source}:1",
@@ -413,11 +437,11 @@ def parse_yaml(text: str, source: str, *, base_dir: str | Path | None = None) ->
     return _build(raw)
 
 
-def _plugin_error(data: _LineMap, source: str) -> None:
+def _plugin_error(data: LineMap, source: str) -> None:
     plugin = data.get("plugin")
     raise InventoryError(
-        f"inventory plugin {plugin!r} is not supported; export it as a dynamic inventory: "
-        f"a script running 'ansible-inventory -i {Path(source).name} --list'",
+        f"inventory plugin {plugin!r}: the plugin: key must be a plugin name "
+        "(e.g. plugin: amazon.aws.aws_ec2)",
         where=f"{source}:{data.line_of('plugin')}",
     )
 
@@ -428,7 +452,7 @@ def _yaml_group(raw: _Raw, name: str, body: object, location: str, parent: str |
         raw.groups[parent].children.append(name)
     if body is None:
         return
-    if not isinstance(body, _LineMap):
+    if not isinstance(body, LineMap):
         raise InventoryError(
             f"group {name!r} must be a mapping with hosts, children or vars", where=location
         )
@@ -442,7 +466,7 @@ def _yaml_group(raw: _Raw, name: str, body: object, location: str, parent: str |
             continue
         if value is None:
             continue
-        if not isinstance(value, _LineMap):
+        if not isinstance(value, LineMap):
             raise InventoryError(f"group {name!r}: {key} must be a mapping", where=key_location)
         if key == "vars":
             for var, item in value.items():
@@ -466,7 +490,7 @@ def _yaml_host(raw: _Raw, group: str, pattern: str, body: object, location: str)
     if port is not None:
         variables["ansible_port"] = _Var(port, f"host {location}", location)
     if body is not None:
-        if not isinstance(body, _LineMap):
+        if not isinstance(body, LineMap):
             raise InventoryError(
                 f"host {pattern!r}: its vars must be a mapping, got {body!r}", where=location
             )
@@ -481,12 +505,102 @@ def _yaml_host(raw: _Raw, group: str, pattern: str, body: object, location: str)
 def _plain(value: object) -> object:
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, _LineList | list):
+    if isinstance(value, LineList | list):
         return [_plain(item) for item in value]
     return value
 
 
 # --------------------------------------------------------------------------- JSON / scripts
+
+
+def _plugin_files(folder: Path) -> list[Path]:
+    """The inventory plugin files directly in ``folder`` (Ansible reads a directory's
+    files in name order; group_vars/host_vars are directories and not looked at)."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in (".yml", ".yaml", ".config"):
+            continue
+        try:
+            data = read_yaml(read_input_text(path), str(path))
+        except (InventoryError, OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("plugin"), str):
+            found.append(path)
+    return found
+
+
+def find_ansible_inventory() -> str | None:
+    """The ``ansible-inventory`` to run: the one installed next to this Python (the
+    ``patchtui[ansible]`` extra in patchtui's own venv) first, else the one on PATH."""
+    beside = Path(sys.executable).parent / "ansible-inventory"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("ansible-inventory")
+
+
+def run_plugin(
+    path: str | Path, *, timeout: float = SCRIPT_TIMEOUT, max_output: int = SCRIPT_MAX_OUTPUT
+) -> AnsibleInventory:
+    """Read an inventory plugin file (or a directory holding one) through
+    ``ansible-inventory --list --export``, bounded as ``run_script`` is.
+
+    ``--export`` keeps group vars on their groups, so ``inventory show`` can say
+    which group set a field.
+    """
+    shown = str(path)
+    try:
+        file_path = expand_user(path).resolve()
+    except ValueError as exc:
+        raise InventoryError(str(exc), where=shown) from None
+    program = find_ansible_inventory()
+    if program is None:
+        plugin_file = _plugin_files(file_path)[0] if file_path.is_dir() else file_path
+        label = str(Path(shown) / plugin_file.name) if file_path.is_dir() else shown
+        data = read_yaml(_read(plugin_file, label), label)
+        assert isinstance(data, LineMap)  # detect_format found its plugin: key
+        where = f"{label}:{data.line_of('plugin')}"
+        raise InventoryError(
+            f"'plugin: {data['plugin']}' is an Ansible inventory plugin; install ansible-core "
+            f"({ANSIBLE_EXTRA}) to read it",
+            where=where,
+        )
+    env = {
+        **os.environ,
+        # A source no plugin can read is an error, not an empty inventory with a warning.
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "PYTHONWARNINGS": "ignore",
+    }
+    argv = [program, "--list", "--export", "-i", str(file_path)]
+    stdout = _run_list_command(argv, shown, "ansible-inventory", timeout, max_output, env)
+    base_dir = file_path if file_path.is_dir() else file_path.parent
+    origin = f"ansible-inventory -i {shown}"
+    return parse_list_json(stdout, shown, base_dir=base_dir, origin=origin)
+
+
+_ANSIBLE_PARSE_FAILURE = re.compile(r"Failed to parse inventory with '[^']+' plugin: (?P<why>.+)")
+_UNKNOWN_PLUGIN = re.compile(r"unknown plugin '(?P<collection>[\w]+\.[\w]+)\.[\w.]+'")
+
+
+def _ansible_error(errors: str) -> str:
+    """The one line of ansible-inventory's stderr that says why (it prints a dozen)."""
+    lines = [line.strip() for line in errors.splitlines() if line.strip()]
+    for line in lines:
+        found = _ANSIBLE_PARSE_FAILURE.search(line)
+        if found:
+            unknown = _UNKNOWN_PLUGIN.search(found["why"])
+            if unknown:
+                # A cloud plugin lives in a collection that ansible-core does not ship.
+                return (
+                    f"{found['why']} (install its collection: ansible-galaxy collection "
+                    f"install {unknown['collection']})"
+                )
+            return found["why"]
+    failures = [line for line in lines if line.startswith("[ERROR]:")]
+    if failures:
+        return failures[0].removeprefix("[ERROR]:").strip()
+    return lines[-1] if lines else "no error output"
 
 
 def parse_list_json(
@@ -589,38 +703,50 @@ def run_script(
         script = expand_user(path).resolve()
     except ValueError as exc:
         raise InventoryError(str(exc), where=shown) from None
+    argv = [str(script), "--list"]
+    text = _run_list_command(argv, shown, "dynamic inventory", timeout, max_output, None)
+    return parse_list_json(text, shown, base_dir=script.parent, origin=f"{shown} --list")
+
+
+def _run_list_command(
+    argv: list[str],
+    shown: str,
+    what: str,
+    timeout: float,
+    max_output: int,
+    env: dict[str, str] | None,
+) -> str:
+    """Run an inventory producer (``what``: a script, ansible-inventory) bounded; its
+    stdout as text, or one ``InventoryError`` line saying what went wrong."""
     try:
-        status, stdout, stderr = _run_bounded([str(script), "--list"], timeout, max_output)
+        status, stdout, stderr = _run_bounded(argv, timeout, max_output, env)
     except _ScriptTimeout:
         raise InventoryError(
-            f"dynamic inventory did not finish --list within {timeout:g}s (killed it and its "
-            "child processes)",
+            f"{what} did not finish --list within {timeout:g}s (killed it and its child processes)",
             where=shown,
         ) from None
     except _ScriptTooChatty:
         raise InventoryError(
-            f"dynamic inventory --list printed more than {max_output // (1024 * 1024)} MiB "
+            f"{what} --list printed more than {max_output // (1024 * 1024)} MiB "
             "(killed it and its child processes)",
             where=shown,
         ) from None
     except OSError as exc:
-        raise InventoryError(
-            f"cannot run dynamic inventory: {exc.strerror or exc}", where=shown
-        ) from None
+        raise InventoryError(f"cannot run {what}: {exc.strerror or exc}", where=shown) from None
     if status != 0:
         errors = stderr.decode("utf-8", "replace")
-        lines = [line.strip() for line in errors.splitlines() if line.strip()]
-        last = lines[-1] if lines else "no error output"
-        raise InventoryError(
-            f"dynamic inventory --list exited with status {status}: {last}", where=shown
-        )
+        if what == "ansible-inventory":
+            why = _ansible_error(errors)
+        else:
+            lines = [line.strip() for line in errors.splitlines() if line.strip()]
+            why = lines[-1] if lines else "no error output"
+        raise InventoryError(f"{what} --list exited with status {status}: {why}", where=shown)
     try:
-        text = stdout.decode("utf-8")
+        return stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InventoryError(
-            f"dynamic inventory --list printed text that is not UTF-8 ({exc.reason})", where=shown
+            f"{what} --list printed text that is not UTF-8 ({exc.reason})", where=shown
         ) from None
-    return parse_list_json(text, shown, base_dir=script.parent, origin=f"{shown} --list")
 
 
 class _ScriptTimeout(Exception):
@@ -634,7 +760,9 @@ class _ScriptTooChatty(Exception):
 _READ_CHUNK = 64 * 1024
 
 
-def _run_bounded(argv: list[str], timeout: float, max_output: int) -> tuple[int, bytes, bytes]:
+def _run_bounded(
+    argv: list[str], timeout: float, max_output: int, env: dict[str, str] | None = None
+) -> tuple[int, bytes, bytes]:
     """Run ``argv`` in its own session; (status, stdout, last ``_STDERR_KEPT`` of stderr).
 
     Raises ``_ScriptTimeout`` or ``_ScriptTooChatty`` after killing the process
@@ -647,6 +775,7 @@ def _run_bounded(argv: list[str], timeout: float, max_output: int) -> tuple[int,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
         # Its own process group: on a timeout, the helpers it started go with it.
         start_new_session=True,
     )
@@ -701,6 +830,8 @@ def load_ansible(path: str | Path, kind: InventoryFormat | None = None) -> Ansib
     kind = kind or detect_format(path)
     if kind == "script":
         return run_script(path)
+    if kind == "ansible-plugin":
+        return run_plugin(path)
     source = str(path)
     try:
         file_path = expand_user(path)

@@ -16,10 +16,9 @@ Precedence, lowest to highest: ``defaults``, then the host's groups in the
 order the host lists them (a later group wins), then the host itself.
 ``labels`` and ``vars`` merge key by key under the same order.
 
-Every error is an ``InventoryError`` whose ``where`` is ``"<file>:<line>"``.
-PyYAML would silently keep the last of two equal mapping keys, so this module
-uses its own loader that refuses duplicates and remembers the line of every
-key for the messages.
+Every error is an ``InventoryError`` whose ``where`` is ``"<file>:<line>"``;
+the lines come from the shared line-tracking reader (``yamlread.py``), which
+also refuses duplicate keys.
 """
 
 from __future__ import annotations
@@ -29,12 +28,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
-
-import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from typing import cast
 
 from patchtui.errors import InventoryError
+from patchtui.inventory.ansible import detect_format, load_ansible
 from patchtui.inventory.model import (
     DEFAULT_HOST_KEY_POLICY,
     HOST_KEY_POLICIES,
@@ -45,8 +42,9 @@ from patchtui.inventory.model import (
     Inventory,
 )
 from patchtui.inventory.ranges import expand_range, is_range
+from patchtui.inventory.sshconfig import load_ssh_config_inventory
+from patchtui.inventory.yamlread import LineList, LineMap, read_yaml
 from patchtui.paths import expand_user, read_input_text
-from patchtui.safeyaml import BoundedLoaderMixin, YamlBoundError, open_loader
 
 # Host and group names end up in --limit patterns, so they may not contain the
 # pattern operators (, : & ! = and glob characters).
@@ -99,121 +97,6 @@ _ALIASES: dict[str, str] = {
     "pkg_manager": "package_manager",
 }
 _PATH_SETTINGS = ("identity_file", "known_hosts")
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _LineMap(dict[Any, Any]):
-    """A YAML mapping that remembers the 1-based line of each key."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-    def line_of(self, key: Any) -> int:
-        return self.key_lines.get(key, self.line)
-
-
-class _LineList(list[Any]):
-    """A YAML sequence that remembers the 1-based line of each item."""
-
-    line: int = 0
-    item_lines: list[int]
-
-    def line_of(self, index: int) -> int:
-        return self.item_lines[index] if index < len(self.item_lines) else self.line
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: object, first_line: int, second_line: int) -> None:
-        self.key = key
-        self.first_line = first_line
-        self.second_line = second_line
-        super().__init__(key)
-
-
-class _InventoryLoader(BoundedLoaderMixin, yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, records lines and stays within bounds."""
-
-
-def _construct_mapping(loader: _InventoryLoader, node: Node) -> _LineMap:
-    assert isinstance(node, MappingNode)
-    # Check the mapping's own keys before merge keys ("<<: *base") are folded
-    # in: overriding a merged key is intended, repeating a key is a mistake.
-    seen: dict[object, int] = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if isinstance(key, str | int | float | bool) and key in seen:
-            raise _DuplicateKey(key, seen[key], line)
-        if isinstance(key, str | int | float | bool):
-            seen[key] = line
-    loader.flatten_mapping(node)
-    mapping = _LineMap()
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = key_node.start_mark.line + 1
-    return mapping
-
-
-def _construct_sequence(loader: _InventoryLoader, node: Node) -> _LineList:
-    assert isinstance(node, SequenceNode)
-    sequence = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    sequence.line = node.start_mark.line + 1
-    sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return sequence
-
-
-_InventoryLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_InventoryLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-def _read_yaml(text: str, source: str) -> object:
-    loader: _InventoryLoader | None = None
-    try:
-        loader = open_loader(_InventoryLoader, text)
-        return loader.get_single_data()
-    except _DuplicateKey as dup:
-        raise InventoryError(
-            f"duplicate key {dup.key!r} (first at line {dup.first_line})",
-            where=f"{source}:{dup.second_line}",
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        # PyYAML splits its message into context ("while scanning a simple
-        # key") and problem ("could not find expected ':'"); keep both.
-        detail = ", ".join(part for part in (exc.context, exc.problem) if part) or "cannot parse"
-        if "block" in detail:
-            # PyYAML's block-structure messages are cryptic; the cause is
-            # nearly always a line indented differently from its siblings.
-            detail += "; check the indentation"
-        kind = (
-            "YAML error"
-            if isinstance(exc, yaml.constructor.ConstructorError | YamlBoundError)
-            else "YAML syntax error"
-        )
-        if mark is None:
-            raise InventoryError(f"{kind}: {detail}", where=source) from None
-        raise InventoryError(
-            f"{kind}: {detail} (column {mark.column + 1})",
-            where=f"{source}:{mark.line + 1}",
-        ) from None
-    except yaml.YAMLError as exc:
-        # Reader errors (bad bytes) carry no mark attribute of their own kind.
-        first_line = str(exc).splitlines()[0] if str(exc) else "cannot parse"
-        raise InventoryError(f"YAML error: {first_line}", where=source) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
 
 
 # --------------------------------------------------------------------------- layers
@@ -313,14 +196,14 @@ def _unknown_key(key: object, what: str, allowed: tuple[str, ...]) -> str:
     return f"{what}: unknown key {text!r}; valid keys: {', '.join(allowed)}"
 
 
-def _require_mapping(value: object, what: str, line: int, ctx: _Context) -> _LineMap:
+def _require_mapping(value: object, what: str, line: int, ctx: _Context) -> LineMap:
     """None (an empty entry such as ``db01:``) counts as an empty mapping."""
     if value is None:
-        empty = _LineMap()
+        empty = LineMap()
         empty.line = line
         empty.key_lines = {}
         return empty
-    if not isinstance(value, _LineMap):
+    if not isinstance(value, LineMap):
         raise ctx.error(f"{what} must be a mapping, got {_type_name(value)}", line)
     return value
 
@@ -333,7 +216,7 @@ def _type_name(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _parse_layer(raw: _LineMap, what: str, allowed: tuple[str, ...], ctx: _Context) -> _Layer:
+def _parse_layer(raw: LineMap, what: str, allowed: tuple[str, ...], ctx: _Context) -> _Layer:
     """Validate the layer keys of ``raw``; keys outside ``allowed`` are errors."""
     layer = _Layer()
     for key, value in raw.items():
@@ -474,7 +357,7 @@ def _expand_address(template: str, name: str, item: str, number: int | None, ent
 
 
 def _parse_host_entries(
-    raw_hosts: _LineMap, group_names: set[str], ctx: _Context
+    raw_hosts: LineMap, group_names: set[str], ctx: _Context
 ) -> list[_HostEntry]:
     entries: list[_HostEntry] = []
     first_line: dict[str, tuple[int, str]] = {}
@@ -532,13 +415,13 @@ def _parse_host_entries(
 
 
 def _parse_host_groups(
-    raw: _LineMap, what: str, group_names: set[str], ctx: _Context
+    raw: LineMap, what: str, group_names: set[str], ctx: _Context
 ) -> tuple[str, ...]:
     value = raw.get("groups")
     if value is None:
         return ()
     line = raw.line_of("groups")
-    if not isinstance(value, _LineList):
+    if not isinstance(value, LineList):
         raise ctx.error(f"{what}: groups must be a list, e.g. groups: [web, prod]", line)
     groups: list[str] = []
     for index, group in enumerate(value):
@@ -637,10 +520,10 @@ def parse_inventory(text: str, source: str, *, base_dir: str | Path | None = Non
     they stay as written. No I/O happens here.
     """
     ctx = _Context(source=source, base_dir=Path(base_dir) if base_dir is not None else None)
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     if data is None:
         raise ctx.error("inventory is empty; expected a mapping with a 'hosts:' section", None)
-    if not isinstance(data, _LineMap):
+    if not isinstance(data, LineMap):
         raise ctx.error(
             f"the top level must be a mapping with 'hosts:' (and optional 'defaults:', "
             f"'groups:'), got {_type_name(data)}",
@@ -700,10 +583,6 @@ def load_inventory(
 
 
 def _load_any(path: str | Path) -> Inventory:
-    # Imported here: ansible.py builds on this module's YAML reader.
-    from patchtui.inventory.ansible import detect_format, load_ansible
-    from patchtui.inventory.sshconfig import load_ssh_config_inventory
-
     kind = detect_format(path)
     if kind == "sshconfig":
         return load_ssh_config_inventory(str(path))

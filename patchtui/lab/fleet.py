@@ -12,11 +12,13 @@ Faults: with ``faults="some"`` each fault in ``FAULTS`` (the scan-time ones in
 ``SCAN_FAULTS`` and the patch-time ``install-fails`` and ``drop-during-install``) goes to
 about 1.5 % of the hosts, at least one host each once the fleet has
 ``MIN_HOSTS_FOR_FAULTS`` hosts; smaller fleets get no faults so that a tiny
-demo is all healthy. ``dpkg-lock`` only goes to apt hosts.
+demo is all healthy. ``dpkg-lock`` only goes to apt hosts; ``stale-mirror`` (see
+``stale_mirror``) only to apt, dnf/yum and zypper hosts, which have metadata to age.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
@@ -24,9 +26,17 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from patchtui.drivers.versions import comparator
 from patchtui.lab.state import FAULTS, SimHost, SimPackage, SimVersion
 
-SCAN_FAULTS: tuple[str, ...] = ("auth-refused", "no-answer", "slow", "dpkg-lock", "changed-hostkey")
+SCAN_FAULTS: tuple[str, ...] = (
+    "auth-refused",
+    "no-answer",
+    "slow",
+    "dpkg-lock",
+    "changed-hostkey",
+    "stale-mirror",
+)
 """Faults a scan runs into; the others in FAULTS show up only when patching."""
 
 FAULT_MODES: tuple[str, ...] = ("none", "some")
@@ -586,7 +596,42 @@ def _assign_faults(rng: random.Random, hosts: list[FleetHost], fault_kinds: Sequ
         candidates = [
             host
             for host in hosts
-            if not host.faults and (fault != "dpkg-lock" or host.family == "apt")
+            if not host.faults
+            and (fault != "dpkg-lock" or host.family == "apt")
+            and (fault != "stale-mirror" or host.family in _MIRRORED_FAMILIES)
         ]
         for host in rng.sample(candidates, min(per_fault, len(candidates))):
             host.faults.add(fault)
+            if fault == "stale-mirror":
+                stale_mirror(host)
+
+
+_MIRRORED_FAMILIES = ("apt", "dnf", "yum", "zypper")
+STALE_MIRROR_AGE_DAYS = 45.0
+_OLDER_BUILD_SUFFIXES = (".0", "+0")
+
+
+def stale_mirror(host: SimHost) -> None:
+    """Put ``host`` on a mirror that stopped syncing ``STALE_MIRROR_AGE_DAYS`` ago: its
+    metadata is that old, and each update it has pending is an older build than the one
+    its peers are offered (a version between what it has and the current candidate),
+    or missing where no such version can be written."""
+    host.metadata_age_days = STALE_MIRROR_AGE_DAYS
+    compare = comparator(host.family)
+    for package in host.packages.values():
+        newest = package.candidate()
+        if newest is None:
+            continue
+        older = next(
+            (
+                package.installed + suffix
+                for suffix in _OLDER_BUILD_SUFFIXES
+                if compare(package.installed, package.installed + suffix) < 0
+                and compare(package.installed + suffix, newest.version) < 0
+            ),
+            None,
+        )
+        package.available.remove(newest)
+        if older is not None:
+            # An older build of the same update: same advisory data, older version.
+            package.available.append(dataclasses.replace(newest, version=older))

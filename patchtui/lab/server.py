@@ -15,7 +15,8 @@ wrapper is exercised). Faults, from ``SimHost.faults``:
 - ``slow``: each command's answer is delayed by ``slow_delay`` seconds.
 - ``changed-hostkey``: the host presents a different key from the one
   written to ``lab_known_hosts``.
-- ``dpkg-lock`` and the patching faults are the shell's business.
+- ``dpkg-lock``, ``stale-mirror`` and the patching faults are the shell's business
+  (``stale-mirror`` is set up by ``fleet.stale_mirror``: old metadata, older candidates).
 
 Reboots: while ``time.time() < host.down_until`` new connections to the host
 are reset before the SSH banner (as a host whose sshd is gone would), and a

@@ -62,6 +62,8 @@ FAULTS: tuple[str, ...] = (
     "changed-hostkey",
     "install-fails",
     "drop-during-install",
+    # The host's mirror stopped syncing: metadata weeks old, candidates older than its peers'.
+    "stale-mirror",
 )
 
 
@@ -90,6 +92,8 @@ class SimHost:
     """apt hosts: needrestart is installed and answers ``needrestart -b``."""
     faults: set[str] = field(default_factory=set)
     metadata_refreshed: bool = False
+    metadata_age_days: float = 0.25
+    """How long ago the host's mirror last published (apt list mtimes, dnf/zypper cache)."""
     down_until: float = 0.0
     """While time.time() < down_until the host is 'rebooting' and refuses connections."""
     jobs: dict[str, SimJob] = field(default_factory=dict)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from patchtui.compliance.drift import find_stale_mirrors
+from patchtui.config import load_config
 from patchtui.drivers.base import SEVERITIES, Facts, ScanResult
 from patchtui.engine.events import HostState
 from patchtui.engine.windows import (
@@ -95,6 +97,9 @@ class HostRow:
     security_supported: bool = True
     reboot_required: bool | None = None
     metadata_stale: bool = False
+    metadata_age_seconds: float | None = None
+    stale_mirror: str = ""
+    """Why the host looks on a stale mirror (``compliance.drift``), set by ``filter_rows``."""
     last_scan: float | None = None
     error_kind: str | None = None
     error: str | None = None
@@ -148,6 +153,8 @@ class HostRow:
             reboot = record.get("reboot_required")
             self.reboot_required = reboot if isinstance(reboot, bool) else None
             self.metadata_stale = bool(record.get("metadata_stale", False))
+            age = record.get("metadata_age_seconds")
+            self.metadata_age_seconds = float(age) if isinstance(age, int | float) else None
             self.warnings = [str(each) for each in record.get("warnings") or []]
 
     def apply_scan(self, facts: Facts, scan: ScanResult) -> None:
@@ -158,6 +165,7 @@ class HostRow:
         self.security_supported = scan.security_supported
         self.reboot_required = scan.reboot_required
         self.metadata_stale = scan.metadata_stale
+        self.metadata_age_seconds = scan.metadata_age_seconds
         self.warnings = list(scan.warnings)
 
     def _set_facts(self, facts: dict[str, Any]) -> None:
@@ -327,6 +335,7 @@ FILTER_FORMS: tuple[tuple[str, str], ...] = (
     ("env=prod", "label equals value"),
     ("state:failed", "state is exactly (ok, failed, unreachable, skipped, idle, ...)"),
     ("reboot", "needs a reboot (reboot:no, reboot:? for the others)"),
+    ("stale", "stale mirror (old metadata, candidates behind same-OS peers) or failed refresh"),
     ("CVE-2024-6387 DSA-5724", "a pending update fixes it (a prefix works: CVE-2024-)"),
 )
 """The filter's forms, for the placeholder and the help screen."""
@@ -334,10 +343,37 @@ FILTER_FORMS: tuple[tuple[str, str], ...] = (
 _REBOOT_WORDS = {"yes": True, "no": False, "?": None}
 
 
+def filter_rows(rows: Mapping[str, HostRow], query: str) -> list[HostRow]:
+    """The rows ``matches`` keeps; a ``stale`` term first judges mirrors fleet-wide (a
+    host is behind only next to its peers), with config.toml's ``stale_mirror_days``."""
+    if "stale" in query.lower().split():
+        mark_stale_mirrors(rows.values(), load_config().stale_mirror_limit)
+    return [row for row in rows.values() if matches(row, query)]
+
+
+def mark_stale_mirrors(rows: Iterable[HostRow], stale_mirror_days: float) -> None:
+    rows = list(rows)
+    states = [
+        {
+            "name": row.name,
+            "facts": row.facts,
+            "pending": row.updates,
+            "metadata_age_seconds": row.metadata_age_seconds,
+        }
+        for row in rows
+    ]
+    findings = find_stale_mirrors(states, stale_mirror_days)
+    for row in rows:
+        finding = findings.get(row.name)
+        stale = finding is not None and finding.stale
+        row.stale_mirror = finding.describe(stale_mirror_days) if finding and stale else ""
+
+
 def matches(row: HostRow, query: str) -> bool:
     """Does ``row`` match every whitespace-separated term of ``query`` (``FILTER_FORMS``)?
 
     ``key=value`` matches a label exactly (case-insensitive); ``state:S`` the state;
+    ``stale`` a stale mirror (``filter_rows`` judges it) or a failed metadata refresh;
     ``reboot`` (``reboot:yes|no|?``) whether a reboot is needed; ``cve:ID`` only
     hosts with a pending update fixing that CVE or advisory (a prefix works); any
     other term is a case-insensitive substring of the name, a group, a label value,
@@ -351,6 +387,10 @@ def matches(row: HostRow, query: str) -> bool:
             continue
         if term.startswith("state:"):
             if row.state.value != term[6:]:
+                return False
+            continue
+        if term == "stale":
+            if not (row.stale_mirror or row.metadata_stale):
                 return False
             continue
         if term == "reboot" or term.startswith("reboot:"):

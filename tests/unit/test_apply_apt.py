@@ -16,6 +16,7 @@ from patchtui.drivers.base import (
     Selection,
 )
 from patchtui.drivers.parsers import apt as parse
+from patchtui.drivers.parsers.metadata import APT_METADATA_COMMAND
 from patchtui.transport.base import CommandResult, LineCallback
 
 
@@ -183,6 +184,7 @@ async def test_scan_drops_held_packages_and_says_so() -> None:
             apt.SIMULATE_COMMAND: simulation,
             apt.HOLDS_COMMAND: "linux-image-amd64\n",
             apt.REBOOT_CHECK_COMMAND: "no-reboot-required\n",
+            APT_METADATA_COMMAND: captured("metadata/apt-lists-debian12.txt")[0],
             # The security update's changelog: unreadable here, which is only a warning.
             apt.changelog_command(
                 [PendingUpdate("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", security=True)]
@@ -192,3 +194,4 @@ async def test_scan_drops_held_packages_and_says_so() -> None:
     result = await driver.scan(session, refresh=False)  # type: ignore[arg-type]
     assert [u.name for u in result.pending] == ["openssl"]
     assert "held (never installed by patchtui): linux-image-amd64" in result.warnings
+    assert result.metadata_age_seconds == 1796663477 - 1796653007  # the newest list's age

@@ -30,7 +30,7 @@ def test_every_default_is_read(tmp_path: Path) -> None:
     path = write(
         tmp_path / "cfg" / "config.toml",
         '[defaults]\nconcurrency = 120\npolicy = "policies/prod.yaml"\n'
-        'theme = "nord"\nhost_key_policy = "accept-new"\n',
+        'theme = "nord"\nhost_key_policy = "accept-new"\nstale_mirror_days = 14\n',
     )
     config = load_config(path)
     assert config.concurrency == 120
@@ -38,6 +38,7 @@ def test_every_default_is_read(tmp_path: Path) -> None:
     assert config.policy == (tmp_path / "cfg" / "policies" / "prod.yaml").resolve()
     assert config.theme == "nord"
     assert config.host_key_policy == "accept-new"
+    assert config.stale_mirror_days == 14
     assert config.source == path
 
 
@@ -59,6 +60,7 @@ def test_absolute_and_home_policy_paths(tmp_path: Path, isolated_home: Path) -> 
         ("[defaults]\nconcurrency = '10'\n", "defaults.concurrency must be a whole number"),
         ("[defaults]\nhost_key_policy = 'yes'\n", "must be one of strict, accept-new"),
         ("[defaults]\ntheme = ''\n", "defaults.theme must be a non-empty string"),
+        ("[defaults]\nstale_mirror_days = -1\n", "defaults.stale_mirror_days must be a whole"),
         ("[defaults\nconcurrency = 5\n", "not valid TOML"),
     ],
 )

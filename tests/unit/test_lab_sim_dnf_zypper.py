@@ -10,6 +10,7 @@ from fixtures import captured
 
 from patchtui.drivers.base import DriverError, PendingUpdate, ScanResult
 from patchtui.drivers.dnf import DnfDriver, YumDriver
+from patchtui.drivers.parsers.metadata import DNF_METADATA_COMMAND, ZYPPER_METADATA_COMMAND
 from patchtui.drivers.registry import driver_for
 from patchtui.drivers.zypper import ZypperDriver
 from patchtui.lab.shell import execute
@@ -183,9 +184,14 @@ async def test_dnf_family_round_trip(driver_class: type[DnfDriver]) -> None:
     assert result.warnings == ()
     assert host.metadata_refreshed
     assert any("openssl-libs.x86_64" in line for line in lines)
-    # The package managers run privileged; rpm -q does not need to.
+    # The package managers run privileged; rpm -q and the metadata age check do not need to.
     privileged = dict(session.commands)
-    assert all(flag for command, flag in privileged.items() if not command.startswith("rpm "))
+    assert privileged[DNF_METADATA_COMMAND] is False
+    assert all(
+        flag
+        for command, flag in privileged.items()
+        if not command.startswith("rpm ") and command != DNF_METADATA_COMMAND
+    )
     assert next(flag for command, flag in privileged.items() if command.startswith("rpm ")) is False
 
 
@@ -199,7 +205,7 @@ async def test_zypper_round_trip() -> None:
     assert host.metadata_refreshed
     commands = [command for command, _ in session.commands]
     assert commands[0] == "zypper --non-interactive --quiet refresh"
-    assert commands[-1] == "zypper --non-interactive needs-rebooting"
+    assert commands[-2:] == ["zypper --non-interactive needs-rebooting", ZYPPER_METADATA_COMMAND]
     assert any(
         command.startswith("zypper --non-interactive --no-refresh info -t patch")
         for command in commands
@@ -219,8 +225,9 @@ async def test_no_updates_no_reboot() -> None:
         assert result.pending == ()
         assert result.reboot_required is False
         assert not host.metadata_refreshed
-        # Nothing pending: no rpm/updateinfo/list-patches queries are needed.
-        assert len(session.commands) == 2
+        # Nothing pending: no rpm/updateinfo/list-patches queries are needed (the
+        # list, the reboot check, the metadata age check).
+        assert len(session.commands) == 3
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,10 @@ def build_report(
     """Evaluate the console's hosts; a host the store never saw is evaluated as never scanned."""
     stored: Mapping[str, Mapping[str, Any]] = host_records(store)
     states = [stored.get(name, {"name": name}) for name in host_names]
-    return evaluate_fleet(states, policy, now, source=source)
+    from patchtui.config import load_config
+
+    days = load_config().stale_mirror_limit  # the same limit as the scan and the CLI report
+    return evaluate_fleet(states, policy, now, source=source, stale_mirror_days=days)
 
 
 def export_path(fmt: str, now: float, directory: Path | None = None) -> Path:

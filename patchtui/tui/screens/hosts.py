@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Header, Input
 
 from patchtui.engine.events import HostState
 from patchtui.tui.bridge import RunProgress
-from patchtui.tui.hostview import SORT_COLUMNS, matches
+from patchtui.tui.hostview import SORT_COLUMNS, filter_rows
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.output_pane import HostsOutputPane, OutputPane
@@ -295,7 +295,7 @@ class HostsScreen(Screen[None]):
         self.filter_text = text
         rows = self.patchtui.rows
         table = self.query_one(HostTable)
-        table.show_rows((row for row in rows.values() if matches(row, text)), self.selected)
+        table.show_rows(filter_rows(rows, text), self.selected)
         table.sort_rows(rows)
         if table.highlighted_host != self.output_host:
             self.show_output(table.highlighted_host)
