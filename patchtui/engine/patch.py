@@ -40,6 +40,7 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.health import HealthGate
 from patchtui.engine.hostwork import (
     Connector,
     classify_error,
@@ -117,6 +118,10 @@ class PatchOptions:
     hook_time_limit: float = 600.0
     reconnect_time_limit: float = 300.0
     poll_interval: float = 1.0
+    health: HealthGate | None = None
+    """Probe each host after its patch and reboot; an unhealthy host is a failed one."""
+    rollback_on_failure: bool = False
+    """Restore a failed host's previous versions (from this run's change record) and verify."""
 
     def plan(self, hosts: Sequence[Host]) -> RolloutPlan:
         """The rollout these options make of ``hosts`` (what the confirmation shows)."""
@@ -150,6 +155,8 @@ class PatchOptions:
             "install": self.install,
             "baseline": self.baseline.name if self.baseline else None,
             "ignore_window": self.ignore_window,
+            "health": self.health.describe() if self.health else None,
+            "rollback_on_failure": self.rollback_on_failure,
         }
 
 
@@ -181,6 +188,10 @@ class HostPatchOutcome:
     """The package manager was started on the host: from here on it may have changed it."""
     changes_unknown: bool = False
     """What changed could not be read back: rollback restores every ``before`` version."""
+    health: dict[str, Any] | None = None
+    """The health gate's result (engine/gates.py), when one ran."""
+    rollback: dict[str, Any] | None = None
+    """What --rollback-on-failure did for this host, when it tried."""
 
 
 class HostFailure(Exception):
@@ -428,6 +439,10 @@ class PatchJob:
             for session in holder:
                 await close_quietly(session)
         outcome = self._with_install(host, outcome)
+        if self.options.rollback_on_failure and not self.options.dry_run:
+            from patchtui.engine.gates import roll_back_failed
+
+            outcome = await roll_back_failed(self, host, outcome)
         outcome.duration = round(time.monotonic() - started, 3)
         await self._record(host, outcome)
         if (
@@ -607,6 +622,10 @@ class PatchJob:
 
         if self.options.post:
             await self._hook(session, host, "post", self.options.post, skip_on_failure=False)
+        if self.options.health is not None and outcome.result in {"ok", "ok-reboot-required"}:
+            from patchtui.engine.gates import health_gate
+
+            await health_gate(self, host, session, outcome)
         return outcome
 
     async def _baseline_plan(
@@ -993,6 +1012,8 @@ class PatchJob:
             "os": dict(outcome.os),
             "targets": list(outcome.targets),
             "notes": list(outcome.notes),
+            "health": outcome.health,
+            "rollback": outcome.rollback,
         }
 
     async def _progress(self, host: Host, outcome: HostPatchOutcome, status: str) -> None:
@@ -1037,6 +1058,8 @@ class PatchJob:
                 changes=tuple(outcome.changes or outcome.planned),
                 changes_unknown=outcome.changes_unknown,
                 rebooted=outcome.rebooted,
+                health=outcome.health,
+                rollback=outcome.rollback,
             )
         )
 

@@ -39,6 +39,7 @@ from patchtui.engine.rollout import (
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
+from patchtui.headless.gate_args import gates_from_args
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host, Inventory
 from patchtui.inventory.patterns import select_hosts
@@ -292,6 +293,7 @@ def options_from_args(args: argparse.Namespace) -> PatchOptions:
         pre=args.pre,
         post=args.post,
         dry_run=args.dry_run,
+        **gates_from_args(args),
     )
 
 

@@ -64,6 +64,10 @@ FAULTS: tuple[str, ...] = (
     "drop-during-install",
 )
 
+ON_REQUEST_FAULTS: tuple[str, ...] = ("unhealthy-after-patch",)
+"""Faults given only to hosts named for them (``patchtui lab --fault``), never by
+``--faults some``: its draw (and so every seeded fleet) stays as it was."""
+
 
 @dataclass
 class SimHost:

@@ -1,0 +1,73 @@
+"""Flags of ``patchtui patch`` for health gates and rollback on failure (engine/health.py)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
+def add_gate_flags(parser: argparse.ArgumentParser) -> None:
+    gates = parser.add_argument_group("health gates (after each host's patch and reboot)")
+    gates.add_argument(
+        "--health-check",
+        metavar="CMD",
+        help="run on the host (as the SSH user, over the run's session); exit 0 = healthy",
+    )
+    gates.add_argument(
+        "--health-url",
+        metavar="URL",
+        help="GET from this machine; any 2xx = healthy. {host} becomes the host's address, "
+        "{name} its inventory name",
+    )
+    gates.add_argument(
+        "--health-timeout",
+        type=_seconds,
+        default=120.0,
+        metavar="SECONDS",
+        help="retry until healthy for this long, then the host has failed (default 120)",
+    )
+    gates.add_argument(
+        "--health-interval",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between attempts (default 5)",
+    )
+    gates.add_argument(
+        "--rollback-on-failure",
+        action="store_true",
+        help="a host that fails its health gate, or fails after changing packages, gets its "
+        "previous versions back (from this run's change record), verified",
+    )
+
+
+def gates_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``health`` and ``rollback_on_failure`` for PatchOptions."""
+    from patchtui.engine.health import HealthGate
+
+    command = getattr(args, "health_check", None)
+    url = getattr(args, "health_url", None)
+    health = None
+    if command is not None or url is not None:
+        health = HealthGate(
+            command=command,
+            url=url,
+            timeout=getattr(args, "health_timeout", 120.0),
+            interval=getattr(args, "health_interval", 5.0),
+        )
+    # A dry run changes nothing, so it gates and rolls back nothing (the engine skips both).
+    return {
+        "health": health,
+        "rollback_on_failure": bool(getattr(args, "rollback_on_failure", False)),
+    }
