@@ -14,6 +14,7 @@ from patchtui.config import load_config
 from patchtui.drivers.base import Selection, check_package_name
 from patchtui.engine.events import (
     Event,
+    HealthProbed,
     HostFinished,
     HostScanned,
     RunFinished,
@@ -85,6 +86,12 @@ class PatchPrinter:
             print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
             print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
+        elif isinstance(event, HealthProbed):
+            verdict = "healthy" if event.healthy else f"unhealthy ({event.detail})"
+            print(
+                strip_control(f"   {event.host}: health attempt {event.attempt}: {verdict}"),
+                flush=True,
+            )
 
     def print_report(self) -> None:
         if self.as_json:

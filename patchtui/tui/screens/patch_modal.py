@@ -46,6 +46,9 @@ class PatchForm:
     dry_run: bool = False
     ask_password: bool = False
     ignore_window: bool = False
+    health_check: str = ""
+    health_url: str = ""
+    rollback_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,16 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
     )
     if form.reboot not in REBOOT_POLICIES:
         raise ConfigError(f"reboot policy must be one of {', '.join(REBOOT_POLICIES)}")
+    # The headless flags' rules again: the same gate, the same messages.
+    from patchtui.headless.gate_args import gates_from_args
+
+    gates = gates_from_args(
+        argparse.Namespace(
+            health_check=form.health_check.strip() or None,
+            health_url=form.health_url.strip() or None,
+            rollback_on_failure=form.rollback_on_failure,
+        )
+    )
     return dataclasses.replace(
         base or PatchOptions(),
         selection=selection,
@@ -104,6 +117,7 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
         dry_run=form.dry_run,
         ignore_window=form.ignore_window,
         install=True,
+        **gates,
     )
 
 
@@ -165,6 +179,23 @@ def confirmation_lines(
         lines.append(f"Pre: {options.pre}")
     if options.post:
         lines.append(f"Post: {options.post}")
+    lines.extend(gate_lines(options))
+    return lines
+
+
+def gate_lines(options: PatchOptions) -> list[str]:
+    """The confirmation's word on health gates and rollback on failure."""
+    lines: list[str] = []
+    gate = options.health
+    if gate is not None:
+        probes = [f"`{gate.command}` on the host"] if gate.command else []
+        probes += [f"GET {gate.url}"] if gate.url else []
+        lines.append(
+            f"Health gate: {' and '.join(probes)}, every {gate.interval:g}s for up to "
+            f"{gate.timeout:g}s; an unhealthy host fails"
+        )
+    if options.rollback_on_failure:
+        lines.append("Rollback on failure: a failed host gets its previous versions back")
     return lines
 
 
@@ -267,10 +298,28 @@ class PatchModal(ModalScreen[PatchRequest | None]):
                 )
                 yield Label("Post command")
                 yield Input(placeholder="optional command after patching", id="post", compact=True)
+                yield Label("Health check")
+                yield Input(
+                    placeholder="optional: run on the host after patch+reboot, exit 0 = ok",
+                    id="health-check",
+                    compact=True,
+                )
+                yield Label("Health URL")
+                yield Input(
+                    placeholder="optional: http://{host}/healthz, 2xx = healthy",
+                    id="health-url",
+                    compact=True,
+                )
+                yield Label("On failure")
+                with Horizontal(classes="checks"):
+                    yield Checkbox(
+                        "roll the host back to its previous versions", id="rollback", compact=True
+                    )
                 yield Label("Run")
                 with Horizontal(classes="checks"):
                     yield Checkbox("dry run (change nothing)", id="dry-run", compact=True)
                     yield Checkbox("ask sudo password", id="ask-password", compact=True)
+
                 yield Label("Windows")
                 with Horizontal(classes="checks"):
                     yield Checkbox(
@@ -301,12 +350,15 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             ("max-failures", form.max_failures),
             ("pre", form.pre),
             ("post", form.post),
+            ("health-check", form.health_check),
+            ("health-url", form.health_url),
         ):
             self.query_one(f"#{widget_id}", Input).value = value
         for widget_id, ticked in (
             ("security-only", form.security_only),
             ("dist-upgrade", form.dist_upgrade),
             ("ask-password", form.ask_password),
+            ("rollback", form.rollback_on_failure),
         ):
             self.query_one(f"#{widget_id}", Checkbox).value = ticked
         # Dry run and ignoring windows are one-off choices: never carried over unseen.
@@ -334,6 +386,9 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             dry_run=ticked("dry-run"),
             ask_password=ticked("ask-password"),
             ignore_window=ticked("ignore-window"),
+            health_check=text("health-check"),
+            health_url=text("health-url"),
+            rollback_on_failure=ticked("rollback"),
         )
 
     def show_error(self, message: str | None) -> None:
