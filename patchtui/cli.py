@@ -19,7 +19,7 @@ from patchtui import __version__
 from patchtui.errors import PatchtuiError
 from patchtui.exit_codes import ExitCode, describe
 from patchtui.headless.common import DEFAULT_CONCURRENCY
-from patchtui.headless.gate_args import add_gate_flags
+from patchtui.headless.gate_args import add_blue_green_flags, add_gate_flags
 from patchtui.textsafe import one_line
 
 Handler = Callable[[argparse.Namespace], int]
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     patch.add_argument("--pre", metavar="CMD", help="run on each host first; failure skips it")
     patch.add_argument("--post", metavar="CMD", help="run on each host after patching")
     add_gate_flags(patch)
+    add_blue_green_flags(patch)
     again = patch.add_argument_group("again").add_mutually_exclusive_group()
     again.add_argument(
         "--retry",

@@ -134,6 +134,8 @@ class RunSummary:
     """Hosts this run scanned: ``pending`` and ``security`` count updates on these only."""
     dry_run: bool = False
     """Nothing was changed: results are what would happen."""
+    blue_green: Mapping[str, object] | None = None
+    """Blue-green runs: the phases (colour, hosts) and what the switch did."""
 
 
 @dataclass(frozen=True, kw_only=True)

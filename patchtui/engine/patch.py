@@ -72,6 +72,7 @@ from patchtui.transport.base import RemoteSession, TransportError
 from patchtui.transport.detached import DetachedJob, JobLost, job_id_for
 
 if TYPE_CHECKING:
+    from patchtui.engine.bluegreen import BlueGreen
     from patchtui.store.db import Store
 
 REBOOT_POLICIES = ("if-needed", "never", "always")
@@ -122,9 +123,23 @@ class PatchOptions:
     """Probe each host after its patch and reboot; an unhealthy host is a failed one."""
     rollback_on_failure: bool = False
     """Restore a failed host's previous versions (from this run's change record) and verify."""
+    blue_green: BlueGreen | None = None
+    """Patch the idle colour, switch, then the other colour (engine/bluegreen.py)."""
 
     def plan(self, hosts: Sequence[Host]) -> RolloutPlan:
         """The rollout these options make of ``hosts`` (what the confirmation shows)."""
+        if self.blue_green is not None:
+            from patchtui.engine.bluegreen import phased_plan
+
+            return phased_plan(
+                self.blue_green,
+                hosts,
+                canary=self.canary,
+                batch=self.batch,
+                max_failures=self.max_failures,
+                canary_hosts=self.canary_hosts,
+                fitness=self.canary_fitness,
+            )
         return plan_rollout(
             hosts,
             canary=self.canary,
@@ -157,6 +172,7 @@ class PatchOptions:
             "ignore_window": self.ignore_window,
             "health": self.health.describe() if self.health else None,
             "rollback_on_failure": self.rollback_on_failure,
+            "blue_green": self.blue_green.describe() if self.blue_green else None,
         }
 
 
@@ -252,6 +268,8 @@ class PatchJob:
         self.outcomes: dict[str, HostPatchOutcome] = {}
         self.failures = 0
         self.halt_reason: str | None = None
+        self.phase_record: dict[str, Any] | None = None
+        """Blue-green: the phases and the switch, as the summary reports them."""
         self._stopping = False
         self._aborted = False
         self._resume = asyncio.Event()
@@ -305,6 +323,10 @@ class PatchJob:
         for host in self.hosts:
             self._state(host.name, HostState.QUEUED)
         for index, wave in enumerate(self.plan.waves):
+            if self.options.blue_green is not None:
+                from patchtui.engine.bluegreen import between_phases
+
+                await between_phases(self, index)
             if self.halt_reason is not None or self._stopping:
                 break
             self.emit(
@@ -372,6 +394,7 @@ class PatchJob:
             halted=halted,
             halt_reason=self.halt_reason if halted else None,
             dry_run=self.options.dry_run,
+            blue_green=self.phase_record,
         )
 
     def _never_started(self, host: Host) -> HostPatchOutcome:

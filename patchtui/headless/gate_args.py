@@ -1,10 +1,17 @@
-"""Flags of ``patchtui patch`` for health gates and rollback on failure (engine/health.py)."""
+"""Flags of ``patchtui patch`` for health gates, rollback on failure and blue-green runs."""
 
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from patchtui.errors import ConfigError
+from patchtui.inventory.model import Host
+
+if TYPE_CHECKING:
+    from patchtui.engine.bluegreen import BlueGreen
 
 
 def _seconds(text: str) -> float:
@@ -71,3 +78,38 @@ def gates_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "health": health,
         "rollback_on_failure": bool(getattr(args, "rollback_on_failure", False)),
     }
+
+
+def add_blue_green_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("blue-green (patch the idle colour, switch, then the other)")
+    group.add_argument(
+        "--blue-green",
+        metavar="LABEL|A,B",
+        help="split the hosts in two colours by a label or var (color, or color=blue|green) "
+        "or by two groups (blue,green)",
+    )
+    group.add_argument(
+        "--idle",
+        metavar="COLOUR",
+        help="the colour patched first (not serving now); with two groups the default is the "
+        "second named",
+    )
+    group.add_argument(
+        "--switch",
+        metavar="CMD",
+        help="run once on this machine after the idle colour is all ok (e.g. the load "
+        "balancer flip); exit 0 goes on to the other colour, anything else halts",
+    )
+
+
+def blue_green_from_args(args: argparse.Namespace, hosts: Sequence[Host]) -> BlueGreen | None:
+    """The colours of the selected hosts, or None without --blue-green."""
+    spec = getattr(args, "blue_green", None)
+    if spec is None:
+        for flag in ("idle", "switch"):
+            if getattr(args, flag, None) is not None:
+                raise ConfigError(f"--{flag} only goes with --blue-green")
+        return None
+    from patchtui.engine.bluegreen import split_colours
+
+    return split_colours(hosts, spec, idle=args.idle, switch=args.switch)

@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from patchtui.config import load_config
 from patchtui.drivers.base import Selection, check_package_name
+from patchtui.engine.bluegreen import PhasedPlan, phase_lines
 from patchtui.engine.events import (
     Event,
     HealthProbed,
     HostFinished,
     HostScanned,
+    PhaseStarted,
     RunFinished,
     RunHalted,
     RunSummary,
+    SwitchRan,
     WaveStarted,
 )
 from patchtui.engine.outcome import (
@@ -40,7 +43,7 @@ from patchtui.engine.rollout import (
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
-from patchtui.headless.gate_args import gates_from_args
+from patchtui.headless.gate_args import blue_green_from_args, gates_from_args
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host, Inventory
 from patchtui.inventory.patterns import select_hosts
@@ -86,6 +89,18 @@ class PatchPrinter:
             print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
             print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
+        elif isinstance(event, PhaseStarted):
+            print(
+                f"=== phase {event.index + 1}: {event.label}: {len(event.hosts)} hosts", flush=True
+            )
+        elif isinstance(event, SwitchRan):
+            for output in event.output:
+                print(strip_control(f"   switch| {output}"), flush=True)
+            if event.exit_status is None:
+                print(strip_control(f"!! switch `{event.command}` {event.reason}"), flush=True)
+            else:
+                verdict = "ok" if event.exit_status == 0 else event.reason
+                print(strip_control(f"=== switch `{event.command}`: {verdict}"), flush=True)
         elif isinstance(event, HealthProbed):
             verdict = "healthy" if event.healthy else f"unhealthy ({event.detail})"
             print(
@@ -333,6 +348,9 @@ def confirm(
     prod = prod_count(hosts)
     if plan is not None and plan.canaries:
         sys.stderr.write(f"canary hosts: {', '.join(plan.canaries)} ({plan.canary_note})\n")
+    if plan is not None and isinstance(plan, PhasedPlan):
+        for line in phase_lines(plan):
+            sys.stderr.write(line + "\n")
     if not sys.stdin.isatty():
         raise ConfigError(f"refusing to {verb.lower()} without --yes: no terminal to confirm on")
     question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)?"
@@ -388,7 +406,10 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
             hosts = hosts_again(store, again, hosts, mode=mode)
         named = canaries_from_args(args, inventory, hosts)
         options = dataclasses.replace(
-            options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
+            options,
+            canary_hosts=named,
+            canary_fitness=fitness_from_store(store, hosts),
+            blue_green=blue_green_from_args(args, hosts),
         )
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)
