@@ -603,7 +603,12 @@ class PatchtuiApp(App[int]):
     async def open_patch(self, names: list[str], *, chosen_by: str = "") -> None:
         """Form -> confirmation (hosts, prod, waves) -> optional sudo password -> patch run."""
         from patchtui.engine.patch import closed_windows
-        from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
+        from patchtui.errors import ConfigError
+        from patchtui.tui.screens.patch_modal import (
+            PatchModal,
+            confirmation_lines,
+            with_blue_green,
+        )
 
         if self._refuse_if_running():
             return
@@ -616,6 +621,11 @@ class PatchtuiApp(App[int]):
         self.last_patch_form = request.form
         options = self._with_canaries(request.options, hosts, request.canary_pattern)
         if options is None:
+            return
+        try:
+            options = with_blue_green(options, hosts, request.form)
+        except ConfigError as error:
+            self.notify(str(error), severity="error")
             return
         plan = options.plan(hosts)
         closed = closed_windows(hosts, options.clock())
