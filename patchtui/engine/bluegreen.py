@@ -64,8 +64,8 @@ class BlueGreen:
         """The phases, as a confirmation says them."""
         return [
             f"Blue-green by {self.split_by}:",
-            f"  1. patch {self.idle_colour} (idle, {len(self.idle)} hosts) with the waves "
-            "and gates below; any host not ok halts here, production untouched",
+            f"  1. patch {self.idle_colour} (idle, {len(self.idle)} hosts) with the usual waves "
+            "and gates; any host not ok halts here, production untouched",
             f"  2. switch: `{self.switch}` on this machine, once, only if all of "
             f"{self.idle_colour} is ok (a non-zero exit halts)",
             f"  3. patch {self.live_colour} ({len(self.live)} hosts, idle after the switch)",
@@ -257,7 +257,7 @@ async def between_phases(job: PatchJob, index: int) -> None:
         return
     if job.halt_reason is not None or job.stopping:
         # The run stops before (or at) the boundary: the switch never runs.
-        _not_run(job, record, f"not run: {job.halt_reason or 'run cancelled'}")
+        _not_run(job, record, job.halt_reason or "run cancelled")
         return
     if index != plan.phase_start:
         return
@@ -275,7 +275,7 @@ async def between_phases(job: PatchJob, index: int) -> None:
         _not_run(job, record, job.halt_reason)
         return
     if job.options.dry_run:
-        _not_run(job, record, "dry run: the switch would run here")
+        _not_run(job, record, "dry run (it would run here)")
     else:
         await _switch(job, blue_green, record)
         if job.halt_reason is not None:

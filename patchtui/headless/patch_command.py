@@ -97,7 +97,10 @@ class PatchPrinter:
             for output in event.output:
                 print(strip_control(f"   switch| {output}"), flush=True)
             if event.exit_status is None:
-                print(strip_control(f"!! switch `{event.command}` {event.reason}"), flush=True)
+                print(
+                    strip_control(f"!! switch `{event.command}` not run: {event.reason}"),
+                    flush=True,
+                )
             else:
                 verdict = "ok" if event.exit_status == 0 else event.reason
                 print(strip_control(f"=== switch `{event.command}`: {verdict}"), flush=True)

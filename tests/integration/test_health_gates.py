@@ -197,3 +197,23 @@ def test_health_url_is_retried_until_healthy(
     assert sick["result"] == "failed" and sick["error_kind"] == "health-check"
     assert "url HTTP 503 Service Unavailable" in str(sick["error"])
     assert _Health.asked["lab-ubu-0002"] == sick["health"]["attempts"] >= 5  # type: ignore[index]
+
+
+def test_rollback_on_failure_also_answers_a_failure_after_the_install(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    """No gate: a --post hook that fails after the install changed packages."""
+    lab = lab_process(6)
+    db = str(tmp_path / "db.json")
+    inventory = str(lab.inventory)
+    before = _pending(inventory, db)
+    result = run_patchtui(
+        "patch", "-i", inventory, "--db", db, "--limit", "lab-deb-0001", "--post", "false",
+        "--rollback-on-failure", "--reboot", "never", "--yes", "--json",
+    )  # fmt: skip
+    assert result.returncode == ExitCode.HOST_FAILURES, result.stdout[-3000:] + result.stderr
+    line = _results(json_lines(result.stdout))["lab-deb-0001"]
+    assert line["result"] == "failed" and line["error_kind"] == "rolled-back"
+    assert str(line["error"]).startswith("post-check: post command exited 1")
+    assert line["rollback"]["verified"] is True and "health" not in line  # type: ignore[index]
+    assert _pending(inventory, db)["lab-deb-0001"] == before["lab-deb-0001"]
