@@ -11,7 +11,7 @@ from textual.widgets import Checkbox, Input
 from tuihelp import say_yes, wait_until
 
 from patchtui.engine import reboot as engine_reboot
-from patchtui.engine.events import HostState
+from patchtui.engine.events import HostState, RunStarted, SwitchRan
 from patchtui.engine.health import HealthGate
 from patchtui.engine.patch import PatchOptions
 from patchtui.engine.rollout import plan_rollout
@@ -20,6 +20,7 @@ from patchtui.inventory.model import Host, Inventory
 from patchtui.lab.server import LabServer
 from patchtui.lab.sim import jobs as lab_jobs
 from patchtui.tui.app import PatchtuiApp
+from patchtui.tui.bridge import EventBridge
 from patchtui.tui.screens.confirm import ConfirmScreen
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.patch_modal import (
@@ -29,6 +30,7 @@ from patchtui.tui.screens.patch_modal import (
     options_from_form,
 )
 from patchtui.tui.widgets.host_table import HostTable
+from patchtui.tui.widgets.progress import progress_text
 
 FAST = PatchOptions(poll_interval=0.1, reboot_time_limit=30, reconnect_time_limit=30)
 
@@ -160,3 +162,24 @@ async def test_console_shows_the_gate_and_the_rollback_per_host(
     # Back at what it shipped with; a package the update newly installed (a kernel) stays.
     now = {name: package.installed for name, package in sick.packages.items()}
     assert {name: now[name] for name in shipped} == shipped
+
+
+def test_the_status_line_says_what_the_switch_did() -> None:
+    for event, said in (
+        (
+            SwitchRan(run_id="r1", command="flip", exit_status=0, output=("now green",)),
+            "switched: now green",
+        ),
+        (
+            SwitchRan(run_id="r1", command="flip", exit_status=7, reason="exited 7"),
+            "SWITCH FAILED (exited 7)",
+        ),
+        (
+            SwitchRan(run_id="r1", command="flip", exit_status=None, reason="halted"),
+            "switch not run",
+        ),
+    ):
+        bridge = EventBridge(clock=lambda: 0.0)
+        bridge(RunStarted(run_id="r1", operation="patch", hosts=("a", "b")))
+        bridge(event)
+        assert f" · {said} · " in progress_text(bridge.run, host_count=2, now=0.0)
