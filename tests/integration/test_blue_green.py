@@ -177,3 +177,19 @@ def test_blue_green_bad_input_is_one_line(
         assert result.returncode == ExitCode.BAD_INPUT, (flags, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_blue_green_dry_run_plans_both_colours_and_never_switches(
+    lab_process: Callable[..., LabProcess], tmp_path: Path
+) -> None:
+    lab = lab_process(6)
+    inventory, db = _coloured_inventory(lab), str(tmp_path / "db.json")
+    marker = tmp_path / "switched"
+    code, lines = _blue_green(inventory, db, marker, "--dry-run")
+    assert code == ExitCode.OK and not marker.exists()
+    switch = next(line for line in lines if line["type"] == "switch")
+    assert switch["exit_status"] is None and switch["reason"] == "dry run (it would run here)"
+    results = {line["host"]: line for line in lines if line["type"] == "host_result"}
+    assert {results[name]["result"] for name in (*GREEN, *BLUE)} == {"planned"}
+    summary = lines[-1]
+    assert summary["outcome"] == "dry-run" and summary["blue_green"]["switched"] is False  # type: ignore[index]
