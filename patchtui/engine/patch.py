@@ -1057,9 +1057,13 @@ class PatchJob:
             if not self.options.dry_run:
                 hot = {"last_state": outcome.state.value, "last_error": outcome.error}
                 if outcome.result not in {"skipped", "unreachable"}:
-                    hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
+                    # Rolled back and verified (--rollback-on-failure): the host is where it
+                    # was, so this run neither changed nor patched it.
+                    undone = bool(outcome.rollback and outcome.rollback.get("verified"))
+                    changed = [] if undone else outcome.changes
+                    hot["last_changes"] = [dataclasses.asdict(change) for change in changed]
                     hot["last_failed"] = outcome.failed_packages
-                    if outcome.changes:
+                    if changed:
                         hot["last_patch"] = time.time()
             transcript = self._transcripts.pop(host.name, None)
             await self.recorder.commit_host(

@@ -127,6 +127,10 @@ def test_rollback_on_failure_restores_the_unhealthy_hosts(
     stored = {str(x["host"]): x for x in json_lines(shown.stdout) if x["type"] == "host_result"}
     assert stored[BROKEN[1]]["rollback"]["verified"] is True  # type: ignore[index]
     assert stored[BROKEN[1]]["health"]["healthy"] is False  # type: ignore[index]
+    # Compliance does not count a rolled-back host as patched by this run.
+    report = run_patchtui("compliance", "-i", inventory, "--db", db, "--json")
+    hosts = {str(x.get("host")): x for x in json_lines(report.stdout) if x["type"] == "host"}
+    assert all(hosts[name]["last_patch"] is None for name in BROKEN), report.stdout[-2000:]
     # ...and the application is healthy again there.
     check = run_patchtui(
         "run", "-i", inventory, "--limit", BROKEN[0], "--json", "systemctl is-active app"
