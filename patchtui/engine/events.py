@@ -178,7 +178,7 @@ class PhaseStarted(Event):
 
     index: int
     label: str
-    """e.g. 'green (idle)' or 'blue (live, after the switch)'."""
+    """e.g. 'green (idle)', then 'blue (after the switch)'."""
     hosts: tuple[str, ...]
 
 
