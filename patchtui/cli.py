@@ -20,6 +20,7 @@ from patchtui.errors import PatchtuiError
 from patchtui.exit_codes import ExitCode, describe
 from patchtui.headless.alerts import add_notify_flags
 from patchtui.headless.common import DEFAULT_CONCURRENCY
+from patchtui.headless.gate_args import add_blue_green_flags, add_gate_flags
 from patchtui.textsafe import one_line
 
 Handler = Callable[[argparse.Namespace], int]
@@ -172,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_controls(patch)
     patch.add_argument("--pre", metavar="CMD", help="run on each host first; failure skips it")
     patch.add_argument("--post", metavar="CMD", help="run on each host after patching")
+    add_gate_flags(patch)
+    add_blue_green_flags(patch)
     again = patch.add_argument_group("again").add_mutually_exclusive_group()
     again.add_argument(
         "--retry",
@@ -243,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--seed", type=int, default=1)
     lab.add_argument("--faults", choices=("none", "some"), default="some")
     lab.add_argument("--write-inventory", required=True, metavar="PATH", type=Path)
+    lab.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT=HOST[,HOST]",
+        help="give these hosts a fault (repeatable), e.g. unhealthy-after-patch=lab-deb-0001",
+    )
     lab.set_defaults(handler=_lab)
 
     demo = commands.add_parser(
@@ -397,7 +407,11 @@ def _lab(args: argparse.Namespace) -> int:
     from patchtui.lab.runner import run_lab
 
     return run_lab(
-        hosts=args.hosts, seed=args.seed, faults=args.faults, write_inventory=args.write_inventory
+        hosts=args.hosts,
+        seed=args.seed,
+        faults=args.faults,
+        write_inventory=args.write_inventory,
+        fault_hosts=args.fault,
     )
 
 

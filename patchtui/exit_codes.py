@@ -22,7 +22,7 @@ class ExitCode(IntEnum):
     DB_LOCKED = 4
     """The database is locked by another patchtui process beyond the wait limit."""
     HALTED = 5
-    """patch/reboot: the rollout halted (canary or failure threshold); later hosts untouched."""
+    """patch/reboot: the rollout halted (canary, threshold, blue-green); later hosts untouched."""
     INTERRUPTED = 130
     """Interrupted by SIGINT/SIGTERM (Ctrl+C); work already started was allowed to finish."""
     BROKEN_PIPE = 141

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,9 @@ def isolated_home(
 def lab_process(tmp_path: Path) -> Iterator[Callable[..., LabProcess]]:
     started: list[LabProcess] = []
 
-    def start(hosts: int = 6, *, faults: str = "none", seed: int = 1) -> LabProcess:
+    def start(
+        hosts: int = 6, *, faults: str = "none", seed: int = 1, extra: Sequence[str] = ()
+    ) -> LabProcess:
         directory = tmp_path / f"lab{len(started)}"
         inventory = directory / "inventory.yaml"
         directory.mkdir(parents=True)
@@ -50,6 +52,7 @@ def lab_process(tmp_path: Path) -> Iterator[Callable[..., LabProcess]]:
                 str(seed),
                 "--write-inventory",
                 str(inventory),
+                *extra,
             ),
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -22,6 +22,10 @@ class HostState(StrEnum):
     SCANNING = "scanning"
     PATCHING = "patching"
     REBOOTING = "rebooting"
+    HEALTH = "health"
+    """The host's health gate is probing it (after its patch and reboot)."""
+    ROLLING_BACK = "rolling-back"
+    """--rollback-on-failure is restoring a failed host's previous versions."""
     OK = "ok"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
@@ -99,6 +103,10 @@ class HostFinished(Event):
     """Patch runs: the install started but what it changed could not be read back
     (rollback restores the recorded before-versions)."""
     rebooted: bool = False
+    health: Mapping[str, object] | None = None
+    """Patch runs with a health gate: its result (healthy, attempts, probes)."""
+    rollback: Mapping[str, object] | None = None
+    """Patch runs with --rollback-on-failure: what restoring this failed host did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +134,8 @@ class RunSummary:
     """Hosts this run scanned: ``pending`` and ``security`` count updates on these only."""
     dry_run: bool = False
     """Nothing was changed: results are what would happen."""
+    blue_green: Mapping[str, object] | None = None
+    """Blue-green runs: the phases (colour, hosts) and what the switch did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +170,39 @@ class HostWaitingForWindow(HostStateChanged):
     opens_text: str
     """The same in the window's zone and in UTC: ``Sun 2024-06-09 02:00 Europe/Berlin
     (00:00 UTC)``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthProbed(Event):
+    """One attempt of a host's health gate (the last one says whether it passed)."""
+
+    host: str
+    attempt: int
+    healthy: bool
+    detail: str = ""
+    final: bool = False
+    """The gate's verdict: no more attempts follow."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseStarted(Event):
+    """Blue-green: one colour's phase of the run begins."""
+
+    index: int
+    label: str
+    """e.g. 'green (idle)', then 'blue (after the switch)'."""
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwitchRan(Event):
+    """Blue-green: the --switch command ran on the controller (or was not run)."""
+
+    command: str
+    exit_status: int | None
+    """None: not run (the idle colour was not fully healthy) or could not start."""
+    output: tuple[str, ...] = ()
+    reason: str = ""
 
 
 EventSink = Callable[[Event], None]

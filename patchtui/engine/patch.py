@@ -41,6 +41,7 @@ from patchtui.engine.events import (
     RunSummary,
     WaveStarted,
 )
+from patchtui.engine.health import HealthGate
 from patchtui.engine.hostwork import (
     Connector,
     classify_error,
@@ -72,6 +73,7 @@ from patchtui.transport.base import RemoteSession, TransportError
 from patchtui.transport.detached import DetachedJob, JobLost, job_id_for
 
 if TYPE_CHECKING:
+    from patchtui.engine.bluegreen import BlueGreen
     from patchtui.store.db import Store
 
 REBOOT_POLICIES = ("if-needed", "never", "always")
@@ -131,9 +133,27 @@ class PatchOptions:
     hook_time_limit: float = 600.0
     reconnect_time_limit: float = 300.0
     poll_interval: float = 1.0
+    health: HealthGate | None = None
+    """Probe each host after its patch and reboot; an unhealthy host is a failed one."""
+    rollback_on_failure: bool = False
+    """Restore a failed host's previous versions (from this run's change record) and verify."""
+    blue_green: BlueGreen | None = None
+    """Patch the idle colour, switch, then the other colour (engine/bluegreen.py)."""
 
     def plan(self, hosts: Sequence[Host]) -> RolloutPlan:
         """The rollout these options make of ``hosts`` (what the confirmation shows)."""
+        if self.blue_green is not None:
+            from patchtui.engine.bluegreen import phased_plan
+
+            return phased_plan(
+                self.blue_green,
+                hosts,
+                canary=self.canary,
+                batch=self.batch,
+                max_failures=self.max_failures,
+                canary_hosts=self.canary_hosts,
+                fitness=self.canary_fitness,
+            )
         return plan_rollout(
             hosts,
             canary=self.canary,
@@ -165,6 +185,9 @@ class PatchOptions:
             "baseline": self.baseline.name if self.baseline else None,
             "ignore_window": self.ignore_window,
             "wait_for_window": self.wait_for_window,
+            "health": self.health.describe() if self.health else None,
+            "rollback_on_failure": self.rollback_on_failure,
+            "blue_green": self.blue_green.describe() if self.blue_green else None,
         }
 
 
@@ -199,6 +222,10 @@ class HostPatchOutcome:
     installed_before: dict[str, str] | None = None
     """Every installed package just before the install (None: not known), so that what
     the install pulled in or took away is recorded too, not only what was targeted."""
+    health: dict[str, Any] | None = None
+    """The health gate's result (engine/gates.py), when one ran."""
+    rollback: dict[str, Any] | None = None
+    """What --rollback-on-failure did for this host, when it tried."""
 
 
 class HostFailure(Exception):
@@ -259,6 +286,8 @@ class PatchJob:
         self.outcomes: dict[str, HostPatchOutcome] = {}
         self.failures = 0
         self.halt_reason: str | None = None
+        self.phase_record: dict[str, Any] | None = None
+        """Blue-green: the phases and the switch, as the summary reports them."""
         self._stopping = False
         self._aborted = False
         self._resume = asyncio.Event()
@@ -312,6 +341,10 @@ class PatchJob:
         for host in self.hosts:
             self._state(host.name, HostState.QUEUED)
         for index, wave in enumerate(self.plan.waves):
+            if self.options.blue_green is not None:
+                from patchtui.engine.bluegreen import between_phases
+
+                await between_phases(self, index)
             if self.halt_reason is not None or self._stopping:
                 break
             self.emit(
@@ -379,6 +412,7 @@ class PatchJob:
             halted=halted,
             halt_reason=self.halt_reason if halted else None,
             dry_run=self.options.dry_run,
+            blue_green=self.phase_record,
         )
 
     def _never_started(self, host: Host) -> HostPatchOutcome:
@@ -447,6 +481,10 @@ class PatchJob:
             for session in holder:
                 await close_quietly(session)
         outcome = self._with_install(host, outcome)
+        if self.options.rollback_on_failure and not self.options.dry_run:
+            from patchtui.engine.gates import roll_back_failed
+
+            outcome = await roll_back_failed(self, host, outcome)
         outcome.duration = round(time.monotonic() - started, 3)
         await self._record(host, outcome)
         if (
@@ -660,6 +698,10 @@ class PatchJob:
 
         if self.options.post:
             await self._hook(session, host, "post", self.options.post, skip_on_failure=False)
+        if self.options.health is not None and outcome.result in {"ok", "ok-reboot-required"}:
+            from patchtui.engine.gates import health_gate
+
+            await health_gate(self, host, session, outcome)
         return outcome
 
     async def _baseline_plan(
@@ -1081,6 +1123,8 @@ class PatchJob:
             "os": dict(outcome.os),
             "targets": list(outcome.targets),
             "notes": list(outcome.notes),
+            "health": outcome.health,
+            "rollback": outcome.rollback,
         }
 
     async def _progress(self, host: Host, outcome: HostPatchOutcome, status: str) -> None:
@@ -1101,9 +1145,13 @@ class PatchJob:
             if not self.options.dry_run:
                 hot = {"last_state": outcome.state.value, "last_error": outcome.error}
                 if outcome.result not in {"skipped", "unreachable"}:
-                    hot["last_changes"] = [dataclasses.asdict(change) for change in outcome.changes]
+                    # Rolled back and verified (--rollback-on-failure): the host is where it
+                    # was, so this run neither changed nor patched it.
+                    undone = bool(outcome.rollback and outcome.rollback.get("verified"))
+                    changed = [] if undone else outcome.changes
+                    hot["last_changes"] = [dataclasses.asdict(change) for change in changed]
                     hot["last_failed"] = outcome.failed_packages
-                    if outcome.changes:
+                    if changed:
                         hot["last_patch"] = time.time()
             transcript = self._transcripts.pop(host.name, None)
             await self.recorder.commit_host(
@@ -1125,6 +1173,8 @@ class PatchJob:
                 changes=tuple(outcome.changes or outcome.planned),
                 changes_unknown=outcome.changes_unknown,
                 rebooted=outcome.rebooted,
+                health=outcome.health,
+                rollback=outcome.rollback,
             )
         )
 

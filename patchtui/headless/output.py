@@ -10,13 +10,16 @@ from typing import IO, Any
 
 from patchtui.engine.events import (
     Event,
+    HealthProbed,
     HostFinished,
     HostScanned,
     HostStateChanged,
     HostWaitingForWindow,
+    PhaseStarted,
     RunFinished,
     RunHalted,
     RunStarted,
+    SwitchRan,
     WaveStarted,
 )
 from patchtui.textsafe import strip_control
@@ -76,6 +79,10 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
             if event.changes_unknown:
                 result["changes_unknown"] = True
             result["rebooted"] = event.rebooted
+            if event.health is not None:
+                result["health"] = dict(event.health)
+            if event.rollback is not None:
+                result["rollback"] = dict(event.rollback)
         scanned = scans.get(event.host)
         if scanned is not None:
             facts, scan = scanned.facts, scanned.scan
@@ -101,6 +108,30 @@ def event_to_json(event: Event, scans: Mapping[str, HostScanned]) -> dict[str, A
             "index": event.index,
             "label": event.label,
             "hosts": list(event.hosts),
+        }
+    if isinstance(event, HealthProbed):
+        return {
+            "type": "health_probe",
+            "host": event.host,
+            "attempt": event.attempt,
+            "healthy": event.healthy,
+            "detail": event.detail,
+            "final": event.final,
+        }
+    if isinstance(event, PhaseStarted):
+        return {
+            "type": "phase_started",
+            "index": event.index,
+            "label": event.label,
+            "hosts": list(event.hosts),
+        }
+    if isinstance(event, SwitchRan):
+        return {
+            "type": "switch",
+            "command": event.command,
+            "exit_status": event.exit_status,
+            "output": list(event.output),
+            "reason": event.reason,
         }
     if isinstance(event, RunHalted):
         return {"type": "run_halted", "reason": event.reason, "skipped": list(event.skipped)}

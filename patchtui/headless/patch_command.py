@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from patchtui.config import load_config
 from patchtui.drivers.base import Selection, check_package_name
+from patchtui.engine.bluegreen import PhasedPlan, phase_lines
 from patchtui.engine.events import (
     Event,
+    HealthProbed,
     HostFinished,
     HostScanned,
     HostWaitingForWindow,
+    PhaseStarted,
     RunFinished,
     RunHalted,
     RunSummary,
+    SwitchRan,
     WaveStarted,
 )
 from patchtui.engine.outcome import (
@@ -42,6 +46,7 @@ from patchtui.exit_codes import ExitCode
 from patchtui.headless import alerts
 from patchtui.headless.alerts import notifier_for
 from patchtui.headless.common import db_path, open_store, run_interruptible, selected_hosts
+from patchtui.headless.gate_args import blue_green_from_args, gates_from_args
 from patchtui.headless.output import emit_json, event_to_json, render_table
 from patchtui.inventory.model import Host, Inventory
 from patchtui.inventory.patterns import select_hosts
@@ -96,6 +101,27 @@ class PatchPrinter:
             print(f"   {strip_control(event.host)}: {describe_result(event)}", flush=True)
         elif isinstance(event, RunHalted):
             print(f"!! halted: {event.reason}; {len(event.skipped)} hosts skipped", flush=True)
+        elif isinstance(event, PhaseStarted):
+            print(
+                f"=== phase {event.index + 1}: {event.label}: {len(event.hosts)} hosts", flush=True
+            )
+        elif isinstance(event, SwitchRan):
+            for output in event.output:
+                print(strip_control(f"   switch| {output}"), flush=True)
+            if event.exit_status is None:
+                print(
+                    strip_control(f"!! switch `{event.command}` not run: {event.reason}"),
+                    flush=True,
+                )
+            else:
+                verdict = "ok" if event.exit_status == 0 else event.reason
+                print(strip_control(f"=== switch `{event.command}`: {verdict}"), flush=True)
+        elif isinstance(event, HealthProbed):
+            verdict = "healthy" if event.healthy else f"unhealthy ({event.detail})"
+            print(
+                strip_control(f"   {event.host}: health attempt {event.attempt}: {verdict}"),
+                flush=True,
+            )
 
     def print_report(self) -> None:
         if self.as_json:
@@ -307,6 +333,7 @@ def options_from_args(args: argparse.Namespace) -> PatchOptions:
         pre=args.pre,
         post=args.post,
         dry_run=args.dry_run,
+        **gates_from_args(args),
     )
 
 
@@ -339,6 +366,9 @@ def confirm(
     prod = prod_count(hosts)
     if plan is not None and plan.canaries:
         sys.stderr.write(f"canary hosts: {', '.join(plan.canaries)} ({plan.canary_note})\n")
+    if plan is not None and isinstance(plan, PhasedPlan):
+        for line in phase_lines(plan):
+            sys.stderr.write(line + "\n")
     if not sys.stdin.isatty():
         raise ConfigError(f"refusing to {verb.lower()} without --yes: no terminal to confirm on")
     question = f"{verb} {len(hosts)} hosts ({prod} labelled env=prod)?"
@@ -398,7 +428,10 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
             hosts = hosts_again(store, again, hosts, mode=mode)
         named = canaries_from_args(args, inventory, hosts)
         options = dataclasses.replace(
-            options, canary_hosts=named, canary_fitness=fitness_from_store(store, hosts)
+            options,
+            canary_hosts=named,
+            canary_fitness=fitness_from_store(store, hosts),
+            blue_green=blue_green_from_args(args, hosts),
         )
         confirm(args, hosts, verb, plan=options.plan(hosts))
         password = become_password(args)

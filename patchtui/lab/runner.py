@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from patchtui.errors import ConfigError
 from patchtui.exit_codes import ExitCode
 from patchtui.lab.fleet import FAULT_MODES, build_fleet
 from patchtui.lab.server import DEFAULT_SLOW_DELAY, Executor, LabServer, check_loopback
+from patchtui.lab.state import FAULTS, ON_REQUEST_FAULTS, SimHost
 
 MAX_HOSTS = 20_000
 """Beyond this the ephemeral port range and open-file limits run out first."""
@@ -31,6 +32,7 @@ async def start_lab(
     inventory_path: Path | None = None,
     executor: Executor | None = None,
     slow_delay: float = DEFAULT_SLOW_DELAY,
+    fault_hosts: Sequence[str] = (),
 ) -> LabServer:
     """Build a fleet, start serving it and, if asked, write its inventory.
 
@@ -39,6 +41,7 @@ async def start_lab(
     """
     _check_arguments(hosts, faults, address, base_port)
     fleet = build_fleet(hosts, seed=seed, faults=faults, address=address, base_port=base_port)
+    assign_named_faults(fleet, fault_hosts)
     lab = LabServer(fleet, seed=seed, executor=executor, slow_delay=slow_delay)
     await lab.start()
     if inventory_path is not None:
@@ -59,6 +62,7 @@ def run_lab(
     *,
     address: str = "127.0.0.1",
     base_port: int = 0,
+    fault_hosts: Sequence[str] = (),
 ) -> int:
     """Serve the lab until SIGINT/SIGTERM; print one line once it is ready.
 
@@ -67,7 +71,7 @@ def run_lab(
     bad arguments raise ConfigError (the CLI turns it into exit code 2).
     """
     return asyncio.run(
-        _serve(hosts, seed, faults, Path(write_inventory), ready, address, base_port)
+        _serve(hosts, seed, faults, Path(write_inventory), ready, address, base_port, fault_hosts)
     )
 
 
@@ -79,6 +83,7 @@ async def _serve(
     ready: Callable[[LabServer], None] | None,
     address: str,
     base_port: int,
+    fault_hosts: Sequence[str] = (),
 ) -> int:
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -98,6 +103,7 @@ async def _serve(
             address=address,
             base_port=base_port,
             inventory_path=inventory_path,
+            fault_hosts=fault_hosts,
         )
         try:
             print(ready_line(lab, inventory_path), flush=True)
@@ -135,3 +141,20 @@ def _check_arguments(hosts: int, faults: str, address: str, base_port: int) -> N
             f"--base-port {base_port} leaves no room for {hosts} ports below 65536 "
             "(and ports below 1024 need root)"
         )
+
+
+def assign_named_faults(fleet: Sequence[SimHost], specs: Sequence[str]) -> None:
+    """Give named hosts a fault: each spec is ``FAULT=HOST[,HOST...]`` (``lab --fault``)."""
+    by_name = {host.name: host for host in fleet}
+    known = (*FAULTS, *ON_REQUEST_FAULTS)
+    for spec in specs:
+        fault, sep, names = spec.partition("=")
+        fault = fault.strip()
+        if not sep or not names.strip():
+            raise ConfigError(f"--fault takes FAULT=HOST[,HOST...], got {spec!r}")
+        if fault not in known:
+            raise ConfigError(f"--fault {fault!r}: not a lab fault (one of {', '.join(known)})")
+        for name in (part.strip() for part in names.split(",")):
+            if name not in by_name:
+                raise ConfigError(f"--fault {spec!r}: no lab host named {name!r}")
+            by_name[name].faults.add(fault)

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from patchtui.drivers.facts import FACTS_COMMAND
 from patchtui.drivers.parsers.facts import END_SECTION, SECTION_PREFIX
-from patchtui.lab.sim import ShellResult, jobs, metadata
+from patchtui.lab.sim import ShellResult, jobs, metadata, services
 from patchtui.lab.state import SimHost
 
 _SIM_MODULE_OF_FAMILY = {"apt": "apt", "apk": "apk", "dnf": "dnf", "yum": "dnf", "zypper": "zypper"}
@@ -65,6 +65,9 @@ def execute(host: SimHost, command: str) -> ShellResult:
     ages = metadata.handle(host, inner, time.time())
     if ages is not None:
         return ages
+    service = services.handle(host, inner)
+    if service is not None:
+        return service
     # Detached jobs, reboots and boot ids work alike on every family; a job's
     # inner command comes back through execute() to the family's simulator.
     handled = jobs.handle(host, inner, execute)

@@ -66,6 +66,10 @@ FAULTS: tuple[str, ...] = (
     "stale-mirror",
 )
 
+ON_REQUEST_FAULTS: tuple[str, ...] = ("unhealthy-after-patch",)
+"""Faults given only to hosts named for them (``patchtui lab --fault``), never by
+``--faults some``: its draw (and so every seeded fleet) stays as it was."""
+
 
 @dataclass
 class SimHost:

@@ -634,8 +634,13 @@ class PatchtuiApp(App[int]):
 
         ``form``: what the form opens with (an advisory's packages), else the last one."""
         from patchtui.engine.patch import closed_windows
+        from patchtui.errors import ConfigError
         from patchtui.tui.matrix_view import review_lines
-        from patchtui.tui.screens.patch_modal import PatchModal, confirmation_lines
+        from patchtui.tui.screens.patch_modal import (
+            PatchModal,
+            confirmation_lines,
+            with_blue_green,
+        )
 
         if self._refuse_if_running():
             return
@@ -648,6 +653,11 @@ class PatchtuiApp(App[int]):
         self.last_patch_form = request.form
         options = self._with_canaries(request.options, hosts, request.canary_pattern)
         if options is None:
+            return
+        try:
+            options = with_blue_green(options, hosts, request.form)
+        except ConfigError as error:
+            self.notify(str(error), severity="error")
             return
         plan = options.plan(hosts)
         closed = closed_windows(hosts, options.clock())

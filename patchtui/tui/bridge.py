@@ -28,6 +28,7 @@ from patchtui.engine.events import (
     RunHalted,
     RunStarted,
     RunSummary,
+    SwitchRan,
     WaveStarted,
 )
 from patchtui.engine.observed import STREAM_PREFIX
@@ -82,6 +83,8 @@ class RunProgress:
     """What the operator asked of the run: paused, cancelling, stopped waiting (console-set)."""
     dry_run: bool = False
     """A dry run: its ok hosts are 'planned', and it changes no host's state."""
+    switch: str | None = None
+    """Blue-green: what the switch command did (ok, exited N, not run), once decided."""
 
     @property
     def running(self) -> bool:
@@ -187,6 +190,15 @@ class EventBridge:
             self._run_dirty = True
         elif isinstance(event, RunHalted):
             self.run.halted = event.reason
+            self._run_dirty = True
+        elif isinstance(event, SwitchRan):
+            last = event.output[-1] if event.output else ""
+            if event.exit_status == 0:
+                self.run.switch = "switched" + (f": {last}" if last else "")
+            elif event.exit_status is None:
+                self.run.switch = "switch not run"
+            else:
+                self.run.switch = f"SWITCH FAILED ({event.reason})" + (f": {last}" if last else "")
             self._run_dirty = True
         elif isinstance(event, RunFinished):
             self.run.outcome = event.outcome

@@ -38,6 +38,8 @@ ACTIVE_STATES = frozenset(
         HostState.SCANNING,
         HostState.PATCHING,
         HostState.REBOOTING,
+        HostState.HEALTH,
+        HostState.ROLLING_BACK,
     }
 )
 
@@ -46,6 +48,8 @@ STATE_ORDER: dict[HostState, int] = {
     HostState.FAILED: 0,
     HostState.UNREACHABLE: 1,
     HostState.INTERRUPTED: 2,
+    HostState.ROLLING_BACK: 3,
+    HostState.HEALTH: 3,
     HostState.PATCHING: 3,
     HostState.REBOOTING: 4,
     HostState.SCANNING: 5,
@@ -65,6 +69,8 @@ STATE_VARIABLES: dict[HostState, str] = {
     HostState.SCANNING: "text-accent",
     HostState.PATCHING: "text-warning",
     HostState.REBOOTING: "text-warning",
+    HostState.HEALTH: "text-accent",
+    HostState.ROLLING_BACK: "text-warning",
     HostState.OK: "text-success",
     HostState.FAILED: "text-error",
     HostState.UNREACHABLE: "text-error",

@@ -356,7 +356,7 @@ async def test_patch_form_at_80x24_scrolls_to_the_last_field(
     async with app.run_test(size=SMALL_SIZE) as pilot:
         await pilot.press("p")
         await pilot.pause(0.3)
-        for _ in range(11):  # to the dry-run box, past the bottom of the screen
+        for _ in range(17):  # to the dry-run box, past the bottom of the screen
             await pilot.press("tab")
         await pilot.pause(0.3)
         await assert_snapshot(pilot, "patch_form_80x24")

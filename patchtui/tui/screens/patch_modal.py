@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from patchtui.engine.health import HealthGate
 from patchtui.engine.patch import REBOOT_POLICIES, PatchOptions
 from patchtui.engine.rollout import Amount, RolloutPlan
 from patchtui.errors import ConfigError
@@ -46,6 +47,12 @@ class PatchForm:
     dry_run: bool = False
     ask_password: bool = False
     ignore_window: bool = False
+    health_check: str = ""
+    health_url: str = ""
+    rollback_on_failure: bool = False
+    blue_green: str = ""
+    idle: str = ""
+    switch: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,20 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
     )
     if form.reboot not in REBOOT_POLICIES:
         raise ConfigError(f"reboot policy must be one of {', '.join(REBOOT_POLICIES)}")
+    # The headless flags' rules again: the same gate, the same messages.
+    from patchtui.headless.gate_args import gates_from_args
+
+    timing = base.health if base is not None and base.health is not None else HealthGate()
+    gates = gates_from_args(
+        argparse.Namespace(
+            health_check=form.health_check.strip() or None,
+            health_url=form.health_url.strip() or None,
+            # The form does not show the gate's timing: the base's (or the flags' defaults).
+            health_timeout=timing.timeout,
+            health_interval=timing.interval,
+            rollback_on_failure=form.rollback_on_failure,
+        )
+    )
     return dataclasses.replace(
         base or PatchOptions(),
         selection=selection,
@@ -104,7 +125,28 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
         dry_run=form.dry_run,
         ignore_window=form.ignore_window,
         install=True,
+        **gates,
     )
+
+
+def with_blue_green(
+    options: PatchOptions, hosts: Sequence[Host], form: PatchForm | None
+) -> PatchOptions:
+    """The options with the form's blue-green colours of ``hosts`` (the headless flags'
+    rules and messages); ConfigError when they do not split the hosts in two."""
+    from patchtui.headless.gate_args import blue_green_from_args
+
+    if form is None:
+        return options
+    blue_green = blue_green_from_args(
+        argparse.Namespace(
+            blue_green=form.blue_green.strip() or None,
+            idle=form.idle.strip() or None,
+            switch=form.switch.strip() or None,
+        ),
+        hosts,
+    )
+    return dataclasses.replace(options, blue_green=blue_green)
 
 
 def _names(names: Sequence[str], shown: int = 4) -> str:
@@ -131,6 +173,8 @@ def confirmation_lines(
     if options.dry_run:
         lines.append("Dry run: each host reports what it would install; nothing is changed.")
     lines.extend(window_lines(closed or {}, len(hosts), ignore=options.ignore_window))
+    if options.blue_green is not None:
+        lines.extend(options.blue_green.lines())
     what = "security updates" if selection.security_only else "all pending updates"
     if selection.packages:
         what += " among " + ", ".join(selection.packages)
@@ -165,6 +209,23 @@ def confirmation_lines(
         lines.append(f"Pre: {options.pre}")
     if options.post:
         lines.append(f"Post: {options.post}")
+    lines.extend(gate_lines(options))
+    return lines
+
+
+def gate_lines(options: PatchOptions) -> list[str]:
+    """The confirmation's word on health gates and rollback on failure."""
+    lines: list[str] = []
+    gate = options.health
+    if gate is not None:
+        probes = [f"`{gate.command}` on the host"] if gate.command else []
+        probes += [f"GET {gate.url}"] if gate.url else []
+        lines.append(
+            f"Health gate: {' and '.join(probes)}, every {gate.interval:g}s for up to "
+            f"{gate.timeout:g}s; an unhealthy host fails"
+        )
+    if options.rollback_on_failure:
+        lines.append("Rollback on failure: a failed host gets its previous versions back")
     return lines
 
 
@@ -267,10 +328,46 @@ class PatchModal(ModalScreen[PatchRequest | None]):
                 )
                 yield Label("Post command")
                 yield Input(placeholder="optional command after patching", id="post", compact=True)
+                yield Label("Health check")
+                yield Input(
+                    placeholder="optional: on the host after the patch; exit 0 = ok",
+                    id="health-check",
+                    compact=True,
+                )
+                yield Label("Health URL")
+                yield Input(
+                    placeholder="optional: http://{host}/healthz, 2xx = healthy",
+                    id="health-url",
+                    compact=True,
+                )
+                yield Label("Blue-green")
+                yield Input(
+                    placeholder="optional: a label (color) or two groups (blue,green)",
+                    id="blue-green",
+                    compact=True,
+                )
+                yield Label("Idle colour")
+                yield Input(
+                    placeholder="patched first (two groups: the second named)",
+                    id="idle",
+                    compact=True,
+                )
+                yield Label("Switch")
+                yield Input(
+                    placeholder="command on this machine once the idle colour is all ok",
+                    id="switch",
+                    compact=True,
+                )
+                yield Label("On failure")
+                with Horizontal(classes="checks"):
+                    yield Checkbox(
+                        "roll the host back to its previous versions", id="rollback", compact=True
+                    )
                 yield Label("Run")
                 with Horizontal(classes="checks"):
                     yield Checkbox("dry run (change nothing)", id="dry-run", compact=True)
                     yield Checkbox("ask sudo password", id="ask-password", compact=True)
+
                 yield Label("Windows")
                 with Horizontal(classes="checks"):
                     yield Checkbox(
@@ -301,12 +398,18 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             ("max-failures", form.max_failures),
             ("pre", form.pre),
             ("post", form.post),
+            ("health-check", form.health_check),
+            ("health-url", form.health_url),
+            ("blue-green", form.blue_green),
+            ("idle", form.idle),
+            ("switch", form.switch),
         ):
             self.query_one(f"#{widget_id}", Input).value = value
         for widget_id, ticked in (
             ("security-only", form.security_only),
             ("dist-upgrade", form.dist_upgrade),
             ("ask-password", form.ask_password),
+            ("rollback", form.rollback_on_failure),
         ):
             self.query_one(f"#{widget_id}", Checkbox).value = ticked
         # Dry run and ignoring windows are one-off choices: never carried over unseen.
@@ -334,6 +437,12 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             dry_run=ticked("dry-run"),
             ask_password=ticked("ask-password"),
             ignore_window=ticked("ignore-window"),
+            health_check=text("health-check"),
+            health_url=text("health-url"),
+            rollback_on_failure=ticked("rollback"),
+            blue_green=text("blue-green"),
+            idle=text("idle"),
+            switch=text("switch"),
         )
 
     def show_error(self, message: str | None) -> None:
@@ -383,4 +492,5 @@ __all__ = [
     "PatchRequest",
     "confirmation_lines",
     "options_from_form",
+    "with_blue_green",
 ]

@@ -14,6 +14,7 @@ from textual.widgets import ProgressBar, Static
 
 from patchtui.engine.events import HostState
 from patchtui.engine.outcome import DRY_RUN, describe_outcome, pending_text, skipped_text
+from patchtui.textsafe import strip_control
 from patchtui.tui.bridge import RunProgress
 
 RUN_CONTROL_BINDINGS = [
@@ -75,6 +76,8 @@ def progress_text(run: RunProgress | None, *, host_count: int, now: float) -> st
         parts.append(run.wave)
     if run.max_failures is not None:
         parts.append(f"{run.failures} failed of {run.max_failures} allowed")
+    if run.switch:
+        parts.append(strip_control(run.switch))
     if run.halted:
         parts.append(f"HALTED: {run.halted}")
     if summary is not None and run.operation in PENDING_OPERATIONS:
