@@ -23,7 +23,7 @@ from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
@@ -135,6 +135,17 @@ class OutputLog(Log):
         self.following = following
         if following:
             self.unseen = 0
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A smaller pane (terminal resized, split view re-laid out) keeps its scroll offset,
+        # which now falls short of the end: a following pane must show the tail at once,
+        # not only when the next line arrives. After the refresh: the new size applies then.
+        if self.following:
+            self.call_after_refresh(self._keep_tail)
+
+    def _keep_tail(self) -> None:
+        if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
