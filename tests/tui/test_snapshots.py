@@ -378,6 +378,22 @@ async def test_history(snapshot_app: Callable[..., PatchtuiApp]) -> None:
         await assert_snapshot(pilot, "history")
 
 
+async def test_history_started_arrow_says_newest_first(
+    snapshot_app: Callable[..., PatchtuiApp],
+) -> None:
+    """The hosts table's arrow means ▲ ascending, ▼ descending; history lists newest
+    first, so its started column carries ▼ (issue 16: one meaning everywhere)."""
+    app = snapshot_app()
+    async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one("#runs", DataTable)
+        labels = {str(key.value): column.label.plain for key, column in table.columns.items()}
+        assert labels["started"] == "started ▼"
+        started = [table.get_row_at(index)[0].plain for index in range(table.row_count)]
+        assert len(started) > 1 and started == sorted(started, reverse=True)
+
+
 async def test_history_counts_skipped_hosts_and_marks_dry_runs(
     snapshot_app: Callable[..., PatchtuiApp],
 ) -> None:

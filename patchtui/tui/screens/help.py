@@ -17,7 +17,11 @@ from patchtui.tui.hostview import FILTER_FORMS
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Open the highlighted host (facts, pending updates) or run"),
     ("↑ ↓ PgUp PgDn", "Move in the table; the output pane follows the highlighted host"),
-    ("click header", "Sort by that column (again: reverse)"),
+    (
+        "click header",
+        "Sort by that column (again: reverse); ▲ ascending: A→Z, fewest, oldest first;"
+        " ▼ descending: most, newest, most severe first",
+    ),
     ("escape", "Clear the filter, close a screen"),
     ("b", "In the history: roll back the highlighted patch run (asks first)"),
     ("e", "In compliance: export the report (html, markdown, csv, json)"),
