@@ -22,6 +22,8 @@ class HostState(StrEnum):
     SCANNING = "scanning"
     PATCHING = "patching"
     REBOOTING = "rebooting"
+    ROLLING_BACK = "rolling back"
+    """Restoring the package versions a patch run replaced (a rollback run)."""
     OK = "ok"
     FAILED = "failed"
     UNREACHABLE = "unreachable"

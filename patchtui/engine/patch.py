@@ -13,7 +13,7 @@ import datetime as dt
 import fnmatch
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from patchtui.advisories.osv import AdvisoryIndex, annotate_updates
 from patchtui.baselines.model import Baseline, HostPlan, plan_host, release_key
@@ -210,6 +210,9 @@ def _state_for(result: str) -> HostState:
 
 class PatchJob:
     """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
+
+    WORKING_STATE: ClassVar[HostState] = HostState.PATCHING
+    """What a host is while its packages change (a rollback says so: rolling back)."""
 
     @property
     def operation(self) -> str:
@@ -827,7 +830,7 @@ class PatchJob:
                     ) from None
                 current = self._observe(host, fresh)
                 holder.append(current)
-                self._state(host.name, HostState.PATCHING, "reconnected; following the install")
+                self._state(host.name, self.WORKING_STATE, "reconnected; following the install")
             except JobLost as lost:
                 repair = driver.repair_command()
                 hint = f"; repair with `{repair}`" if repair else ""

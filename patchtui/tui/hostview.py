@@ -35,6 +35,7 @@ ACTIVE_STATES = frozenset(
         HostState.CONNECTING,
         HostState.SCANNING,
         HostState.PATCHING,
+        HostState.ROLLING_BACK,
         HostState.REBOOTING,
     }
 )
@@ -45,6 +46,7 @@ STATE_ORDER: dict[HostState, int] = {
     HostState.UNREACHABLE: 1,
     HostState.INTERRUPTED: 2,
     HostState.PATCHING: 3,
+    HostState.ROLLING_BACK: 3,
     HostState.REBOOTING: 4,
     HostState.SCANNING: 5,
     HostState.CONNECTING: 6,
@@ -62,6 +64,7 @@ STATE_VARIABLES: dict[HostState, str] = {
     HostState.CONNECTING: "text-accent",
     HostState.SCANNING: "text-accent",
     HostState.PATCHING: "text-warning",
+    HostState.ROLLING_BACK: "text-warning",
     HostState.REBOOTING: "text-warning",
     HostState.OK: "text-success",
     HostState.FAILED: "text-error",
@@ -365,7 +368,8 @@ def matches(row: HostRow, query: str) -> bool:
                 return False
             continue
         if term.startswith("state:"):
-            if row.state.value != term[6:]:
+            # "rolling back" has a space, which splits terms: state:rolling-back finds it.
+            if row.state.value.replace(" ", "-") != term[6:]:
                 return False
             continue
         if term == "reboot" or term.startswith("reboot:"):

@@ -37,7 +37,13 @@ REFRESH_INTERVAL = 0.1
 MAX_PANES = 6
 """Panes in the split view: six keep ~80 columns and a dozen lines each on a laptop screen."""
 RUNNING_STATES = frozenset(
-    {HostState.CONNECTING, HostState.SCANNING, HostState.PATCHING, HostState.REBOOTING}
+    {
+        HostState.CONNECTING,
+        HostState.SCANNING,
+        HostState.PATCHING,
+        HostState.ROLLING_BACK,
+        HostState.REBOOTING,
+    }
 )
 """States in which a host is talking to patchtui and its output moves (queued is silent)."""
 
