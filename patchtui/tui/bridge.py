@@ -243,7 +243,7 @@ class EventBridge:
         kept = self._lines.get(host)
         return list(kept) if kept is not None else []
 
-    def arrived(self, host: str, index: int) -> float | None:
+    def arrived(self, host: str, index: int) -> int | None:
         """When the host's line number ``index`` (counted as ``line_count`` counts,
         from 0) arrived, on the wall clock, to the second; None if unknown."""
         arrivals = self._arrivals.get(host)
@@ -252,7 +252,10 @@ class EventBridge:
     def kept_bytes(self, host: str) -> int:
         """Memory the host's kept output takes (the load benchmark reports it)."""
         kept = self._lines.get(host)
-        return kept.nbytes() if kept is not None else 0
+        arrivals = self._arrivals.get(host)
+        return (kept.nbytes() if kept is not None else 0) + (
+            arrivals.nbytes() if arrivals is not None else 0
+        )
 
     def line_count(self, host: str) -> int:
         """Lines ever received for ``host``: lets a pane append only what is new."""
