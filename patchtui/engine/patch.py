@@ -13,7 +13,7 @@ import datetime as dt
 import fnmatch
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from patchtui.advisories.osv import AdvisoryIndex, annotate_updates
 from patchtui.baselines.model import Baseline, HostPlan, plan_host, release_key
@@ -211,7 +211,7 @@ def _state_for(result: str) -> HostState:
 class PatchJob:
     """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
 
-    WORKING_STATE: ClassVar[HostState] = HostState.PATCHING
+    WORKING_STATE = HostState.PATCHING
     """What a host is while its packages change (a rollback says so: rolling back)."""
 
     @property
