@@ -448,3 +448,36 @@ async def test_pane_shows_the_host_a_typed_or_pasted_filter_leaves_highlighted(
             await settle(pilot)
             assert table.row_count > 1
             assert pane.host == table.highlighted_host, (how, before)
+
+
+OSES = ("deb", "ubu", "rhel", "rocky", "cent", "suse", "alp")
+
+
+async def test_pane_follows_the_filter_when_its_keys_arrive_in_one_burst(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """A terminal paste without bracketed paste arrives as keys in one read: the rows
+    were rebuilt several times before the table's highlight events were handled, and a
+    late one put a host the filter had removed into the pane (seen in tmux: the filter
+    showed lab-deb-0012, the pane lab-deb-0001)."""
+    hosts = tuple(
+        Host(name=f"lab-{OSES[n % 7]}-{n:04d}", address="127.0.0.1", port=9) for n in range(1, 41)
+    )
+    fleet = Inventory(source="/tmp/lab.yaml", hosts=hosts, groups={})
+    for typed, expected in (("lab-deb-0014", ["lab-deb-0014"]), ("lab-deb-0015", [])):
+        app = tui_offline_app(inventory=fleet, hosts=fleet.hosts)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = hosts_pane(app)
+            table = app.screen.query_one(HostTable)
+            await pilot.press("down", "down", "slash")
+            app.screen.query_one("#filter", Input).post_message(events.Paste("lab-ubu-0015"))
+            await settle(pilot)
+            assert pane.host == "lab-ubu-0015"
+            await pilot.press("ctrl+u")  # the filter emptied: every host again
+            await pilot.pause(0.3)
+            for char in typed:  # one burst, as a terminal delivers a plain paste
+                app.post_message(events.Key(char, char))
+            await settle(pilot)
+            assert table.visible_hosts == expected
+            assert pane.host == table.highlighted_host == (expected[0] if expected else None)
+            assert pane.title_text == (f"{expected[0]} · idle" if expected else "output")
