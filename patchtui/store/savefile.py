@@ -46,7 +46,9 @@ def _create(path: Path, payload: bytes, *, shown: Path) -> None:
     try:
         fd = os.open(path, _NEW, SAVED_MODE)
     except FileExistsError:
-        raise SaveExists(path, replaceable=False) from None  # appeared since we looked
+        # Something appeared at the name since we looked: say what it is now.
+        found = existing(path) or SaveExists(path, replaceable=False)
+        raise found from None
     except OSError as error:
         raise io_error("write", shown, error) from None
     try:

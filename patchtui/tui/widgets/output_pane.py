@@ -11,6 +11,12 @@ to a search match or pressing ``f`` stops following: new lines then arrive
 without moving the view, and the pane counts them ("37 new lines") until
 ``f`` follows again. When the scrollback is full, old lines fall off the top;
 an unfollowed view is shifted by as many lines so it stays on what it showed.
+
+``w`` wraps long lines (else they scroll sideways), ``t`` starts each line with
+the time it arrived (the bridge records it from the app's clock), and
+``ctrl+s`` saves the host's output as plain text to a file (``store/savefile.py``:
+never through a link, never over a file without asking). Without either mode the
+pane draws through ``Log``'s own fast path.
 """
 
 from __future__ import annotations
