@@ -41,10 +41,13 @@ class ArrivalTimes:
 
     def note(self, index: int, when: float) -> None:
         """Line ``index`` (0 = the host's first line ever) arrived at ``when``."""
-        second = min(max(0, int(when)), 2**32 - 1)
-        if not self._seconds or self._seconds[-1] != second:
-            self._firsts.append(index)
-            self._seconds.append(second)
+        # Called for every output line: the common case (same second) is one compare.
+        second = int(when)
+        seconds = self._seconds
+        if seconds and seconds[-1] == second:
+            return
+        self._firsts.append(index)
+        seconds.append(min(max(0, second), 2**32 - 1))
 
     def at(self, index: int) -> int | None:
         """When line ``index`` arrived, in whole seconds; None if not recorded."""

@@ -38,6 +38,9 @@ from patchtui.tui.arrivals import ArrivalTimes
 SCROLLBACK_LINES = 2_000
 """Output lines kept per host: enough to read a failed upgrade, bounded for 1,000 hosts."""
 
+FORGET_EVERY = 256
+"""Lines between drops of arrival times of lines no longer kept (not on every line)."""
+
 FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 """Host results that count against a patch run's failure threshold (as the engine counts)."""
 
@@ -222,7 +225,8 @@ class EventBridge:
         arrivals.note(lines.received, self.wall_clock())
         # Everything shown comes from hosts (output, error messages): strip it here, once.
         lines.append(strip_control(line))
-        arrivals.forget_before(lines.received - len(lines))
+        if not lines.received % FORGET_EVERY:
+            arrivals.forget_before(lines.received - len(lines))
         self._output_dirty.add(host)
 
     # ------------------------------------------------------------ draining
