@@ -35,8 +35,9 @@ ACTIVE_STATES = frozenset(
         HostState.CONNECTING,
         HostState.SCANNING,
         HostState.PATCHING,
-        HostState.ROLLING_BACK,
         HostState.REBOOTING,
+        HostState.HEALTH,
+        HostState.ROLLING_BACK,
     }
 )
 
@@ -45,8 +46,9 @@ STATE_ORDER: dict[HostState, int] = {
     HostState.FAILED: 0,
     HostState.UNREACHABLE: 1,
     HostState.INTERRUPTED: 2,
-    HostState.PATCHING: 3,
     HostState.ROLLING_BACK: 3,
+    HostState.HEALTH: 3,
+    HostState.PATCHING: 3,
     HostState.REBOOTING: 4,
     HostState.SCANNING: 5,
     HostState.CONNECTING: 6,
@@ -64,8 +66,9 @@ STATE_VARIABLES: dict[HostState, str] = {
     HostState.CONNECTING: "text-accent",
     HostState.SCANNING: "text-accent",
     HostState.PATCHING: "text-warning",
-    HostState.ROLLING_BACK: "text-warning",
     HostState.REBOOTING: "text-warning",
+    HostState.HEALTH: "text-accent",
+    HostState.ROLLING_BACK: "text-warning",
     HostState.OK: "text-success",
     HostState.FAILED: "text-error",
     HostState.UNREACHABLE: "text-error",
@@ -368,8 +371,7 @@ def matches(row: HostRow, query: str) -> bool:
                 return False
             continue
         if term.startswith("state:"):
-            # "rolling back" has a space, which splits terms: state:rolling-back finds it.
-            if row.state.value.replace(" ", "-") != term[6:]:
+            if row.state.value != term[6:]:
                 return False
             continue
         if term == "reboot" or term.startswith("reboot:"):

@@ -1,4 +1,4 @@
-"""Hosts being rolled back show ``rolling back``, not ``patching`` (issue 16, wording)."""
+"""Hosts being rolled back show ``rolling-back``, not ``patching`` (issue 16, wording)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ async def test_rolling_back_host_is_shown_whole_filtered_and_given_a_pane(
         app.bridge(HostStateChanged(run_id=RUN, host="web-01", state=HostState.QUEUED))
         await settle(pilot)
         table = app.screen.query_one(HostTable)
-        assert table.get_cell("db-01", "state").plain == "rolling back"
-        # The column is wide enough for it: not cut to "rolling bac".
+        assert table.get_cell("db-01", "state").plain == "rolling-back"
+        # The column is wide enough for it: not cut to "rolling-bac".
         state_column = next(c for c in table.ordered_columns if c.key.value == "state")
-        assert state_column.width >= len("rolling back")
-        assert hosts_pane(app).title_text == "db-01 · rolling back"
+        assert state_column.width >= len("rolling-back")
+        assert hosts_pane(app).title_text == "db-01 · rolling-back"
         await pilot.press("slash", *"state:rolling-back", "enter")
         await settle(pilot)
         assert table.visible_hosts == ["db-01"]

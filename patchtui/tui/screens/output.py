@@ -41,8 +41,9 @@ RUNNING_STATES = frozenset(
         HostState.CONNECTING,
         HostState.SCANNING,
         HostState.PATCHING,
-        HostState.ROLLING_BACK,
         HostState.REBOOTING,
+        HostState.HEALTH,
+        HostState.ROLLING_BACK,
     }
 )
 """States in which a host is talking to patchtui and its output moves (queued is silent)."""

@@ -61,7 +61,7 @@ REASON_WIDTH = 15
 FIXED_WIDTHS: dict[str, int] = {
     # Columns whose longest value is known: fixed, so the table never jumps mid-run.
     "sel": 1,
-    "state": max(len(state.value) for state in HostState),  # rolling back
+    "state": max(len(state.value) for state in HostState),  # rolling-back
     "reason": REASON_WIDTH,
     "pending": len("sec/pending") + 2,
     "reboot": len("reboot") + 2,
