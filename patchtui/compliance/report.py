@@ -67,6 +67,15 @@ def _one_line(value: object) -> str:
     return strip_control(str(value)).replace("\n", " ")
 
 
+NOT_SCANNED = "not scanned"
+"""What a never-scanned host's missing count says: its counts are unknown, not 0."""
+
+
+def missing_cell(host: HostCompliance) -> str:
+    """The missing-updates cell of the human-readable reports and the console."""
+    return NOT_SCANNED if host.last_scan is None else str(host.counts.missing)
+
+
 def _security_cell(host: HostCompliance) -> str:
     if host.last_scan is None:
         return "-"
@@ -134,7 +143,7 @@ def _render_table(report: ComplianceReport) -> str:
         (
             _one_line(host.host),
             host.status,
-            str(host.counts.missing),
+            missing_cell(host),
             _security_cell(host),
             _days(host.oldest_missing_security_days),
             _reboot(host.reboot_required),
@@ -276,7 +285,7 @@ def _render_markdown(report: ComplianceReport) -> str:
         reasons = "<br>".join(_md(_reason_text(reason)) for reason in host.reasons) or "-"
         security = _security_cell(host)
         out.append(
-            f"| {_md(host.host)} | {host.status} | {host.counts.missing} | {security} | "
+            f"| {_md(host.host)} | {host.status} | {missing_cell(host)} | {security} | "
             f"{_days(host.oldest_missing_security_days)} | {_reboot(host.reboot_required)} | "
             f"{_when(host.last_scan)} | {reasons} |"
         )
@@ -417,7 +426,7 @@ def _render_html(report: ComplianceReport) -> str:
         parts.append(
             f"<tr><td>{_h(host.host)}</td><td>{_h(host.os_name or '-')}</td>"
             f'<td class="{_h(host.status)}">{_h(host.status)}</td>'
-            f'<td class="n">{counts.missing}</td><td class="n">{_h(security)}</td>'
+            f'<td class="n">{_h(missing_cell(host))}</td><td class="n">{_h(security)}</td>'
             f'<td class="n">{_h(_days(host.oldest_missing_security_days))}</td>'
             f'<td class="n">{counts.installed}</td>'
             f'<td class="n">{counts.installed_pending_reboot}</td>'

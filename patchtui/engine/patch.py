@@ -256,6 +256,9 @@ def _state_for(result: str) -> HostState:
 class PatchJob:
     """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
 
+    WORKING_STATE = HostState.PATCHING
+    """What a host is while its packages change (a rollback says so: rolling back)."""
+
     @property
     def operation(self) -> str:
         """A run that installs nothing is the reboot operation (history, events)."""
@@ -916,7 +919,7 @@ class PatchJob:
                     ) from None
                 current = self._observe(host, fresh)
                 holder.append(current)
-                self._state(host.name, HostState.PATCHING, "reconnected; following the install")
+                self._state(host.name, self.WORKING_STATE, "reconnected; following the install")
             except JobLost as lost:
                 repair = driver.repair_command()
                 hint = f"; repair with `{repair}`" if repair else ""

@@ -39,6 +39,7 @@ def rollback_targets(
 
 class RollbackJob(PatchJob):
     operation = "rollback"
+    WORKING_STATE = HostState.ROLLING_BACK
 
     def __init__(
         self,
@@ -90,7 +91,7 @@ class RollbackJob(PatchJob):
                 PackageChange(t.name, current.get(t.name), t.version) for t in to_restore
             ]
             return outcome
-        self._state(host.name, HostState.PATCHING, f"restoring {len(to_restore)} packages")
+        self._state(host.name, self.WORKING_STATE, f"restoring {len(to_restore)} packages")
         outcome.before = {t.name: current.get(t.name) for t in to_restore}
         self._live[host.name] = outcome
         applied = await self._apply(

@@ -162,7 +162,7 @@ class PatchtuiApp(App[int]):
         """config.toml's [notify]: the console's runs alert like the headless ones."""
         self.run_defaults = run_defaults or PatchOptions()
         """Options the patch form does not show (time limits, poll interval); tests shorten them."""
-        self.bridge = EventBridge(clock=monotonic)
+        self.bridge = EventBridge(clock=monotonic, wall_clock=clock)
         self.job: RunnableJob | None = None
         self._pending_run: tuple[JobBuilder, str | None] | None = None
         self._run_task: asyncio.Task[RunSummary] | None = None

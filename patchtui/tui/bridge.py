@@ -34,9 +34,13 @@ from patchtui.engine.events import (
 from patchtui.engine.observed import STREAM_PREFIX
 from patchtui.engine.scrollback import Scrollback
 from patchtui.textsafe import strip_control
+from patchtui.tui.arrivals import ArrivalTimes
 
 SCROLLBACK_LINES = 2_000
 """Output lines kept per host: enough to read a failed upgrade, bounded for 1,000 hosts."""
+
+FORGET_EVERY = 256
+"""Lines between drops of arrival times of lines no longer kept (not on every line)."""
 
 FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 """Host results that count against a patch run's failure threshold (as the engine counts)."""
@@ -117,10 +121,15 @@ class EventBridge:
         *,
         scrollback: int = SCROLLBACK_LINES,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.scrollback = scrollback
         self.clock = clock
         """Times a run's elapsed time; the app passes its own so tests can freeze it."""
+        self.wall_clock = wall_clock
+        """When output lines arrive (the panes' timestamps, saved files' names): the
+        app's injected clock, so tests never see the real time."""
+        self._arrivals: dict[str, ArrivalTimes] = {}
         self.live: dict[str, HostLive] = {}
         self.run: RunProgress | None = None
         self._lines: dict[str, Scrollback] = {}
@@ -222,8 +231,14 @@ class EventBridge:
         lines = self._lines.get(host)
         if lines is None:
             lines = self._lines[host] = Scrollback(self.scrollback)
+        arrivals = self._arrivals.get(host)
+        if arrivals is None:
+            arrivals = self._arrivals[host] = ArrivalTimes()
+        arrivals.note(lines.received, self.wall_clock())
         # Everything shown comes from hosts (output, error messages): strip it here, once.
         lines.append(strip_control(line))
+        if not lines.received % FORGET_EVERY:
+            arrivals.forget_before(lines.received - len(lines))
         self._output_dirty.add(host)
 
     # ------------------------------------------------------------ draining
@@ -244,10 +259,19 @@ class EventBridge:
         kept = self._lines.get(host)
         return list(kept) if kept is not None else []
 
+    def arrived(self, host: str, index: int) -> int | None:
+        """When the host's line number ``index`` (counted as ``line_count`` counts,
+        from 0) arrived, on the wall clock, to the second; None if unknown."""
+        arrivals = self._arrivals.get(host)
+        return arrivals.at(index) if arrivals is not None else None
+
     def kept_bytes(self, host: str) -> int:
         """Memory the host's kept output takes (the load benchmark reports it)."""
         kept = self._lines.get(host)
-        return kept.nbytes() if kept is not None else 0
+        arrivals = self._arrivals.get(host)
+        return (kept.nbytes() if kept is not None else 0) + (
+            arrivals.nbytes() if arrivals is not None else 0
+        )
 
     def line_count(self, host: str) -> int:
         """Lines ever received for ``host``: lets a pane append only what is new."""

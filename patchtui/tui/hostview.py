@@ -296,6 +296,21 @@ SORT_COLUMNS: tuple[str, ...] = (
 )
 
 
+SORT_ASCENDING = "▲"
+SORT_DESCENDING = "▼"
+"""A header's sort arrow means one thing in every table: ▲ ascending (A→Z, fewest
+first, oldest first, least severe first), ▼ descending (the reverse)."""
+DESCENDING_FIRST = frozenset({"pending", "reboot", "last_scan", "severity"})
+"""Columns whose first sort is descending: most updates, needs a reboot, newest scan,
+most severe on top (what one wants to see first); choosing them again is ascending."""
+
+
+def sort_arrow(column: str, reverse: bool) -> str:
+    """The arrow for the hosts table sorted by ``column`` (``reverse``: chosen again)."""
+    descending = (column in DESCENDING_FIRST) != reverse
+    return SORT_DESCENDING if descending else SORT_ASCENDING
+
+
 def severity_rank(row: HostRow) -> tuple[int, int]:
     """(index in SEVERITIES of the most urgent pending security update, minus how many
     updates have it): sorting by it puts hosts with critical fixes first."""

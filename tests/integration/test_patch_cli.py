@@ -103,6 +103,9 @@ def test_clean_fleet_patches_ok_rescan_is_empty_and_rollback_restores(
         "--json",
     )
     assert rollback.returncode == 0, rollback.stdout[-2000:] + rollback.stderr
+    # Hosts being rolled back say so (they read "patching" before: issue 16).
+    states = {line["state"] for line in json_lines(rollback.stdout) if line["type"] == "host_state"}
+    assert "rolling-back" in states and "patching" not in states, states
     restored = json_lines(run_patchtui("scan", "-i", inventory, "--json", "--db", db).stdout)
     pending_after = {
         line["host"]: {u["name"]: u["installed"] for u in line["updates"]}  # type: ignore[union-attr]

@@ -202,6 +202,9 @@ async def test_install_failing_midway_is_partial_and_rollback_restores(
 
     restored = next(e for e in rollback_events if isinstance(e, HostFinished))
     assert restored.result in {"ok", "ok-reboot-required"}, restored
+    # A host whose versions are being restored is rolling back, not patching (issue 16).
+    states = [e.state for e in rollback_events if isinstance(e, HostStateChanged)]
+    assert HostState.ROLLING_BACK in states and HostState.PATCHING not in states, states
     assert {name: sim.packages[name].installed for name in changed} == {
         name: before[name] for name in changed
     }

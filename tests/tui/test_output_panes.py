@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 from tuihelp import SIZE, wait_until
 
 from patchtui.engine.events import HostOutput, HostState, HostStateChanged, RunStarted
+from patchtui.inventory.model import Host, Inventory
 from patchtui.tui.app import PatchtuiApp
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.output import (
@@ -20,6 +23,7 @@ from patchtui.tui.screens.output import (
     grid_columns,
     quiet_choice,
 )
+from patchtui.tui.widgets.host_table import HostTable
 from patchtui.tui.widgets.output_pane import OutputPane, search_pattern
 
 RUN = "20261127T083000Z-abcdef"
@@ -378,3 +382,102 @@ async def test_split_view_is_reshown_with_panes_for_what_runs_now(
         assert [pane.host for pane in shown] == ["db-01"]
         assert len(split.query(OutputPane)) == 3  # the others are hidden, kept for later
         assert split.focused_pane() is shown[0]
+
+
+# ---------------------------------------------------------------- resizing, filtering
+
+
+async def test_following_pane_stays_at_the_tail_after_a_resize(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = [hosts_pane(app)]
+        await pilot.press("z")
+        panes.append(app.screen.query_one(OutputPane))
+        feed(app, "db-01", [f"line {n} " + "x" * (n % 200) for n in range(300)])
+        await settle(pilot)
+        log = panes[1].output_log
+        for size in ((80, 24), (160, 45), (60, 15), SIZE):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            # At the tail at once, before any new line pulls it there.
+            assert panes[1].following and log.is_vertical_scroll_end, size
+            feed(app, "db-01", [f"after {size} {n}" for n in range(5)])
+            await settle(pilot)
+            assert panes[1].following and log.is_vertical_scroll_end, size
+            assert log.lines[-1] == f"after {size} 4"
+        await pilot.press("z")  # back to the hosts screen: its pane was resized while hidden
+        await settle(pilot)
+        assert panes[0].following and panes[0].output_log.is_vertical_scroll_end
+
+
+def lab_like_fleet(count: int) -> Inventory:
+    hosts = tuple(
+        Host(name=f"lab-ubu-{n:04d}", address="127.0.0.1", port=9) for n in range(1, count + 1)
+    )
+    return Inventory(source="/tmp/lab.yaml", hosts=hosts, groups={})
+
+
+async def test_pane_shows_the_host_a_typed_or_pasted_filter_leaves_highlighted(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Issue 16: pasting lab-ubu-0043 into the filter left the pane on lab-ubu-0002."""
+    fleet = lab_like_fleet(300)
+    for how, before in (("paste", "down"), ("type", "down"), ("paste", "end"), ("type", "o")):
+        app = tui_offline_app(inventory=fleet, hosts=fleet.hosts)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = hosts_pane(app)
+            table = app.screen.query_one(HostTable)
+            feed(app, "lab-ubu-0043", ["Setting up openssl ..."])
+            await pilot.press(before)
+            await settle(pilot)
+            assert pane.host != "lab-ubu-0043"
+            await pilot.press("slash")
+            if how == "paste":
+                app.screen.query_one("#filter", Input).post_message(events.Paste("lab-ubu-0043"))
+            else:
+                await pilot.press(*"lab-ubu-0043")
+            await settle(pilot)
+            assert table.visible_hosts == ["lab-ubu-0043"], how
+            assert table.highlighted_host == "lab-ubu-0043", how
+            assert pane.title_text == "lab-ubu-0043 · idle", (how, before)
+            assert list(pane.lines) == ["Setting up openssl ..."]
+            # Widening the filter again: the pane still shows whichever row is highlighted.
+            await pilot.press("backspace", "backspace")
+            await settle(pilot)
+            assert table.row_count > 1
+            assert pane.host == table.highlighted_host, (how, before)
+
+
+OSES = ("deb", "ubu", "rhel", "rocky", "cent", "suse", "alp")
+
+
+async def test_pane_follows_the_filter_when_its_keys_arrive_in_one_burst(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """A terminal paste without bracketed paste arrives as keys in one read: the rows
+    were rebuilt several times before the table's highlight events were handled, and a
+    late one put a host the filter had removed into the pane (seen in tmux: the filter
+    showed lab-deb-0012, the pane lab-deb-0001)."""
+    hosts = tuple(
+        Host(name=f"lab-{OSES[n % 7]}-{n:04d}", address="127.0.0.1", port=9) for n in range(1, 41)
+    )
+    fleet = Inventory(source="/tmp/lab.yaml", hosts=hosts, groups={})
+    for typed, expected in (("lab-deb-0014", ["lab-deb-0014"]), ("lab-deb-0015", [])):
+        app = tui_offline_app(inventory=fleet, hosts=fleet.hosts)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = hosts_pane(app)
+            table = app.screen.query_one(HostTable)
+            await pilot.press("down", "down", "slash")
+            app.screen.query_one("#filter", Input).post_message(events.Paste("lab-ubu-0015"))
+            await settle(pilot)
+            assert pane.host == "lab-ubu-0015"
+            await pilot.press("ctrl+u")  # the filter emptied: every host again
+            await pilot.pause(0.3)
+            for char in typed:  # one burst, as a terminal delivers a plain paste
+                app.post_message(events.Key(char, char))
+            await settle(pilot)
+            assert table.visible_hosts == expected
+            assert pane.host == table.highlighted_host == (expected[0] if expected else None)
+            assert pane.title_text == (f"{expected[0]} · idle" if expected else "output")

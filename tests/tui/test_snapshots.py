@@ -378,6 +378,22 @@ async def test_history(snapshot_app: Callable[..., PatchtuiApp]) -> None:
         await assert_snapshot(pilot, "history")
 
 
+async def test_history_started_arrow_says_newest_first(
+    snapshot_app: Callable[..., PatchtuiApp],
+) -> None:
+    """The hosts table's arrow means ▲ ascending, ▼ descending; history lists newest
+    first, so its started column carries ▼ (issue 16: one meaning everywhere)."""
+    app = snapshot_app()
+    async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one("#runs", DataTable)
+        labels = {str(key.value): column.label.plain for key, column in table.columns.items()}
+        assert labels["started"] == "started ▼"
+        started = [table.get_row_at(index)[0].plain for index in range(table.row_count)]
+        assert len(started) > 1 and started == sorted(started, reverse=True)
+
+
 async def test_history_counts_skipped_hosts_and_marks_dry_runs(
     snapshot_app: Callable[..., PatchtuiApp],
 ) -> None:
@@ -408,6 +424,27 @@ async def test_compliance(snapshot_app: Callable[..., PatchtuiApp]) -> None:
     async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
         await pilot.press("C")
         await assert_snapshot(pilot, "compliance")
+
+
+async def test_compliance_says_not_scanned_for_a_never_scanned_host(
+    snapshot_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Issue 16: never-scanned hosts read "0 missing / 0 security", as if clean."""
+    app = snapshot_app()
+    async with app.run_test(size=SNAPSHOT_SIZE) as pilot:
+        await pilot.press("C")
+        await pilot.pause()
+        table = app.screen.query_one("#compliance-hosts", DataTable)
+        columns = [str(column.key.value) for column in table.ordered_columns]
+        rows = [
+            dict(zip(columns, (cell.plain for cell in table.get_row_at(index)), strict=True))
+            for index in range(table.row_count)
+        ]
+        never = [row for row in rows if row["last_scan"] == "never"]
+        scanned = [row for row in rows if row["last_scan"] != "never"]
+        assert never and scanned
+        assert all((row["missing"], row["security"]) == ("not scanned", "-") for row in never)
+        assert all(row["missing"].isdigit() for row in scanned)
 
 
 async def test_light_theme_mid_run(snapshot_app: Callable[..., PatchtuiApp]) -> None:

@@ -260,3 +260,21 @@ def test_html_lists_missing_fixes_with_cve_ids_and_versions_and_the_data_note() 
     ) in section
     assert "OSV advisory data is stale: &lt;old&gt;" in text
     assert "note: OSV advisory data is stale" in render(report, "table")
+
+
+def test_never_scanned_host_says_not_scanned_not_zero_missing() -> None:
+    """Issue 16: a never-scanned host read "0 missing / 0 security", as if it were clean."""
+    report = _report()
+    table = render(report, "table").splitlines()
+    never = next(line for line in table if line.startswith("new 1"))
+    clean = next(line for line in table if line.startswith("=cmd"))
+    assert re.search(r"\bnot scanned\s+-\s", never), never
+    assert " 0 " in clean and "not scanned" not in clean  # scanned, nothing missing: 0
+    markdown = render(report, "markdown")
+    assert re.search(r"\| new 1 \| unknown \| not scanned \| - \|", markdown)
+    assert re.search(r"\| =cmd\S* \| \w[\w-]* \| 0 \| 0 \|", markdown)
+    html = render(report, "html")
+    assert '<td class="n">not scanned</td><td class="n">-</td>' in html
+    # The machine formats keep their numbers (the status and reasons say unknown).
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert next(row for row in rows if row["host"] == "new\n1")["missing"] == "0"

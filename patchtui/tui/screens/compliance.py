@@ -30,7 +30,7 @@ from patchtui.compliance.evaluate import (
     evaluate_fleet,
 )
 from patchtui.compliance.policy import DEFAULT_POLICY, Policy, load_policy
-from patchtui.compliance.report import render, write_atomically
+from patchtui.compliance.report import missing_cell, render, write_atomically
 from patchtui.errors import PatchtuiError
 from patchtui.textsafe import strip_control
 from patchtui.tui.hostview import format_time
@@ -181,12 +181,16 @@ class ComplianceScreen(Screen[None]):
         variables = self.app.theme_variables
         for host in report.hosts:
             colour = STATUS_VARIABLES.get(host.status, "text-warning")
-            security = str(host.counts.missing_security) if host.security_supported else "-"
+            security = (
+                str(host.counts.missing_security)
+                if host.security_supported and host.last_scan is not None
+                else "-"  # unknown: no security data, or never scanned
+            )
             reboot = {True: "yes", False: "no", None: "?"}[host.reboot_required]
             table.add_row(
                 plain(strip_control(host.host)),
                 styled(host.status, theme_style(variables, colour)),
-                plain(str(host.counts.missing)),
+                plain(missing_cell(host)),
                 plain(security),
                 plain(reboot),
                 plain(format_time(host.last_scan) or "never"),

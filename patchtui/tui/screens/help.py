@@ -17,12 +17,22 @@ from patchtui.tui.hostview import FILTER_FORMS
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Open the highlighted host (facts, pending updates) or run"),
     ("↑ ↓ PgUp PgDn", "Move in the table; the output pane follows the highlighted host"),
-    ("click header", "Sort by that column (again: reverse)"),
+    (
+        "click header",
+        "Sort by that column (again: reverse); ▲ ascending: A→Z, fewest, oldest first;"
+        " ▼ descending: most, newest, most severe first",
+    ),
     ("escape", "Clear the filter, close a screen"),
     ("b", "In the history: roll back the highlighted patch run (asks first)"),
     ("e", "In compliance: export the report (html, markdown, csv, json)"),
-    ("ctrl+s", "In the patch form: review (then confirm)"),
+    (
+        "ctrl+s",
+        "In the patch form: review (then confirm); in an output pane: save the"
+        " host's output to a file (asks before replacing one)",
+    ),
     ("f", "In an output pane: follow / stop following new lines"),
+    ("w", "In an output pane: wrap long lines / scroll them sideways"),
+    ("t", "In an output pane: show / hide the time each line arrived"),
     (
         "ctrl+f /, n N",
         "In an output pane: search (under the hosts table only ctrl+f: / filters"

@@ -28,7 +28,7 @@ from patchtui.engine.outcome import (
     summary_from_record,
 )
 from patchtui.textsafe import strip_control
-from patchtui.tui.hostview import STATE_VARIABLES, format_time
+from patchtui.tui.hostview import SORT_DESCENDING, STATE_VARIABLES, format_time
 from patchtui.tui.storeview import (
     ConsoleStore,
     host_result_records,
@@ -155,7 +155,8 @@ class HistoryScreen(Screen[None]):
         self.filter_text = ""
         table: DataTable[Text] = self.query_one("#runs", DataTable)
         for key, label in (
-            ("started", "started"),
+            # Runs are listed newest first: descending, the arrow the hosts table uses.
+            ("started", f"started {SORT_DESCENDING}"),
             ("operation", "operation"),
             ("outcome", "outcome"),
             ("user", "by"),

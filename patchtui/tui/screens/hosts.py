@@ -158,7 +158,11 @@ class HostsScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#hosts")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        host = None if event.row_key.value is None else str(event.row_key.value)
+        # The row highlighted now, not the event's: keys typed or pasted into the filter
+        # in one burst rebuild the rows several times before these events are handled,
+        # and a late one named a host filtered out since (issue 16: the filter showed
+        # lab-ubu-0043, the pane lab-ubu-0002).
+        host = self.query_one(HostTable).highlighted_host
         if host != self.output_host:
             self.show_output(host)
 

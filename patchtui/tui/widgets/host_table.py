@@ -33,6 +33,7 @@ from patchtui.tui.hostview import (
     format_reason,
     format_reboot,
     format_window,
+    sort_arrow,
     sort_key,
 )
 from patchtui.tui.widgets.colours import plain, shown_text, styled, theme_style
@@ -60,7 +61,7 @@ REASON_WIDTH = 15
 FIXED_WIDTHS: dict[str, int] = {
     # Columns whose longest value is known: fixed, so the table never jumps mid-run.
     "sel": 1,
-    "state": len("unreachable"),
+    "state": max(len(state.value) for state in HostState),  # rolling-back
     "reason": REASON_WIDTH,
     "pending": len("sec/pending") + 2,
     "reboot": len("reboot") + 2,
@@ -343,7 +344,7 @@ class HostTable(DataTable[Text]):
             # the caller re-sorts next, which redraws the header.
             arrow = "  "
             if key == self.sort_column:
-                arrow = " ▼" if self.sort_reverse else " ▲"
+                arrow = " " + sort_arrow(key, self.sort_reverse)
             column.label = Text(label + arrow)
 
     @property

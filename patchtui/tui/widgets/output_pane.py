@@ -11,29 +11,44 @@ to a search match or pressing ``f`` stops following: new lines then arrive
 without moving the view, and the pane counts them ("37 new lines") until
 ``f`` follows again. When the scrollback is full, old lines fall off the top;
 an unfollowed view is shifted by as many lines so it stays on what it showed.
+
+``w`` wraps long lines (else they scroll sideways), ``t`` starts each line with
+the time it arrived (the bridge records it from the app's clock), and
+``ctrl+s`` saves the host's output as plain text to a file (``store/savefile.py``:
+never through a link, never over a file without asking). Without either mode the
+pane draws through ``Log``'s own fast path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from itertools import accumulate
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import Input, Log
 
 from patchtui.engine.events import HostState
+from patchtui.errors import PatchtuiError
+from patchtui.store.savefile import SaveExists, save_text
 from patchtui.textsafe import strip_control
+from patchtui.tui.screens.confirm import ConfirmScreen
+from patchtui.tui.screens.save_output import SaveOutputScreen
 
 if TYPE_CHECKING:
     from patchtui.tui.bridge import EventBridge
@@ -74,6 +89,95 @@ class OutputLog(Log):
         """Lines that arrived while not following (the "N new lines" marker)."""
         self.current_match: int | None = None
         """Index in ``lines`` of the match the view was last moved to."""
+        self.wrap = False
+        """Long lines wrap onto the next rows instead of scrolling sideways."""
+        self.show_times = False
+        """Each line starts with the time it arrived (``arrival`` says when)."""
+        self.arrival: Callable[[int], float | None] | None = None
+        """When the line at an index of ``lines`` arrived (the pane sets it per host)."""
+        self._row_ends: list[int] | None = None
+        """Wrapped: the row after each line's last row, for ``_rows_width`` columns."""
+        self._rows_width = 0
+
+    # ------------------------------------------------------------ wrap and timestamps
+
+    @property
+    def plain_rows(self) -> bool:
+        """One row a line, as ``Log`` draws it (no wrapping, no timestamps): its fast path."""
+        return not (self.wrap or self.show_times)
+
+    def prefix(self, index: int) -> str:
+        """What precedes line ``index`` on screen: its arrival time when times are shown."""
+        if not self.show_times:
+            return ""
+        when = self.arrival(index) if self.arrival is not None else None
+        return time_prefix(when)
+
+    def _text_width(self) -> int:
+        return max(1, self.scrollable_content_region.width)
+
+    def _line_width(self, line: str) -> int:
+        if line.isascii() and line.isprintable():
+            return len(line)
+        return cell_len(self._process_line(line))
+
+    def row_ends(self) -> list[int]:
+        """Wrapped: the row just after each line's last row (lines take at least one row)."""
+        width = self._text_width()
+        if self._row_ends is None or self._rows_width != width:
+            extra = TIME_WIDTH if self.show_times else 0
+            self._row_ends = list(
+                accumulate(
+                    max(1, -(-(self._line_width(line) + extra) // width)) for line in self._lines
+                )
+            )
+            self._rows_width = width
+        return self._row_ends
+
+    def row_of_line(self, index: int) -> int:
+        """The first row line ``index`` is drawn on."""
+        if not self.wrap or index <= 0:
+            return max(0, index)
+        ends = self.row_ends()
+        return ends[min(index, len(ends)) - 1] if ends else 0
+
+    def line_at_row(self, row: int) -> tuple[int, int]:
+        """(line index, which of its rows) drawn on ``row``."""
+        if not self.wrap:
+            return row, 0
+        ends = self.row_ends()
+        index = bisect_right(ends, row)
+        if index >= len(ends):
+            return len(self._lines), 0
+        return index, row - (ends[index - 1] if index else 0)
+
+    def fit_size(self) -> None:
+        """Set the scrollable size for the current mode (``Log`` sets its own on writes)."""
+        self._row_ends = None
+        if self.wrap:
+            ends = self.row_ends()
+            size = Size(self._rows_width, ends[-1] if ends else 0)
+        else:
+            size = Size(self._width + (TIME_WIDTH if self.show_times else 0), self.line_count)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def set_mode(self, *, wrap: bool | None = None, show_times: bool | None = None) -> None:
+        """Switch wrapping or timestamps, keeping the same line at the top (or the tail)."""
+        top, _ = self.line_at_row(self.scroll_offset.y)
+        if wrap is not None:
+            self.wrap = wrap
+        if show_times is not None:
+            self.show_times = show_times
+        self.fit_size()
+        self._render_line_cache.clear()
+        if self.wrap:
+            self.scroll_to(x=0, animate=False, immediate=True)
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(y=self.row_of_line(top), animate=False, immediate=True)
+        self.refresh()
 
     # ------------------------------------------------------------ writing
 
@@ -98,6 +202,8 @@ class OutputLog(Log):
             if width > widest:
                 widest = width
         self._update_maximum_width(updates, widest)
+        if not self.plain_rows:
+            self.fit_size()  # the Log sized itself one row a line, without timestamps
 
     def append(self, lines: Sequence[str]) -> None:
         """Add lines at the end; follow them or keep the view where it is."""
@@ -105,10 +211,18 @@ class OutputLog(Log):
             return
         before = len(self.lines)
         scroll_y = self.scroll_offset.y
+        old_ends = self.row_ends() if self.wrap and not self.following else None
         added = sum(len(line.splitlines()) or 1 for line in lines)
         # An empty string would be dropped by Log.write_lines; a blank line is output too.
         self.write_lines([line or " " for line in lines], scroll_end=False)
         dropped = before + added - len(self.lines)
+        if not self.plain_rows:
+            self.fit_size()
+        if old_ends and dropped:
+            # Wrapped, the view moves up by the rows the dropped lines took.
+            dropped_rows = old_ends[min(dropped, len(old_ends)) - 1]
+        else:
+            dropped_rows = dropped
         if self.current_match is not None:
             self.current_match -= dropped
             if self.current_match < 0:
@@ -119,7 +233,7 @@ class OutputLog(Log):
             self.unseen += added
             if dropped:
                 # Old lines fell off the top: move up with the text, not with the rows.
-                self.scroll_to(y=max(0, scroll_y - dropped), animate=False, immediate=True)
+                self.scroll_to(y=max(0, scroll_y - dropped_rows), animate=False, immediate=True)
 
     def replace(self, lines: Sequence[str]) -> None:
         """Show exactly ``lines`` (another host): following, no match."""
@@ -135,6 +249,19 @@ class OutputLog(Log):
         self.following = following
         if following:
             self.unseen = 0
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A smaller pane (terminal resized, split view re-laid out) keeps its scroll offset,
+        # which now falls short of the end: a following pane must show the tail at once,
+        # not only when the next line arrives. After the refresh: the new size applies then.
+        if self.following or self.wrap:
+            self.call_after_refresh(self._keep_tail)
+
+    def _keep_tail(self) -> None:
+        if self.wrap:
+            self.fit_size()  # another width: lines wrap onto other rows
+        if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -182,7 +309,7 @@ class OutputLog(Log):
         self.following = False
         self.unseen = 0
         self.scroll_to(
-            y=max(0, target - self.scrollable_content_region.height // 2),
+            y=max(0, self.row_of_line(target) - self.scrollable_content_region.height // 2),
             animate=False,
             immediate=True,
         )
@@ -190,10 +317,51 @@ class OutputLog(Log):
         return target
 
     def render_line(self, y: int) -> Strip:
-        strip = super().render_line(y)
-        if self.current_match is not None and self.scroll_offset.y + y == self.current_match:
+        if self.plain_rows:
+            strip = super().render_line(y)
+            index = self.scroll_offset.y + y
+        else:
+            index, strip = self._render_row(y)
+        if self.current_match is not None and index == self.current_match:
             strip = strip.apply_style(_background(self.app.theme_variables, "primary-muted"))
         return strip
+
+    def _render_row(self, y: int) -> tuple[int, Strip]:
+        """Row ``y`` of the view when wrapping or showing times (``Log`` does neither)."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self._text_width()
+        style = self.rich_style
+        index, part = self.line_at_row(scroll_y + y)
+        if index >= len(self._lines):
+            return index, Strip.blank(width, style)
+        line = self._process_line(self._lines[index])
+        text = Text(line, no_wrap=True, end="")
+        text.stylize(style)
+        if self.highlight:
+            text = self.highlighter(text)
+        prefix = self.prefix(index)
+        if prefix:
+            text = Text.assemble(Text(prefix, style=style + Style(dim=True)), text)
+        strip = Strip(text.render(self.app.console), cell_len(prefix) + cell_len(line))
+        start = part * width if self.wrap else scroll_x
+        return index, strip.crop_extend(start, start + width, style)
+
+
+def safe_name(text: str) -> str:
+    """``text`` usable in a file name: anything but letters, digits, . _ - becomes _."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "_"
+
+
+TIME_FORMAT = "%H:%M:%S"
+TIME_WIDTH = len("00:00:00 ")
+"""Columns a timestamp takes before its line."""
+
+
+def time_prefix(when: float | None) -> str:
+    """A line's timestamp as shown (local time, like the rest of the console)."""
+    if when is None:
+        return " " * TIME_WIDTH  # arrived before timestamps were kept: nothing to say
+    return time.strftime(TIME_FORMAT, time.localtime(when)) + " "
 
 
 def _background(variables: dict[str, str], name: str) -> Style:
@@ -213,6 +381,9 @@ def pane_bindings(*, search_keys: str) -> list[BindingType]:
         Binding(search_keys, "search", "Search", tooltip="Search this host's output"),
         Binding("n", "next_match", "Next", tooltip="Next search match"),
         Binding("N", "previous_match", "Prev", tooltip="Previous search match"),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines / scroll sideways"),
+        Binding("t", "toggle_times", "Times", tooltip="Show the time each line arrived"),
+        Binding("ctrl+s", "save", "Save", tooltip="Save this host's output to a file"),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
@@ -273,6 +444,9 @@ class OutputPane(Vertical):
         """The title as shown (host · state)."""
         self._seen = 0
         """How many of the bridge's lines for ``host`` the log has (``line_count``)."""
+        self._bridge: EventBridge | None = None
+        self.saved_to: Path | None = None
+        """Where this host's output was last saved (the status line says so)."""
 
     def compose(self) -> ComposeResult:
         # The search box is made when first wanted (``search_input``): most panes are
@@ -313,10 +487,20 @@ class OutputPane(Vertical):
 
     def show_host(self, host: str | None, bridge: EventBridge, state: HostState | None) -> None:
         """Switch to ``host``: its kept lines, following the end."""
+        if host != self.host:
+            self.saved_to = None
         self.host, self.state = host, state
+        self._bridge = bridge
         lines = bridge.lines(host) if host is not None else []
         self._seen = bridge.line_count(host) if host is not None else 0
-        self.output_log.replace(lines)
+        log = self.output_log
+        # Line i of the log is the host's line (seen - kept + i) as the bridge counts.
+        log.arrival = (
+            None
+            if host is None
+            else lambda index: bridge.arrived(host, self._seen - len(log.lines) + index)
+        )
+        log.replace(lines)
         self.update_title()
         self.update_status()
 
@@ -359,6 +543,10 @@ class OutputPane(Vertical):
                 parts.append(f"“{self.search_term}” {position}/{len(matches)}")
             else:
                 parts.append(f"“{self.search_term}” {len(matches)} lines")
+        if log.wrap:
+            parts.append("wrap")
+        if self.saved_to is not None:
+            parts.append(f"saved to {self.saved_to}")
         if log.following:
             parts.append("following")
         else:
@@ -376,6 +564,91 @@ class OutputPane(Vertical):
     def action_toggle_follow(self) -> None:
         self.output_log.set_following(not self.output_log.following)
         self.update_status()
+
+    def action_toggle_wrap(self) -> None:
+        self.output_log.set_mode(wrap=not self.output_log.wrap)
+        self.update_status()
+
+    def action_toggle_times(self) -> None:
+        self.output_log.set_mode(show_times=not self.output_log.show_times)
+        self.update_status()
+
+    # ------------------------------------------------------------ saving
+
+    def default_save_path(self) -> Path:
+        """./patchtui-<host>-<run id, or the time now>.log, in the directory patchtui runs in."""
+        assert self.host is not None
+        bridge = self._bridge
+        run = bridge.run if bridge is not None else None
+        if run is not None and self.host in run.states:
+            stamp = run.run_id  # the output is mostly that run's: name the file after it
+        else:
+            now = bridge.wall_clock() if bridge is not None else time.time()
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        return Path(".") / f"patchtui-{safe_name(self.host)}-{safe_name(stamp)}.log"
+
+    def saved_text(self) -> str:
+        """The host's kept output as plain text (control sequences were stripped when
+        the lines arrived), each line with its time when times are shown."""
+        bridge, host = self._bridge, self.host
+        if bridge is None or host is None:
+            return ""
+        lines = bridge.lines(host)
+        first = bridge.line_count(host) - len(lines)
+        if not self.output_log.show_times:
+            return "".join(f"{line}\n" for line in lines)
+        return "".join(
+            f"{time_prefix(bridge.arrived(host, first + index))}{line}\n"
+            for index, line in enumerate(lines)
+        )
+
+    def action_save(self) -> None:
+        host = self.host
+        if host is None:
+            self.notify("No host is shown: nothing to save.", severity="warning")
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None and self.host == host:
+                self.save_to(path)
+
+        self.app.push_screen(SaveOutputScreen(host, self.default_save_path()), chosen)
+
+    def save_to(self, path: Path, *, replace: bool = False) -> Path | None:
+        """Write the output to ``path``; asks before replacing a file. Where it was saved."""
+        host = self.host
+        try:
+            saved = save_text(path, self.saved_text(), replace=replace)
+        except SaveExists as exists:
+            if not exists.replaceable:
+                self.notify(
+                    f"Not saved: {exists.path} exists and is not a regular file"
+                    " (a link, directory or device is never written through).",
+                    severity="error",
+                    markup=False,
+                )
+                return None
+
+            def answered(yes: bool | None) -> None:
+                if yes and self.host == host:
+                    self.save_to(path, replace=True)
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Replace the file?",
+                    [f"{exists.path} exists.", f"Replace it with the output of {host}?"],
+                    yes_label="Replace",
+                ),
+                answered,
+            )
+            return None
+        except PatchtuiError as error:
+            self.notify(f"Not saved: {error}", severity="error", markup=False)
+            return None
+        self.saved_to = saved
+        self.update_status()
+        self.notify(f"Saved the output of {host} to {saved}", markup=False)
+        return saved
 
     def action_search(self) -> None:
         search = self.search_input
