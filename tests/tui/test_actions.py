@@ -169,6 +169,41 @@ def test_confirmation_says_who_is_outside_their_window_and_when_it_opens() -> No
     lines = confirmation_lines("Patch", hosts, ignoring, ignoring.plan(hosts), closed=closed)
     assert any(line.startswith("IGNORING maintenance windows: 3 of 6 hosts") for line in lines)
     assert closed_windows(hosts, dt.datetime(2024, 6, 9, 1, 0, tzinfo=dt.UTC)) == {}
+    waiting = dataclasses.replace(options, wait_for_window=True)
+    lines = confirmation_lines("Patch", hosts, waiting, waiting.plan(hosts), closed=closed)
+    assert (
+        "3 of 6 hosts are outside their maintenance window and will wait for it "
+        "(h0, h1, h2); the first opens Sun 2024-06-09 02:00 Europe/Berlin (00:00 UTC). "
+        "The run lasts until the last window opens (c cancels the wait)."
+    ) in lines
+
+
+async def test_the_patch_form_waits_for_windows_and_remembers_it(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Issue 17: `patch --wait-for-window` in the console too (it was headless only)."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        modal = app.screen
+        assert isinstance(modal, PatchModal)
+        modal.query_one("#wait-for-window", Checkbox).value = True
+        form = modal.form()
+        assert form.wait_for_window
+        assert options_from_form(form).wait_for_window
+        # Waiting for a window and ignoring it contradict each other, as the flags do.
+        with pytest.raises(ConfigError, match="not both"):
+            options_from_form(dataclasses.replace(form, ignore_window=True))
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert app.last_patch_form is not None and app.last_patch_form.wait_for_window
+        # A safe choice, so it is carried over (ignoring windows never is).
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatchModal))
+        assert app.screen.query_one("#wait-for-window", Checkbox).value is True
 
 
 def test_confirmation_names_the_canaries_and_how_they_were_chosen() -> None:

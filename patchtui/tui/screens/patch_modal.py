@@ -47,6 +47,7 @@ class PatchForm:
     dry_run: bool = False
     ask_password: bool = False
     ignore_window: bool = False
+    wait_for_window: bool = False
     health_check: str = ""
     health_url: str = ""
     rollback_on_failure: bool = False
@@ -97,6 +98,8 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
     max_failures = (
         Amount.parse(form.max_failures, flag="max failures") if form.max_failures.strip() else None
     )
+    if form.wait_for_window and form.ignore_window:
+        raise ConfigError("wait for windows or ignore them: not both")
     if form.reboot not in REBOOT_POLICIES:
         raise ConfigError(f"reboot policy must be one of {', '.join(REBOOT_POLICIES)}")
     # The headless flags' rules again: the same gate, the same messages.
@@ -124,6 +127,7 @@ def options_from_form(form: PatchForm, base: PatchOptions | None = None) -> Patc
         post=form.post.strip() or None,
         dry_run=form.dry_run,
         ignore_window=form.ignore_window,
+        wait_for_window=form.wait_for_window,
         install=True,
         **gates,
     )
@@ -172,7 +176,14 @@ def confirmation_lines(
     lines = [hosts_line(verb, hosts) + (f", {chosen_by}" if chosen_by else "")]
     if options.dry_run:
         lines.append("Dry run: each host reports what it would install; nothing is changed.")
-    lines.extend(window_lines(closed or {}, len(hosts), ignore=options.ignore_window))
+    lines.extend(
+        window_lines(
+            closed or {},
+            len(hosts),
+            ignore=options.ignore_window,
+            wait=options.wait_for_window,
+        )
+    )
     if options.blue_green is not None:
         lines.extend(options.blue_green.lines())
     what = "security updates" if selection.security_only else "all pending updates"
@@ -230,7 +241,11 @@ def gate_lines(options: PatchOptions) -> list[str]:
 
 
 def window_lines(
-    closed: Mapping[str, tuple[dt.datetime, str]], total: int, *, ignore: bool
+    closed: Mapping[str, tuple[dt.datetime, str]],
+    total: int,
+    *,
+    ignore: bool,
+    wait: bool = False,
 ) -> list[str]:
     """The confirmation's word on maintenance windows; nothing when every window is open."""
     if not closed:
@@ -242,6 +257,12 @@ def window_lines(
         return [
             f"IGNORING maintenance windows: {count} of {total} hosts are outside theirs"
             f" and are patched now ({names})."
+        ]
+    if wait:
+        return [
+            f"{count} of {total} hosts are outside their maintenance window and will wait"
+            f" for it ({names}); the first opens {soonest}. The run lasts until the last"
+            " window opens (c cancels the wait)."
         ]
     return [
         f"{count} of {total} hosts are outside their maintenance window and will be"
@@ -370,8 +391,9 @@ class PatchModal(ModalScreen[PatchRequest | None]):
 
                 yield Label("Windows")
                 with Horizontal(classes="checks"):
+                    yield Checkbox("wait for windows", id="wait-for-window", compact=True)
                     yield Checkbox(
-                        "ignore maintenance windows (emergency)",
+                        "ignore windows (emergency)",
                         id="ignore-window",
                         compact=True,
                     )
@@ -410,6 +432,7 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             ("dist-upgrade", form.dist_upgrade),
             ("ask-password", form.ask_password),
             ("rollback", form.rollback_on_failure),
+            ("wait-for-window", form.wait_for_window),
         ):
             self.query_one(f"#{widget_id}", Checkbox).value = ticked
         # Dry run and ignoring windows are one-off choices: never carried over unseen.
@@ -437,6 +460,7 @@ class PatchModal(ModalScreen[PatchRequest | None]):
             dry_run=ticked("dry-run"),
             ask_password=ticked("ask-password"),
             ignore_window=ticked("ignore-window"),
+            wait_for_window=ticked("wait-for-window"),
             health_check=text("health-check"),
             health_url=text("health-url"),
             rollback_on_failure=ticked("rollback"),
