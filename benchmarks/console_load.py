@@ -19,6 +19,11 @@ their hosts' lines.
 Run:  python benchmarks/console_load.py [--hosts 300] [--lines 2000] [--rate 30000]
       [--scrollback 2000] [--gap 0.05] [--pause 1.5]
 Takes about lines*hosts/rate seconds of streaming (20 s by default) plus start-up.
+
+With ``--real-lab N`` the stream is not synthetic: a real ``patchtui lab`` of N
+hosts runs in another process and the console scans, then patches, all of them
+while the same keys are timed (console_lab.py; [--concurrency 50]
+[--run-timeout 600] [--profile FILE]).
 """
 
 from __future__ import annotations
@@ -277,6 +282,10 @@ def summarise(label: str, values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.real_lab:
+        from console_lab import run_real_lab
+
+        return await run_real_lab(args)
     app = build_app(args.hosts, args.scrollback)
     app.collector = tune_gc_for_console()  # as `patchtui` and `patchtui demo` do
     names = list(app.rows)
@@ -355,6 +364,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1.5,
         help="seconds of no keys before every 4th round (the console collects garbage then)",
     )
+    real = parser.add_argument_group("a real run (console_lab.py)")
+    real.add_argument(
+        "--real-lab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="scan then patch N hosts of a real `patchtui lab` in another process",
+    )
+    real.add_argument(
+        "--concurrency", type=int, default=50, help="SSH sessions at once (the console's default)"
+    )
+    real.add_argument(
+        "--run-timeout", type=float, default=600, help="seconds each run may take before failing"
+    )
+    real.add_argument("--profile", metavar="FILE", help="cProfile both runs into FILE")
     return parser.parse_args(argv)
 
 
