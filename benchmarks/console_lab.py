@@ -277,6 +277,8 @@ async def drive(app: Any, pilot: Any, probe: Any, args: argparse.Namespace) -> l
         await wait_for(lambda: isinstance(app.job, ScanJob), "the scan starting")
         await keys_while_running(app, probe, phases[0], args, monitor, split)
         await pilot.pause(0.3)
+        if args.scan_only:
+            return phases[:1]
 
         # The rounds toggled a few hosts' selection: a selects every host, so p patches all.
         screen = app.screen
@@ -368,6 +370,8 @@ async def run_real_lab(args: argparse.Namespace) -> int:
     from patchtui.tui.app import make_app
     from patchtui.tui.collector import tune_gc_for_console
 
+    # Stopped with SIGTERM (timeout(1), kill PID): unwind, so the lab is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     with tempfile.TemporaryDirectory(prefix="patchtui-console-lab-") as tmp:
         directory = Path(tmp)
         isolate(directory)

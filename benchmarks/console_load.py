@@ -23,7 +23,7 @@ Takes about lines*hosts/rate seconds of streaming (20 s by default) plus start-u
 With ``--real-lab N`` the stream is not synthetic: a real ``patchtui lab`` of N
 hosts runs in another process and the console scans, then patches, all of them
 while the same keys are timed (console_lab.py; [--concurrency 50]
-[--run-timeout 600] [--profile FILE]).
+[--run-timeout 600] [--profile FILE] [--scan-only]).
 """
 
 from __future__ import annotations
@@ -379,6 +379,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--run-timeout", type=float, default=600, help="seconds each run may take before failing"
     )
     real.add_argument("--profile", metavar="FILE", help="cProfile both runs into FILE")
+    real.add_argument(
+        "--scan-only", action="store_true", help="stop after the scan (quicker comparisons)"
+    )
     return parser.parse_args(argv)
 
 
