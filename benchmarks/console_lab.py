@@ -260,7 +260,9 @@ async def wait_for(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def drive(app: Any, pilot: Any, probe: Any, args: argparse.Namespace) -> list[Phase]:
+async def drive(
+    app: Any, pilot: Any, probe: Any, split: CpuSplit, args: argparse.Namespace
+) -> list[Phase]:
     from patchtui.engine.patch import PatchJob
     from patchtui.engine.scan import ScanJob
     from patchtui.tui.screens.confirm import ConfirmScreen
@@ -268,8 +270,6 @@ async def drive(app: Any, pilot: Any, probe: Any, args: argparse.Namespace) -> l
     from patchtui.tui.screens.patch_modal import PatchModal
 
     monitor = LoopMonitor()
-    split = CpuSplit()
-    split.install(type(app))
     watcher = asyncio.create_task(monitor.run())
     phases = [Phase("scan"), Phase("patch")]
     try:
@@ -391,13 +391,15 @@ async def run_real_lab(args: argparse.Namespace) -> int:
                 )
                 app.collector = tune_gc_for_console()  # as `patchtui` does
                 probe = Probe()
+                split = CpuSplit()
+                split.install(type(app))  # before the app's timers take its bound methods
                 async with app.run_test(size=(160, 45), headless=True) as pilot:
                     probe.install(app)
                     await pilot.pause(0.5)
                     if profiler is not None:
                         profiler.enable()
                     try:
-                        phases = await drive(app, pilot, probe, args)
+                        phases = await drive(app, pilot, probe, split, args)
                     finally:
                         if profiler is not None:
                             profiler.disable()
