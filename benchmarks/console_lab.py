@@ -141,6 +141,7 @@ class CpuSplit:
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
         self._stack: list[list[Any]] = []
         self._started = time.thread_time()
 
@@ -150,6 +151,7 @@ class CpuSplit:
             top = self._stack[-1]
             self.totals[top[0]] += now - top[1]
         self._stack.append([what, now])
+        self.calls[what] += 1
 
     def leave(self) -> None:
         now = time.thread_time()
@@ -190,11 +192,12 @@ class CpuSplit:
         self.wrap(Compositor, "render_update", "drawing")
         gc.callbacks.append(self.on_gc)
 
-    def take(self) -> tuple[float, dict[str, float]]:
-        """(UI thread CPU seconds, by what) since the last call."""
+    def take(self) -> tuple[float, dict[str, tuple[float, int]]]:
+        """(UI thread CPU seconds, by what: (seconds, calls)) since the last call."""
         now = time.thread_time()
         whole, self._started = now - self._started, now
-        totals, self.totals = dict(self.totals), defaultdict(float)
+        totals = {what: (seconds, self.calls[what]) for what, seconds in self.totals.items()}
+        self.totals, self.calls = defaultdict(float), defaultdict(int)
         return whole, totals
 
 
@@ -208,7 +211,7 @@ class Phase:
     lags: list[float] = field(default_factory=list)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
     cpu: float = 0.0
-    cpu_by: dict[str, float] = field(default_factory=dict)
+    cpu_by: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
     def every(self) -> list[float]:
@@ -350,13 +353,14 @@ def report(phases: list[Phase], args: argparse.Namespace) -> bool:
                 f" ({len(phase.lags)} turns sampled)"
             )
         if phase.cpu:
-            parts = sorted(phase.cpu_by.items(), key=lambda item: -item[1])
-            other = phase.cpu - sum(phase.cpu_by.values())
-            print(
-                f"  UI thread CPU {phase.cpu:.1f} s ({phase.cpu / phase.seconds:.0%} of the run): "
-                + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in parts)
-                + f", other {other:.1f} s"
-            )
+            parts = sorted(phase.cpu_by.items(), key=lambda item: -item[1][0])
+            other = phase.cpu - sum(seconds for seconds, _calls in phase.cpu_by.values())
+            share = phase.cpu / phase.seconds
+            print(f"  UI thread CPU {phase.cpu:.1f} s ({share:.0%} of the run):")
+            for name, (seconds, calls) in parts:
+                each = seconds * 1000 / max(1, calls)
+                print(f"    {name:<24} {seconds:6.2f} s  {calls:7} calls  {each:6.2f} ms each")
+            print(f"    {'other (keys, timers, engine tasks, loop)':<24} {other:6.2f} s")
         met &= p95 < TARGET_MS
     return met
 
