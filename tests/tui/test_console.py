@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, Static
 from textual.widgets.data_table import ColumnKey
@@ -284,9 +285,11 @@ async def test_history_without_a_store_is_a_notice(
 
 
 def _every_cell(table: HostTable, render: Callable[..., list[object]]) -> list[list[object]]:
-    """Every visible cell through ``render`` (cursor and no cursor), in table order."""
+    """Every cell through ``render`` (cursor and no cursor), the header first, in table
+    order; the fixed columns (host, mark) also with the style they are drawn with."""
     rendered = []
-    for row_index in range(table.row_count):
+    fixed_style = table.get_component_styles("datatable--fixed").rich_style
+    for row_index in range(-1, table.row_count):
         for column_index, column in enumerate(table.ordered_columns):
             for cursor in (False, True):
                 rendered.append(
@@ -298,6 +301,16 @@ def _every_cell(table: HostTable, render: Callable[..., list[object]]) -> list[l
                         cursor=cursor,
                     )
                 )
+                if column_index < table.fixed_columns and row_index >= 0:
+                    rendered.append(
+                        render(
+                            row_index,
+                            column_index,
+                            fixed_style + Style.from_meta({"fixed": True}),
+                            column.get_render_width(table),
+                            cursor=cursor,
+                        )
+                    )
     return rendered
 
 
