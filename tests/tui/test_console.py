@@ -12,6 +12,7 @@ from functools import partial
 from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, Static
+from textual.widgets._header import HeaderTitle
 from textual.widgets.data_table import ColumnKey
 from tuihelp import SIZE
 
@@ -159,6 +160,31 @@ async def test_home_end_g_and_n_move_the_cursor(
         assert table.highlighted_host == after[0]
         await pilot.press("space")
         assert app.screen.sub_title.endswith("· 1 selected")
+
+
+async def test_selecting_redraws_the_header_not_the_whole_screen(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: each space (and filter key) redrew every widget of the screen, the hosts
+    table included, because the screen's subtitle repainted the whole screen."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        full_frames: list[object] = []
+        compositor = screen._compositor
+        original = compositor.render_full_update
+
+        def counted(*args: object, **kwargs: object) -> object:
+            full_frames.append(args)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        compositor.render_full_update = counted  # type: ignore[method-assign]
+        await pilot.press("space")
+        await pilot.pause()
+        header = screen.query_one(HeaderTitle)
+        assert str(header.render()).endswith("· 1 selected")
+        assert full_frames == []
 
 
 async def test_filter_as_you_type(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
