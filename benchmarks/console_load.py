@@ -19,6 +19,11 @@ their hosts' lines.
 Run:  python benchmarks/console_load.py [--hosts 300] [--lines 2000] [--rate 30000]
       [--scrollback 2000] [--gap 0.05] [--pause 1.5]
 Takes about lines*hosts/rate seconds of streaming (20 s by default) plus start-up.
+
+With ``--real-lab N`` the stream is not synthetic: a real ``patchtui lab`` of N
+hosts runs in another process and the console scans, then patches, all of them
+while the same keys are timed (console_lab.py; [--concurrency 50]
+[--run-timeout 600] [--profile FILE] [--scan-only]).
 """
 
 from __future__ import annotations
@@ -158,6 +163,10 @@ class Probe:
 
     effect: Callable[[], bool] | None = None
     shown_at: float | None = None
+    shown: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set with ``shown_at``: the key's waiter wakes without polling the loop (polling
+    every millisecond added a thousand turns a second of the benchmark's own to the
+    loop whose stalls it measures)."""
 
     def install(self, app: PatchtuiApp) -> None:
         original = app._display
@@ -171,6 +180,7 @@ class Probe:
                 and self._holds()
             ):
                 self.shown_at = time.perf_counter()
+                self.shown.set()
             original(screen, renderable)
 
         app._display = display  # type: ignore[method-assign]
@@ -184,6 +194,7 @@ class Probe:
 
     def expect(self, effect: Callable[[], bool] | None) -> None:
         self.effect, self.shown_at = effect, None
+        self.shown.clear()
 
 
 def _character(key: str) -> str | None:
@@ -197,12 +208,14 @@ async def press(app: PatchtuiApp, probe: Probe, key: str, effect: Callable[[], b
     probe.expect(effect)
     started = time.perf_counter()
     app.post_message(events.Key(key, _character(key)))
-    deadline = started + KEY_TIMEOUT
-    while probe.shown_at is None:
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"key {key!r}: no frame showed its effect within {KEY_TIMEOUT} s")
-        await asyncio.sleep(0.001)
+    try:
+        await asyncio.wait_for(probe.shown.wait(), KEY_TIMEOUT)
+    except TimeoutError:
+        raise SystemExit(
+            f"key {key!r}: no frame showed its effect within {KEY_TIMEOUT} s"
+        ) from None
     shown_at = probe.shown_at
+    assert shown_at is not None
     probe.expect(None)
     return (shown_at - started) * 1000
 
@@ -277,6 +290,10 @@ def summarise(label: str, values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.real_lab:
+        from console_lab import run_real_lab
+
+        return await run_real_lab(args)
     app = build_app(args.hosts, args.scrollback)
     app.collector = tune_gc_for_console()  # as `patchtui` and `patchtui demo` do
     names = list(app.rows)
@@ -354,6 +371,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=1.5,
         help="seconds of no keys before every 4th round (the console collects garbage then)",
+    )
+    real = parser.add_argument_group("a real run (console_lab.py)")
+    real.add_argument(
+        "--real-lab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="scan then patch N hosts of a real `patchtui lab` in another process",
+    )
+    real.add_argument(
+        "--concurrency", type=int, default=50, help="SSH sessions at once (the console's default)"
+    )
+    real.add_argument(
+        "--run-timeout", type=float, default=600, help="seconds each run may take before failing"
+    )
+    real.add_argument("--profile", metavar="FILE", help="cProfile both runs into FILE")
+    real.add_argument(
+        "--scan-only", action="store_true", help="stop after the scan (quicker comparisons)"
     )
     return parser.parse_args(argv)
 

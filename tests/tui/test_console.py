@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, Static
+from textual.widgets._header import HeaderTitle
 from textual.widgets.data_table import ColumnKey
 from tuihelp import SIZE
 
@@ -160,6 +162,31 @@ async def test_home_end_g_and_n_move_the_cursor(
         assert app.screen.sub_title.endswith("· 1 selected")
 
 
+async def test_selecting_redraws_the_header_not_the_whole_screen(
+    tui_offline_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen: each space (and filter key) redrew every widget of the screen, the hosts
+    table included, because the screen's subtitle repainted the whole screen."""
+    app = tui_offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        full_frames: list[object] = []
+        compositor = screen._compositor
+        original = compositor.render_full_update
+
+        def counted(*args: object, **kwargs: object) -> object:
+            full_frames.append(args)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        compositor.render_full_update = counted  # type: ignore[method-assign]
+        await pilot.press("space")
+        await pilot.pause()
+        header = screen.query_one(HeaderTitle)
+        assert str(header.render()).endswith("· 1 selected")
+        assert full_frames == []
+
+
 async def test_filter_as_you_type(tui_offline_app: Callable[..., PatchtuiApp]) -> None:
     app = tui_offline_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -284,9 +311,11 @@ async def test_history_without_a_store_is_a_notice(
 
 
 def _every_cell(table: HostTable, render: Callable[..., list[object]]) -> list[list[object]]:
-    """Every visible cell through ``render`` (cursor and no cursor), in table order."""
+    """Every cell through ``render`` (cursor and no cursor), the header first, in table
+    order; the fixed columns (host, mark) also with the style they are drawn with."""
     rendered = []
-    for row_index in range(table.row_count):
+    fixed_style = table.get_component_styles("datatable--fixed").rich_style
+    for row_index in range(-1, table.row_count):
         for column_index, column in enumerate(table.ordered_columns):
             for cursor in (False, True):
                 rendered.append(
@@ -298,6 +327,16 @@ def _every_cell(table: HostTable, render: Callable[..., list[object]]) -> list[l
                         cursor=cursor,
                     )
                 )
+                if column_index < table.fixed_columns and row_index >= 0:
+                    rendered.append(
+                        render(
+                            row_index,
+                            column_index,
+                            fixed_style + Style.from_meta({"fixed": True}),
+                            column.get_render_width(table),
+                            cursor=cursor,
+                        )
+                    )
     return rendered
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input
 
@@ -79,6 +80,11 @@ class HostsScreen(Screen[None]):
         ),
         Binding("N", "previous_problem", "Prev failed", show=False),
     ]
+
+    sub_title: Reactive[str | None] = Reactive(None, compute=False, repaint=False)
+    """As Screen's, without its repaint: the header redraws itself when it changes, and
+    the screen's repaint made each space or filter key redraw the whole screen (the
+    hosts table included) rather than a frame of what changed."""
 
     def __init__(self) -> None:
         super().__init__()

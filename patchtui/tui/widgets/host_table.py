@@ -238,31 +238,32 @@ class HostTable(DataTable[Text]):
         through Rich, ~40 ms of a key press on a busy fleet. Here a cell is keyed by
         everything its rendering reads (its text and spans, the row and component
         styles, the width, its row and column for the click metadata), so only cells
-        that look different are rendered again, and the result is the same. Header,
-        label and auto-height cells, and cells that are not ``Text``, take Textual's way.
+        that look different are rendered again, and the result is the same. The
+        header and the fixed columns (host and selection mark, drawn twice per line)
+        too: during a real run they were over half of the table's drawing
+        (benchmarks/console_load.py --real-lab). Label and auto-height cells, and
+        cells that are not ``Text``, take Textual's way.
         """
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        column_key = self._column_locations.get_key(column_index)
-        row = self.rows.get(row_key) if row_key is not None else None
-        cell = (
-            self._data.get(row_key, {}).get(column_key)
-            if row_key is not None and column_key is not None
-            else None
-        )
-        if (
-            row is None
-            or column_index < 0
-            or row.height != 1
-            or row.auto_height
-            or not isinstance(cell, Text)
-            or row_index < self.fixed_rows
-            or column_index < self.fixed_columns
-        ):
+        is_header = row_index == -1
+        column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
+        cell: object = None
+        if is_header:
+            if column_index >= 0 and self.header_height == 1:
+                cell = self.ordered_columns[column_index].label
+        else:
+            row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+            row = self.rows.get(row_key) if row_key is not None else None
+            if row_key is not None and row is not None and row.height == 1 and not row.auto_height:
+                cell = self._data.get(row_key, {}).get(column_key) if column_key else None
+        if not isinstance(cell, Text) or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        is_fixed = not is_header and (
+            row_index < self.fixed_rows or column_index < self.fixed_columns
+        )
         component_style, post_style = self._get_styles_to_render_cell(
+            is_header,
             False,
-            False,
-            False,
+            is_fixed,
             hover,
             cursor,
             self.show_cursor,
@@ -289,8 +290,9 @@ class HostTable(DataTable[Text]):
         if cached is not None:
             return cached
         # What DataTable._render_cell does for a one-line Text cell (an empty one is
-        # swapped for a no-wrap empty Text there too, which renders one more segment).
-        renderable = cell if cell.plain else _EMPTY_CELL
+        # swapped for a no-wrap empty Text there too, which renders one more segment;
+        # header labels are drawn as they are).
+        renderable = cell if cell.plain or is_header else _EMPTY_CELL
         options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
         lines = self.app.console.render_lines(
             Styled(
