@@ -1146,7 +1146,13 @@ class PatchJob:
             # run left it (its scan, a true reading of the host, is stored by _store_scan).
             hot: dict[str, object] | None = None
             if not self.options.dry_run:
-                hot = {"last_state": outcome.state.value, "last_error": outcome.error}
+                # The kind too, as a scan records it: the console's reason column reads it
+                # back after a restart (it said "error" for every failed patch).
+                hot = {
+                    "last_state": outcome.state.value,
+                    "last_error": outcome.error,
+                    "last_error_kind": outcome.error_kind if outcome.error else None,
+                }
                 if outcome.result not in {"skipped", "unreachable"}:
                     # Rolled back and verified (--rollback-on-failure): the host is where it
                     # was, so this run neither changed nor patched it.

@@ -184,6 +184,11 @@ async def test_install_failing_midway_is_partial_and_rollback_restores(
     changed = {change.name for change in finished.changes}
     assert all(sim.packages[name].installed != before[name] for name in changed)
 
+    # The kind of failure is kept with the host, as a scan keeps it: the console's reason
+    # column reads it back after a restart (it said "error" for every failed patch).
+    kept = store.host(host.name)
+    assert kept is not None and finished.error_kind
+    assert kept["last_error_kind"] == finished.error_kind
     changes = changes_from_results(store.host_results(job.run_id))
     connector = SshConnector(concurrency=2, use_agent=False)
     sim.faults.discard("install-fails")
