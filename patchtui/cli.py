@@ -238,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--seed", type=int, default=1)
     lab.add_argument("--faults", choices=("none", "some"), default="some")
     lab.add_argument("--write-inventory", required=True, metavar="PATH", type=Path)
+    lab.add_argument(
+        "--slow-delay",
+        type=float,
+        metavar="S",
+        help="seconds each command of a host with the 'slow' fault takes (default 1.5)",
+    )
     lab.set_defaults(handler=_lab)
 
     demo = commands.add_parser(
@@ -388,8 +394,14 @@ def _scan(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from patchtui.lab.runner import run_lab
 
+    # Only when given: the lab module keeps the default (importing it here costs start-up).
+    slow = {} if args.slow_delay is None else {"slow_delay": args.slow_delay}
     return run_lab(
-        hosts=args.hosts, seed=args.seed, faults=args.faults, write_inventory=args.write_inventory
+        hosts=args.hosts,
+        seed=args.seed,
+        faults=args.faults,
+        write_inventory=args.write_inventory,
+        **slow,
     )
 
 
