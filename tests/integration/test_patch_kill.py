@@ -37,6 +37,9 @@ from patchtui.lab.sim import jobs as lab_jobs
 from patchtui.lab.state import SimHost, SimPackage
 from patchtui.store.db import Store, journal_path_for
 
+# Kill moments are fractions of a run timed at the start: not alongside other kill tests.
+pytestmark = pytest.mark.serial
+
 KILLS = 12
 SEED = 20261207
 HOSTS = 40
