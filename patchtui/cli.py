@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FAULT=HOST[,HOST]",
         help="give these hosts a fault (repeatable), e.g. unhealthy-after-patch=lab-deb-0001",
     )
+    lab.add_argument(
+        "--slow-delay",
+        type=float,
+        metavar="S",
+        help="seconds each command of a host with the 'slow' fault takes (default 1.5)",
+    )
     lab.set_defaults(handler=_lab)
 
     demo = commands.add_parser(
@@ -406,12 +412,15 @@ def _scan(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from patchtui.lab.runner import run_lab
 
+    # Only when given: the lab module keeps the default (importing it here costs start-up).
+    slow = {} if args.slow_delay is None else {"slow_delay": args.slow_delay}
     return run_lab(
         hosts=args.hosts,
         seed=args.seed,
         faults=args.faults,
         write_inventory=args.write_inventory,
         fault_hosts=args.fault,
+        **slow,
     )
 
 

@@ -8,6 +8,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from patchtui.lab.fleet import build_fleet
+
+NO_ANSWER_TIMEOUT = 1.0
+"""connect_timeout the tests give the lab's never-answering host instead of the lab's 5 s:
+it never sends its banner, so any bound ends in the same "timeout", only sooner."""
+
 
 @dataclass
 class LabProcess:
@@ -43,3 +51,22 @@ def run_patchtui(
 
 def json_lines(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def shorten_no_answer_timeouts(
+    inventory: Path, *, seed: int, seconds: float = NO_ANSWER_TIMEOUT
+) -> list[str]:
+    """Set ``connect_timeout: seconds`` in ``inventory`` (as a user would, per host) on the
+    hosts of a ``--faults some`` lab that never answer; their names.
+
+    The lab's fleet is deterministic (same count and seed, same faults), so rebuilding it
+    here names the same hosts the lab process serves.
+    """
+    document = yaml.safe_load(inventory.read_text())
+    hosts = document["hosts"]
+    fleet = build_fleet(len(hosts), seed=seed, faults="some")
+    silent = [host.name for host in fleet if "no-answer" in host.faults]
+    for name in silent:
+        hosts[name]["connect_timeout"] = seconds  # KeyError: the lab is not this fleet
+    inventory.write_text(yaml.safe_dump(document, sort_keys=False, default_flow_style=None))
+    return silent

@@ -20,6 +20,7 @@ from patchtui.lab.state import FAULTS, ON_REQUEST_FAULTS, SimHost
 
 MAX_HOSTS = 20_000
 """Beyond this the ephemeral port range and open-file limits run out first."""
+MAX_SLOW_DELAY = 60.0
 
 
 async def start_lab(
@@ -40,6 +41,8 @@ async def start_lab(
     Raises ConfigError for bad arguments or ports that cannot be bound.
     """
     _check_arguments(hosts, faults, address, base_port)
+    if not 0 <= slow_delay <= MAX_SLOW_DELAY:
+        raise ConfigError(f"--slow-delay must be 0 to {MAX_SLOW_DELAY:g} seconds, not {slow_delay}")
     fleet = build_fleet(hosts, seed=seed, faults=faults, address=address, base_port=base_port)
     assign_named_faults(fleet, fault_hosts)
     lab = LabServer(fleet, seed=seed, executor=executor, slow_delay=slow_delay)
@@ -63,6 +66,7 @@ def run_lab(
     address: str = "127.0.0.1",
     base_port: int = 0,
     fault_hosts: Sequence[str] = (),
+    slow_delay: float = DEFAULT_SLOW_DELAY,
 ) -> int:
     """Serve the lab until SIGINT/SIGTERM; print one line once it is ready.
 
@@ -71,7 +75,17 @@ def run_lab(
     bad arguments raise ConfigError (the CLI turns it into exit code 2).
     """
     return asyncio.run(
-        _serve(hosts, seed, faults, Path(write_inventory), ready, address, base_port, fault_hosts)
+        _serve(
+            hosts,
+            seed,
+            faults,
+            Path(write_inventory),
+            ready,
+            address,
+            base_port,
+            fault_hosts,
+            slow_delay,
+        )
     )
 
 
@@ -83,7 +97,8 @@ async def _serve(
     ready: Callable[[LabServer], None] | None,
     address: str,
     base_port: int,
-    fault_hosts: Sequence[str] = (),
+    fault_hosts: Sequence[str],
+    slow_delay: float,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -104,6 +119,7 @@ async def _serve(
             base_port=base_port,
             inventory_path=inventory_path,
             fault_hosts=fault_hosts,
+            slow_delay=slow_delay,
         )
         try:
             print(ready_line(lab, inventory_path), flush=True)

@@ -29,9 +29,11 @@ from patchtui.inventory.ansible import SCRIPT_MAX_OUTPUT, run_script
 RSS_BOUND_MB = 200
 """Peak RSS allowed for every case here: about 4x patchtui's own footprint."""
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc"
-)
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc"),
+    # Peak memory and time bounds: one such test at a time (conftest.py SERIAL_GROUPS).
+    pytest.mark.serial,
+]
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncssh
 import pytest
+from labhelp import run_patchtui
 
 from patchtui.drivers.facts import FACTS_COMMAND
 from patchtui.drivers.parsers.facts import parse_facts
@@ -268,3 +269,28 @@ def test_run_lab_serves_until_sigterm(tmp_path: Path, capsys: pytest.CaptureFixt
     assert line.startswith(f"lab: 3 hosts on 127.0.0.1 ports {min(seen)}-{max(seen)}")
     assert line.endswith(f"inventory written to {inventory}")
     assert inventory.exists()
+
+
+def test_run_lab_serves_the_slow_delay_it_is_given(tmp_path: Path) -> None:
+    delays: list[float] = []
+
+    def ready(lab: LabServer) -> None:
+        delays.append(lab.slow_delay)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    assert run_lab(2, 1, "some", tmp_path / "inv.yaml", ready, slow_delay=0.25) == 0
+    assert delays == [0.25]
+
+
+@pytest.mark.parametrize("delay", ["-1", "61", "nan"])
+def test_lab_refuses_a_slow_delay_out_of_range_in_one_line(tmp_path: Path, delay: str) -> None:
+    inventory = tmp_path / "inv.yaml"
+    result = run_patchtui(
+        "lab", "--hosts", "2", "--slow-delay", delay, "--write-inventory", str(inventory),
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.count("\n") == 1 and "--slow-delay must be 0 to 60 seconds" in result.stderr
+    )
+    assert not inventory.exists()

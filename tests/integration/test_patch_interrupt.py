@@ -9,7 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from labhelp import LabProcess, patchtui_command
+
+# Times its SIGINT against a running patch: one such test at a time (conftest.py SERIAL_GROUPS).
+pytestmark = pytest.mark.serial
 
 
 def test_sigint_stops_new_hosts_lets_running_ones_finish_and_exits_130(

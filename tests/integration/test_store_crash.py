@@ -17,7 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from patchtui.store import Store, check_db
+
+# Kills a writer at random moments: one kill test at a time (conftest.py SERIAL_GROUPS).
+pytestmark = pytest.mark.serial
 
 KILLS = 15
 
@@ -55,7 +60,10 @@ def _run_writer_until_killed(db_path: Path, rng: random.Random) -> tuple[set[str
     assert child.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(child.stdout, selectors.EVENT_READ)
-    # Wait for the first run to start (import time varies), then a random while.
+    # Wait for the first run to start (import time varies) and, on about half the kills, for
+    # one to finish (on a busy machine a whole run can take longer than the random while),
+    # then a random while.
+    need_finished = rng.randint(0, 1)
     kill_at: float | None = None
     deadline = time.monotonic() + 20
     try:
@@ -68,7 +76,7 @@ def _run_writer_until_killed(db_path: Path, rng: random.Random) -> tuple[set[str
                     break
                 kind, run_id = line.split()
                 (started if kind == "start" else finished).add(run_id)
-                if kill_at is None:
+                if kill_at is None and len(finished) >= need_finished:
                     kill_at = time.monotonic() + rng.uniform(0.0, 0.4)
         os.kill(child.pid, signal.SIGKILL)
         # Lines already in the pipe were printed after finish_run returned: count them.
