@@ -168,8 +168,9 @@ def patch_summary_line(finish: RunFinished) -> str:
     if skipped := skipped_text(summary):
         parts.append(skipped)
     line = (
-        f"{finish.operation} {describe_outcome(finish.outcome)}: {summary.hosts} hosts "
-        f"in {summary.waves} waves: " + ", ".join(parts)
+        f"{finish.operation} {describe_outcome(finish.outcome)}: "
+        f"{summary.hosts} host{'' if summary.hosts == 1 else 's'} "
+        f"in {summary.waves} wave{'' if summary.waves == 1 else 's'}: " + ", ".join(parts)
     )
     if summary.halted:
         line += f" | HALTED: {summary.halt_reason}"
