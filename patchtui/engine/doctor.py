@@ -252,6 +252,7 @@ class DoctorJob(HostTasks[None]):
 
     async def run(self) -> list[HostCheck]:
         """Every host's row, in inventory order (hosts not reached before a cancel are left out)."""
+        self._bind_loop()
         self._tasks = [asyncio.create_task(self._check(host)) for host in self.hosts]
         await asyncio.gather(*self._tasks, return_exceptions=True)
         return [self.checks[host.name] for host in self.hosts if host.name in self.checks]

@@ -110,6 +110,7 @@ class FanoutJob(HostTasks[OutcomeT], ABC):
     # The run -------------------------------------------------------------------
 
     async def run(self) -> RunSummary:
+        self._bind_loop()
         started = time.monotonic()
         names = tuple(host.name for host in self.hosts)
         self.run_id = (

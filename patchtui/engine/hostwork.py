@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
@@ -30,7 +30,36 @@ class Connector(Protocol):
 TaskResultT = TypeVar("TaskResultT")
 
 
-class HostTasks(Generic[TaskResultT]):
+class LoopBound:
+    """A run whose controls (cancel, pause, resume) may be called from another thread.
+
+    The console runs jobs on an event loop of their own thread, so that a key never
+    waits behind hundreds of SSH sessions' callbacks. A control sets its flags at once
+    (the caller reads them back) and touches asyncio objects, which belong to the run's
+    loop, only on that loop. ``run()`` calls ``_bind_loop()`` first.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    def _on_loop(self, action: Callable[[], object]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            action()  # not started, or over: no waiter to wake on another loop
+            return
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            action()
+        else:
+            loop.call_soon_threadsafe(action)
+
+
+class HostTasks(LoopBound, Generic[TaskResultT]):
     """A run's one task per host, and whether it was cancelled: set ``_tasks`` in ``run()``."""
 
     def __init__(self) -> None:
@@ -44,6 +73,9 @@ class HostTasks(Generic[TaskResultT]):
     def cancel(self) -> None:
         """Start no more hosts and abandon the ones running (their channels close)."""
         self._cancelled = True
+        self._on_loop(self._cancel_tasks)
+
+    def _cancel_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
 

@@ -44,6 +44,7 @@ from patchtui.engine.events import (
 from patchtui.engine.health import HealthGate
 from patchtui.engine.hostwork import (
     Connector,
+    LoopBound,
     classify_error,
     close_quietly,
     host_facts,
@@ -253,8 +254,9 @@ def _state_for(result: str) -> HostState:
     }.get(result, HostState.FAILED)
 
 
-class PatchJob:
-    """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``."""
+class PatchJob(LoopBound):
+    """One patch run: ``run()`` once; ``cancel()`` twice at most; ``pause()``/``resume()``
+    (from any thread: see LoopBound)."""
 
     WORKING_STATE = HostState.PATCHING
     """What a host is while its packages change (a rollback says so: rolling back)."""
@@ -295,6 +297,7 @@ class PatchJob:
         self._aborted = False
         self._resume = asyncio.Event()
         self._resume.set()
+        self._paused = False
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
         self._transcripts: dict[str, HostTranscript] = {}
         self._live: dict[str, HostPatchOutcome] = {}
@@ -310,16 +313,22 @@ class PatchJob:
         """
         if self._stopping:
             self._aborted = True
-            for task in self._tasks:
-                task.cancel()
+            self._on_loop(self._cancel_tasks)
         self._stopping = True
-        self._resume.set()
+        self._paused = False
+        self._on_loop(self._resume.set)
+
+    def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
 
     def pause(self) -> None:
-        self._resume.clear()
+        self._paused = True
+        self._on_loop(self._resume.clear)
 
     def resume(self) -> None:
-        self._resume.set()
+        self._paused = False
+        self._on_loop(self._resume.set)
 
     @property
     def stopping(self) -> bool:
@@ -327,11 +336,12 @@ class PatchJob:
 
     @property
     def paused(self) -> bool:
-        return not self._resume.is_set()
+        return self._paused
 
     # The run -----------------------------------------------------------------
 
     async def run(self) -> RunSummary:
+        self._bind_loop()
         started = time.monotonic()
         names = tuple(host.name for host in self.hosts)
         options = {**self.options.describe(), **self.extra_options}

@@ -46,6 +46,7 @@ from patchtui.inventory.model import Host, Inventory
 from patchtui.tui import themes
 from patchtui.tui.bridge import EventBridge, HostLive, RunProgress
 from patchtui.tui.collector import CHECK_SECONDS, IdleCollector
+from patchtui.tui.engine_thread import EngineThread, EventInbox
 from patchtui.tui.hostview import HostRow
 from patchtui.tui.screens.hosts import HostsScreen
 from patchtui.tui.screens.patch_modal import PatchForm
@@ -98,6 +99,15 @@ class RunnableJob(Protocol):
 
 
 JobBuilder = Callable[[ClosableConnector], RunnableJob]
+
+
+async def _run_then_close(job: RunnableJob, connector: ClosableConnector) -> RunSummary:
+    """The run, then its sessions closed, on the engine's loop (they belong to it)."""
+    try:
+        return await job.run()
+    finally:
+        with contextlib.suppress(Exception):
+            await connector.close_all()
 
 
 def _stop_waiting(job: RunnableJob) -> None:
@@ -165,7 +175,10 @@ class PatchtuiApp(App[int]):
         self.bridge = EventBridge(clock=monotonic, wall_clock=clock)
         self.job: RunnableJob | None = None
         self._pending_run: tuple[JobBuilder, str | None] | None = None
-        self._run_task: asyncio.Task[RunSummary] | None = None
+        self._run_future: asyncio.Future[RunSummary] | None = None
+        self._engine: EngineThread | None = None
+        self._inbox = EventInbox()
+        """The running job's events, put by its thread, applied by flush_events."""
         self.theme_errors: list[str] = []
         self._load_store_state()
 
@@ -238,6 +251,8 @@ class PatchtuiApp(App[int]):
 
     def flush_events(self) -> None:
         """Apply what the bridge recorded since the last tick to the rows and widgets."""
+        for event in self._inbox.drain():
+            self.bridge(event)
         dirty, run_dirty = self.bridge.take_dirty()
         output_dirty = self.bridge.take_output_dirty()
         if not dirty and not run_dirty and not output_dirty:
@@ -453,6 +468,9 @@ class PatchtuiApp(App[int]):
             await connector.close_all()
             raise
         self.job = job
+        # The job runs on a loop of its own thread (engine_thread.py): its events wait
+        # in the inbox for the flush tick, which applies them on this thread.
+        job.emit = self._inbox.put
         notifier = None
         if self.notify_settings is not None and self.notify_settings.targets:
             notifier = Notifier(self.notify_settings)
@@ -460,23 +478,24 @@ class PatchtuiApp(App[int]):
         self.bridge.expect_run(
             max_failures=job.plan.max_failures if isinstance(job, PatchJob) else None
         )
-        # The job runs as its own task so that cancelling the worker (the app is
-        # closing) becomes a job cancel: the job then finishes its bookkeeping and
-        # records the run as interrupted instead of leaving it "running".
-        task = self._run_task = asyncio.create_task(job.run())
+        engine = self._engine = EngineThread()
+        # The run is shielded so that cancelling the worker (the app is closing) becomes
+        # a job cancel: the job then finishes its bookkeeping and records the run as
+        # interrupted instead of leaving it "running".
+        future = self._run_future = engine.run(_run_then_close(job, connector))
         try:
-            summary = await asyncio.shield(task)
+            summary = await asyncio.shield(future)
         except asyncio.CancelledError:
             _stop_waiting(job)
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 async with asyncio.timeout(RUN_STOP_TIMEOUT):
-                    await task
+                    await asyncio.shield(future)
             raise
         finally:
             self.job = None
-            self._run_task = None
-            with contextlib.suppress(Exception):
-                await connector.close_all()
+            self._run_future = None
+            self._engine = None
+            await engine.stop()
             del connector
             self.flush_events()
         if notifier is not None:
@@ -577,13 +596,14 @@ class PatchtuiApp(App[int]):
         await self._stop_run()
 
     async def _stop_run(self) -> None:
-        job, task = self.job, self._run_task
-        if job is None or task is None:
+        job, future = self.job, self._run_future
+        if job is None or future is None:
             return
         _stop_waiting(job)
         with contextlib.suppress(Exception, asyncio.CancelledError):
             async with asyncio.timeout(RUN_STOP_TIMEOUT):
-                await asyncio.shield(task)
+                await asyncio.shield(future)
+        self.flush_events()  # the run's last events (its outcome) before anyone reads them
 
     async def action_quit(self) -> None:
         if self.job is not None:
