@@ -143,26 +143,18 @@ class PatchOptions:
 
     def plan(self, hosts: Sequence[Host]) -> RolloutPlan:
         """The rollout these options make of ``hosts`` (what the confirmation shows)."""
+        rollout: dict[str, Any] = {
+            "canary": self.canary,
+            "batch": self.batch,
+            "max_failures": self.max_failures,
+            "canary_hosts": self.canary_hosts,
+            "fitness": self.canary_fitness,
+        }
         if self.blue_green is not None:
             from patchtui.engine.bluegreen import phased_plan
 
-            return phased_plan(
-                self.blue_green,
-                hosts,
-                canary=self.canary,
-                batch=self.batch,
-                max_failures=self.max_failures,
-                canary_hosts=self.canary_hosts,
-                fitness=self.canary_fitness,
-            )
-        return plan_rollout(
-            hosts,
-            canary=self.canary,
-            batch=self.batch,
-            max_failures=self.max_failures,
-            canary_hosts=self.canary_hosts,
-            fitness=self.canary_fitness,
-        )
+            return phased_plan(self.blue_green, hosts, **rollout)
+        return plan_rollout(hosts, **rollout)
 
     def describe(self) -> dict[str, object]:
         """JSON-safe record of the options for the run history."""

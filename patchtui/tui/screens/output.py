@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from patchtui.engine.events import HostState
+from patchtui.tui.hostview import ACTIVE_STATES
 from patchtui.tui.widgets.footer import KeyFooter
 from patchtui.tui.widgets.output_pane import OutputPane
 from patchtui.tui.widgets.progress import RUN_CONTROL_BINDINGS, RunProgressBar
@@ -36,16 +37,8 @@ REFRESH_INTERVAL = 0.1
 """Seconds between draws from the bridge (the app's flush runs at the same rate)."""
 MAX_PANES = 6
 """Panes in the split view: six keep ~80 columns and a dozen lines each on a laptop screen."""
-RUNNING_STATES = frozenset(
-    {
-        HostState.CONNECTING,
-        HostState.SCANNING,
-        HostState.PATCHING,
-        HostState.REBOOTING,
-        HostState.HEALTH,
-        HostState.ROLLING_BACK,
-    }
-)
+RUNNING_STATES = ACTIVE_STATES - {HostState.QUEUED}
+"""Hosts with something to show now: active and past the queue."""
 """States in which a host is talking to patchtui and its output moves (queued is silent)."""
 
 
