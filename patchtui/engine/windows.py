@@ -289,3 +289,40 @@ def host_windows(vars_: Mapping[str, object]) -> tuple[MaintenanceWindow, ...] |
     if value is None:
         return None
     return parse_windows(value)
+
+
+def _listed(names: Sequence[str], shown: int = 4) -> str:
+    text = ", ".join(names[:shown])
+    return text + (f", … ({len(names)} in all)" if len(names) > shown else "")
+
+
+def window_notice(
+    closed: Mapping[str, tuple[dt.datetime, str]],
+    total: int,
+    *,
+    ignore: bool,
+    wait: bool = False,
+    cancel_with: str = "c",
+) -> list[str]:
+    """A confirmation's word on maintenance windows (console and headless prompt alike);
+    nothing when every window is open. ``closed``: from ``closed_windows``."""
+    if not closed:
+        return []
+    count = len(closed)
+    soonest = min(closed.values())[1]
+    names = _listed(sorted(closed))
+    if ignore:
+        return [
+            f"IGNORING maintenance windows: {count} of {total} hosts are outside theirs"
+            f" and are patched now ({names})."
+        ]
+    if wait:
+        return [
+            f"{count} of {total} hosts are outside their maintenance window and will wait"
+            f" for it ({names}); the first opens {soonest}. The run lasts until the last"
+            f" window opens ({cancel_with} cancels the wait)."
+        ]
+    return [
+        f"{count} of {total} hosts are outside their maintenance window and will be"
+        f" skipped ({names}); the first opens {soonest}."
+    ]

@@ -32,7 +32,7 @@ from patchtui.engine.outcome import (
     names_to_repeat,
     skipped_text,
 )
-from patchtui.engine.patch import PatchJob, PatchOptions, windows_by_host
+from patchtui.engine.patch import PatchJob, PatchOptions, closed_windows, windows_by_host
 from patchtui.engine.rollback import RollbackJob, changes_from_results
 from patchtui.engine.rollout import (
     Amount,
@@ -41,6 +41,7 @@ from patchtui.engine.rollout import (
     prod_count,
     typed_confirmation,
 )
+from patchtui.engine.windows import window_notice
 from patchtui.errors import ConfigError, PatchtuiError
 from patchtui.exit_codes import ExitCode
 from patchtui.headless import alerts
@@ -360,11 +361,27 @@ def become_password(args: argparse.Namespace) -> str | None:
 
 
 def confirm(
-    args: argparse.Namespace, hosts: list[Host], verb: str, *, plan: RolloutPlan | None = None
+    args: argparse.Namespace,
+    hosts: list[Host],
+    verb: str,
+    *,
+    plan: RolloutPlan | None = None,
+    options: PatchOptions | None = None,
 ) -> None:
     if args.yes or args.dry_run:
         return
     prod = prod_count(hosts)
+    if options is not None:
+        # As the console's confirmation says it: who is outside its window, and whether
+        # those hosts are skipped, waited for or patched anyway.
+        for line in window_notice(
+            closed_windows(hosts, options.clock()),
+            len(hosts),
+            ignore=options.ignore_window,
+            wait=options.wait_for_window,
+            cancel_with="Ctrl+C",
+        ):
+            sys.stderr.write(line + "\n")
     if plan is not None and plan.canaries:
         sys.stderr.write(f"canary hosts: {', '.join(plan.canaries)} ({plan.canary_note})\n")
     if plan is not None and isinstance(plan, PhasedPlan):
@@ -434,7 +451,7 @@ def run_patch_job(args: argparse.Namespace, options: PatchOptions, *, verb: str)
             canary_fitness=fitness_from_store(store, hosts),
             blue_green=blue_green_from_args(args, hosts),
         )
-        confirm(args, hosts, verb, plan=options.plan(hosts))
+        confirm(args, hosts, verb, plan=options.plan(hosts), options=options)
         password = become_password(args)
         from patchtui.headless.matrix_output import printer_for
 

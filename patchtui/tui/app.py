@@ -763,8 +763,8 @@ class PatchtuiApp(App[int]):
 
         from patchtui.drivers.base import Selection
         from patchtui.engine.patch import closed_windows
+        from patchtui.engine.windows import window_notice
         from patchtui.tui.screens.confirm import hosts_line
-        from patchtui.tui.screens.patch_modal import window_lines
 
         if self._refuse_if_running():
             return
@@ -776,7 +776,7 @@ class PatchtuiApp(App[int]):
             hosts_line("Reboot", hosts) + (f", {chosen_by}" if chosen_by else ""),
             "Nothing is installed: each host is scanned, rebooted, and waited for.",
             "All at once (as many at a time as the connection limit allows).",
-            *window_lines(closed_windows(hosts, options.clock()), len(hosts), ignore=False),
+            *window_notice(closed_windows(hosts, options.clock()), len(hosts), ignore=False),
         ]
         if not await self._confirm("Reboot?", lines, "Reboot", hosts):
             return

@@ -25,6 +25,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from patchtui.engine.health import HealthGate
 from patchtui.engine.patch import REBOOT_POLICIES, PatchOptions
 from patchtui.engine.rollout import Amount, RolloutPlan
+from patchtui.engine.windows import window_notice
 from patchtui.errors import ConfigError
 from patchtui.inventory.model import Host
 from patchtui.tui.screens.confirm import hosts_line
@@ -177,7 +178,7 @@ def confirmation_lines(
     if options.dry_run:
         lines.append("Dry run: each host reports what it would install; nothing is changed.")
     lines.extend(
-        window_lines(
+        window_notice(
             closed or {},
             len(hosts),
             ignore=options.ignore_window,
@@ -238,36 +239,6 @@ def gate_lines(options: PatchOptions) -> list[str]:
     if options.rollback_on_failure:
         lines.append("Rollback on failure: a failed host gets its previous versions back")
     return lines
-
-
-def window_lines(
-    closed: Mapping[str, tuple[dt.datetime, str]],
-    total: int,
-    *,
-    ignore: bool,
-    wait: bool = False,
-) -> list[str]:
-    """The confirmation's word on maintenance windows; nothing when every window is open."""
-    if not closed:
-        return []
-    count = len(closed)
-    soonest = min(closed.values())[1]
-    names = _names(sorted(closed))
-    if ignore:
-        return [
-            f"IGNORING maintenance windows: {count} of {total} hosts are outside theirs"
-            f" and are patched now ({names})."
-        ]
-    if wait:
-        return [
-            f"{count} of {total} hosts are outside their maintenance window and will wait"
-            f" for it ({names}); the first opens {soonest}. The run lasts until the last"
-            " window opens (c cancels the wait)."
-        ]
-    return [
-        f"{count} of {total} hosts are outside their maintenance window and will be"
-        f" skipped ({names}); the first opens {soonest}."
-    ]
 
 
 class PatchModal(ModalScreen[PatchRequest | None]):
