@@ -992,6 +992,10 @@ def command_marker(finished: HostFinished) -> str:
     return finished.error_kind or finished.state.value
 
 
+def _hosts(count: int) -> str:
+    return f"{count} host" if count == 1 else f"{count} hosts"
+
+
 def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:
     """What is running and what quitting does to it, before the operator says yes."""
     # Queued hosts have a state too, but nothing has started on them.
@@ -1006,11 +1010,14 @@ def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:
     ]
     if is_patch:
         lines.append(
-            f"Package transactions already running on up to {running} hosts continue there"
+            f"Package transactions already running on up to {_hosts(running)} continue there"
             " and are recorded as interrupted; check them with a scan later."
         )
     else:
-        lines.append(f"The {running} hosts in progress are stopped and recorded as interrupted.")
+        lines.append(
+            f"The {_hosts(running)} in progress {'is' if running == 1 else 'are'} stopped and"
+            " recorded as interrupted."
+        )
     lines.append("patchtui exits with code 130 and prints the run's summary.")
     return lines
 

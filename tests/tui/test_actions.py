@@ -853,3 +853,10 @@ def test_quit_question_counts_queued_hosts_as_not_started() -> None:
     assert lines[0] == "patch r1: 1/40 done, 2 in progress, 37 not started."
     assert "the 37 not started are recorded as skipped (cancelled)" in lines[1]
     assert "up to 2 hosts" in lines[2]
+
+
+def test_quit_question_says_one_host_in_the_singular() -> None:
+    run = RunProgress(run_id="r1", operation="scan", total=1, started=0.0)
+    run.states = {"a": HostState.SCANNING}
+    assert "up to 1 host continue" in quit_lines(run, is_patch=True)[2]
+    assert quit_lines(run, is_patch=False)[2].startswith("The 1 host in progress is stopped")
