@@ -10,6 +10,7 @@ Doctor changes nothing on the hosts, so it may run beside a scan or patch run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from textual.widgets import DataTable, Header, Static
 from patchtui.engine.doctor import DoctorJob, HostCheck
 from patchtui.inventory.model import Host
 from patchtui.textsafe import strip_control
+from patchtui.tui.engine_thread import STOP_TIME_LIMIT, EngineThread
 from patchtui.tui.widgets.colours import plain, styled, theme_style
 from patchtui.tui.widgets.footer import KeyFooter
 
@@ -134,22 +136,34 @@ class DoctorScreen(Screen[None]):
 
     @work(exclusive=True, group="doctor", exit_on_error=False)
     async def run_checks(self) -> None:
+        # The checks' SSH sessions go on a loop of their own thread, as the console's
+        # runs do (tui/engine_thread.py): keys never wait behind them. Each host's row
+        # comes back to this loop.
+        ui_loop = asyncio.get_running_loop()
+
+        def checked(check: HostCheck) -> None:
+            ui_loop.call_soon_threadsafe(self._checked, check)
+
         connector = self.connector_factory()
-        job = self.job = DoctorJob(self.hosts, connector=connector, on_check=self._checked)
+        job = self.job = DoctorJob(self.hosts, connector=connector, on_check=checked)
+        engine = EngineThread(name="patchtui-doctor")
+        future = engine.run(_checks_then_close(job, connector))
         try:
-            await job.run()
+            await asyncio.shield(future)
         finally:
             # Leaving the screen cancels this worker: no host check outlives the screen.
             job.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                async with asyncio.timeout(STOP_TIME_LIMIT):
+                    await asyncio.shield(future)
+            await engine.stop()
             self.job = None
-            with contextlib.suppress(Exception):
-                await connector.close_all()
             self.done = True
             if self.is_mounted:
                 self._show_summary()
 
     def _checked(self, check: HostCheck) -> None:
-        """A host's row, as soon as its checks end (called on the UI loop by the job)."""
+        """A host's row, as soon as its checks end (handed to the UI loop by the job's)."""
         self.checks[check.host] = check
         if not self.is_mounted:
             return
@@ -203,3 +217,12 @@ class DoctorScreen(Screen[None]):
 
 
 __all__ = ["DoctorScreen", "check_cells", "detail_text", "doctor_targets"]
+
+
+async def _checks_then_close(job: DoctorJob, connector: Any) -> None:
+    """The checks, then their sessions closed, on the engine's loop (they belong to it)."""
+    try:
+        await job.run()
+    finally:
+        with contextlib.suppress(Exception):
+            await connector.close_all()
