@@ -46,7 +46,7 @@ async def health_gate(
 
     def report(attempt: int, healthy: bool | None, detail: str, final: bool) -> None:
         if healthy is None:
-            job._state(host.name, HostState.HEALTH, f"health… attempt {attempt}")
+            job.report_state(host.name, HostState.HEALTH, f"health… attempt {attempt}")
             return
         job.emit(
             HealthProbed(
@@ -59,7 +59,7 @@ async def health_gate(
             )
         )
         if not healthy and not final:
-            job._state(host.name, HostState.HEALTH, f"health… attempt {attempt}: {detail}")
+            job.report_state(host.name, HostState.HEALTH, f"health… attempt {attempt}: {detail}")
 
     result = await run_gate(gate, host, session, say=session.record, report=report)
     outcome.health = result.to_doc()
@@ -119,7 +119,7 @@ async def roll_back_failed(
     if not changes:
         return outcome
     cause = f"{outcome.error_kind}: {outcome.error}" if outcome.error_kind else outcome.error
-    job._state(host.name, HostState.ROLLING_BACK, f"restoring {len(changes)} packages")
+    job.report_state(host.name, HostState.ROLLING_BACK, f"restoring {len(changes)} packages")
     relay = _Relay(job)
     options = job.options
     nested = RollbackJob(
@@ -139,12 +139,12 @@ async def roll_back_failed(
     # Its own id names its detached job on the host (never the patch's); its output
     # joins this host's transcript in this run.
     nested.run_id = f"{job.run_id}-rollback"
-    nested._transcripts = job._transcripts
+    nested.transcripts = job.transcripts
     record: dict[str, Any] = {"of": cause, "packages": len(changes)}
     holder: list[RemoteSession] = []
     try:
         async with job.connector.slot():
-            restored = await nested._patch_host(host, holder)
+            restored = await nested.patch_host(host, holder)
     except Exception as error:  # the rollback of one host never sinks the run
         from patchtui.engine.patch import HostFailure
 
@@ -169,7 +169,7 @@ async def roll_back_failed(
             await close_quietly(session)
     if relay.scanned is not None:
         # The host's stored state is what the rollback left (a rescan shows the same).
-        job._store_scan(host, relay.scanned.facts, relay.scanned.scan)
+        job.store_scan(host, relay.scanned.facts, relay.scanned.scan)
         outcome.scan = relay.scanned.scan
     outcome.rollback = record
     if record["verified"]:

@@ -291,7 +291,8 @@ class PatchJob(LoopBound):
         self._resume.set()
         self._paused = False
         self._tasks: list[asyncio.Task[HostPatchOutcome]] = []
-        self._transcripts: dict[str, HostTranscript] = {}
+        self.transcripts: dict[str, HostTranscript] = {}
+        """Each host's output in this run; a rollback on failure adds to the same one."""
         self._live: dict[str, HostPatchOutcome] = {}
         """Each working host's outcome so far: a failure keeps what the install did."""
 
@@ -344,7 +345,7 @@ class PatchJob(LoopBound):
             RunStarted(run_id=self.run_id, operation=self.operation, hosts=names, options=options)
         )
         for host in self.hosts:
-            self._state(host.name, HostState.QUEUED)
+            self.report_state(host.name, HostState.QUEUED)
         for index, wave in enumerate(self.plan.waves):
             if self.options.blue_green is not None:
                 from patchtui.engine.bluegreen import between_phases
@@ -430,7 +431,8 @@ class PatchJob(LoopBound):
             host.name, "skipped", HostState.SKIPPED, error_kind=kind, error=reason
         )
 
-    def _state(self, host: str, state: HostState, detail: str = "") -> None:
+    def report_state(self, host: str, state: HostState, detail: str = "") -> None:
+        """Tell the front ends where a host is (the health gate and its rollback too)."""
         self.emit(HostStateChanged(run_id=self.run_id, host=host, state=state, detail=detail))
 
     async def _guarded(self, host: Host, *, canary: bool) -> HostPatchOutcome:
@@ -452,7 +454,7 @@ class PatchJob(LoopBound):
                         error=closed,
                     )
                 else:
-                    outcome = await self._patch_host(host, holder)
+                    outcome = await self.patch_host(host, holder)
         except asyncio.CancelledError:
             if holder:
                 outcome = HostPatchOutcome(
@@ -579,7 +581,7 @@ class PatchJob(LoopBound):
         return f"outside maintenance window ({describe_windows(windows)}); next opens {opens}"
 
     def _observe(self, host: Host, inner: RemoteSession) -> ObservedSession:
-        transcript = self._transcripts.setdefault(host.name, HostTranscript())
+        transcript = self.transcripts.setdefault(host.name, HostTranscript())
         return ObservedSession(
             inner, run_id=self.run_id, host=host.name, emit=self.emit, transcript=transcript
         )
@@ -590,10 +592,12 @@ class PatchJob(LoopBound):
         holder.append(session)
         return session
 
-    async def _patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
-        self._state(host.name, HostState.CONNECTING)
+    async def patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
+        """One host from connect to verify (a rollback on failure runs a RollbackJob's);
+        the sessions it opens go in ``holder`` for the caller to close."""
+        self.report_state(host.name, HostState.CONNECTING)
         session = await self._connect(host, holder)
-        self._state(host.name, HostState.SCANNING)
+        self.report_state(host.name, HostState.SCANNING)
         facts = await host_facts(host, session)
         family = facts.package_manager
         if family is None:
@@ -605,7 +609,7 @@ class PatchJob(LoopBound):
 
         scan = await driver.scan(session, refresh=True)
         self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=scan))
-        self._store_scan(host, facts, scan)
+        self.store_scan(host, facts, scan)
         selection = self._selection_for(host)
         baseline_plan: HostPlan | None = None
         if self.options.baseline is not None and self.options.install:
@@ -656,7 +660,7 @@ class PatchJob(LoopBound):
             return outcome
 
         if targets:
-            self._state(host.name, HostState.PATCHING, f"{len(targets)} packages")
+            self.report_state(host.name, HostState.PATCHING, f"{len(targets)} packages")
             applied = await self._apply(
                 host, session, holder, driver, driver.apply_command(targets, selection), outcome
             )
@@ -689,7 +693,7 @@ class PatchJob(LoopBound):
             self.options.reboot == "if-needed" and bool(after.reboot_required)
         )
         if wants_reboot and outcome.result in {"ok", "partial"}:
-            self._state(host.name, HostState.REBOOTING)
+            self.report_state(host.name, HostState.REBOOTING)
             session = await self._reboot(host, session, holder)
             outcome.rebooted = True
             facts = await host_facts(host, session)
@@ -697,7 +701,7 @@ class PatchJob(LoopBound):
             outcome.scan = after
             outcome.reboot_required = after.reboot_required
             self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
-        self._store_scan(host, facts, after)
+        self.store_scan(host, facts, after)
         if outcome.result == "ok" and outcome.reboot_required:
             outcome.result = "ok-reboot-required"
 
@@ -900,7 +904,7 @@ class PatchJob(LoopBound):
                 if error.kind not in {"disconnected", "timeout", "unreachable"}:
                     raise
                 # The transaction goes on detached; never call this success until we read it.
-                self._state(
+                self.report_state(
                     host.name,
                     HostState.INTERRUPTED,
                     "connection lost during install; reconnecting to learn the outcome",
@@ -921,7 +925,9 @@ class PatchJob(LoopBound):
                     ) from None
                 current = self._observe(host, fresh)
                 holder.append(current)
-                self._state(host.name, self.WORKING_STATE, "reconnected; following the install")
+                self.report_state(
+                    host.name, self.WORKING_STATE, "reconnected; following the install"
+                )
             except JobLost as lost:
                 repair = driver.repair_command()
                 hint = f"; repair with `{repair}`" if repair else ""
@@ -1093,7 +1099,7 @@ class PatchJob(LoopBound):
                 session,
                 self.connector,
                 time_limit=self.options.reboot_time_limit,
-                on_progress=lambda text: self._state(host.name, HostState.REBOOTING, text),
+                on_progress=lambda text: self.report_state(host.name, HostState.REBOOTING, text),
             )
         except TransportError as error:
             raise HostFailure(
@@ -1103,7 +1109,8 @@ class PatchJob(LoopBound):
         holder.append(observed)
         return observed
 
-    def _store_scan(self, host: Host, facts: Facts, scan: ScanResult) -> None:
+    def store_scan(self, host: Host, facts: Facts, scan: ScanResult) -> None:
+        """Keep a scan the run made as the host's latest (a rollback's rescan too)."""
         if not self.recorder.enabled:
             return
         record = scan_to_record(facts, scan)
@@ -1145,7 +1152,7 @@ class PatchJob(LoopBound):
         self.outcomes[host.name] = outcome
         if self.recorder.enabled:
             # A dry run changes nothing, so it leaves the host's state as the last real
-            # run left it (its scan, a true reading of the host, is stored by _store_scan).
+            # run left it (its scan, a true reading of the host, is stored by store_scan).
             hot: dict[str, object] | None = None
             if not self.options.dry_run:
                 # The kind too, as a scan records it: the console's reason column reads it
@@ -1164,7 +1171,7 @@ class PatchJob(LoopBound):
                     hot["last_failed"] = outcome.failed_packages
                     if changed:
                         hot["last_patch"] = time.time()
-            transcript = self._transcripts.pop(host.name, None)
+            transcript = self.transcripts.pop(host.name, None)
             await self.recorder.commit_host(
                 self.run_id,
                 host.name,

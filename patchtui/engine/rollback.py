@@ -63,14 +63,14 @@ class RollbackJob(PatchJob):
         self.source_run = source_run
         self.changes_by_host = changes_by_host
 
-    async def _patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
+    async def patch_host(self, host: Host, holder: list[RemoteSession]) -> HostPatchOutcome:
         targets, new_installs = rollback_targets(self.changes_by_host.get(host.name, ()))
         if not targets:
             detail = "nothing to roll back"
             if new_installs:
                 detail += f" (newly installed, left in place: {', '.join(new_installs)})"
             return HostPatchOutcome(host.name, "skipped", HostState.SKIPPED, error=detail)
-        self._state(host.name, HostState.CONNECTING)
+        self.report_state(host.name, HostState.CONNECTING)
         session = await self._connect(host, holder)
         facts = await host_facts(host, session)
         family = facts.package_manager
@@ -91,7 +91,7 @@ class RollbackJob(PatchJob):
                 PackageChange(t.name, current.get(t.name), t.version) for t in to_restore
             ]
             return outcome
-        self._state(host.name, self.WORKING_STATE, f"restoring {len(to_restore)} packages")
+        self.report_state(host.name, self.WORKING_STATE, f"restoring {len(to_restore)} packages")
         outcome.before = {t.name: current.get(t.name) for t in to_restore}
         self._live[host.name] = outcome
         applied = await self._apply(
@@ -104,7 +104,7 @@ class RollbackJob(PatchJob):
         outcome.scan = after
         outcome.reboot_required = after.reboot_required
         self.emit(HostScanned(run_id=self.run_id, host=host.name, facts=facts, scan=after))
-        self._store_scan(host, facts, after)
+        self.store_scan(host, facts, after)
         verify = await session.run(driver.installed_versions_command(sorted(wanted)))
         restored = driver.parse_installed_versions(verify.stdout)
         wrong = [t.name for t in to_restore if restored.get(t.name) != t.version]
