@@ -55,8 +55,11 @@ class LoopBound:
             current = None
         if current is loop:
             action()
-        else:
+            return
+        try:
             loop.call_soon_threadsafe(action)
+        except RuntimeError:  # closed since the check above: nothing waits there any more
+            action()
 
 
 class HostTasks(LoopBound, Generic[TaskResultT]):
