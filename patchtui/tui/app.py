@@ -57,6 +57,9 @@ from patchtui.tui.widgets.progress import progress_text
 FLUSH_INTERVAL = 0.1
 """Seconds between redraws from the bridge: fast enough to feel live, cheap on 1,000 hosts."""
 RUN_STOP_TIMEOUT = 10.0
+RUN_START_WAIT = 5.0
+"""Seconds a question about the running job waits for its first events (they come from
+the engine's thread on the flush tick) before it asks without them."""
 """Seconds a cancelled run gets to record itself as interrupted when the console closes."""
 AGE_INTERVAL = 5.0
 """Seconds between refreshes of the 'last scan' ages."""
@@ -518,6 +521,7 @@ class PatchtuiApp(App[int]):
             self.notify(line.removeprefix("warning: "), severity="warning", timeout=10)
 
     def _set_control(self, control: str | None) -> None:
+        self.flush_events()  # a run that has just started: its progress, if already told
         run = self.bridge.run
         if run is not None and run.running:
             run.control = control
@@ -615,17 +619,26 @@ class PatchtuiApp(App[int]):
     async def _ask_quit(self) -> None:
         from patchtui.tui.screens.confirm import ConfirmScreen
 
-        run = self.bridge.run
-        if run is None or self.job is None:
+        if self.job is None:
             self.exit(self.exit_code)
             return
+        # A job whose progress has not reached this thread yet still runs: ask all the same.
+        run = await self._current_run()
+        job = self.job
+        if job is None:
+            self.exit(self.exit_code)
+            return
+        operation = job.operation
+        lines = (
+            quit_lines(run, is_patch=isinstance(job, PatchJob))
+            if run is not None and run.running
+            else [f"The {operation} is starting: no host has finished yet.", *QUIT_STARTING]
+        )
         question = ConfirmScreen(
-            f"Quit while a {run.operation} runs?",
-            quit_lines(run, is_patch=isinstance(self.job, PatchJob)),
-            yes_label="Stop it and quit",
+            f"Quit while a {operation} runs?", lines, yes_label="Stop it and quit"
         )
         if not await self.push_screen_wait(question):
-            self.notify(f"The {run.operation} goes on.")
+            self.notify(f"The {operation} goes on.")
             return
         if self.job is not None:
             # Waiting lets the run be recorded as interrupted before the store closes;
@@ -633,6 +646,19 @@ class PatchtuiApp(App[int]):
             self.notify("Stopping the run…")
             await self._stop_run()
         self.exit(self.exit_code)
+
+    async def _current_run(self) -> RunProgress | None:
+        """The running job's progress: its first events come from the engine's thread on
+        the flush tick, so a run that has just started waits for them (bounded)."""
+        deadline = time.monotonic() + RUN_START_WAIT
+        while True:
+            self.flush_events()
+            run = self.bridge.run
+            if self.job is None or (run is not None and run.running):
+                return run
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.02)
 
     @property
     def exit_code(self) -> int:
@@ -994,6 +1020,13 @@ def command_marker(finished: HostFinished) -> str:
 
 def _hosts(count: int) -> str:
     return f"{count} host" if count == 1 else f"{count} hosts"
+
+
+QUIT_STARTING = (
+    "No new host starts; hosts already connecting are stopped and recorded as interrupted.",
+    "patchtui exits with code 130 and prints the run's summary.",
+)
+"""What quitting does to a run whose progress is not known yet."""
 
 
 def quit_lines(run: RunProgress, *, is_patch: bool) -> list[str]:

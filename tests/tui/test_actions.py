@@ -661,6 +661,30 @@ async def test_q_during_a_patch_asks_and_no_keeps_it_running(
     assert [run["status"] for run in tui_store.runs()] == ["interrupted"]
 
 
+@pytest.mark.parametrize("tui_lab_slow", [True])
+async def test_q_while_a_run_is_starting_still_asks(
+    quick_lab: None,
+    tui_lab_app: Callable[..., PatchtuiApp],
+) -> None:
+    """Seen in CI: q right after a patch started quit at once, because the run's first
+    events were still on their way from the engine's thread (the bridge knew no run)."""
+    app = slow_patch_app(tui_lab_app)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_patch(pilot, app)
+        app.bridge.run = None  # the console's view of a run whose events have not come yet
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.title_text == "Quit while a patch runs?"
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.job, PatchJob)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await say_yes(pilot)
+        await wait_until(pilot, lambda: app.job is None, timeout=30)
+
+
 async def test_reboot_action_reboots_and_installs_nothing(
     quick_lab: None,
     tui_lab: tuple[LabServer, Path],
