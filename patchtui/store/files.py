@@ -212,24 +212,30 @@ def create_new(
     action: str = "write",
     for_path: Path | None = None,
     mode: int | None = None,
+    store_file: bool = True,
 ) -> None:
     """Create ``path`` (it must not exist, not even as a link) with ``payload``, fsynced.
 
     On failure the partly written file is removed. ``for_path``: the file a
     temp file stands for, named in OS errors (the temp name means nothing to a user).
     ``mode``: set exactly (umask ignored), for a backup that keeps its original's.
+    ``store_file``: False for a file outside the database (a saved host output): its
+    errors do not speak of the database, and a name already taken raises
+    FileExistsError for the caller to say what is there.
     """
     shown = for_path or path
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_SAFE, FILE_MODE)
     except FileExistsError:
+        if not store_file:
+            raise
         raise StoreError(
             f"cannot {action} {path}: something already exists at that name"
             + (" (a symbolic link)" if path.is_symlink() else "")
             + "; the database was not changed"
         ) from None
     except OSError as error:
-        raise io_error(action, shown, error) from None
+        raise io_error(action, shown, error, unchanged=store_file) from None
     try:
         os.set_blocking(fd, True)
         if mode is not None:
@@ -240,7 +246,7 @@ def create_new(
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
-        raise io_error(action, shown, error) from None
+        raise io_error(action, shown, error, unchanged=store_file) from None
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

@@ -14,11 +14,10 @@ import os
 import stat
 from pathlib import Path
 
-from patchtui.store.files import check_replaceable, io_error, random_suffix, write_all
+from patchtui.store.files import check_replaceable, create_new, io_error, random_suffix
 
 SAVED_MODE = 0o600
 """Host output can show configuration and paths: readable by its owner only."""
-_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class SaveExists(Exception):
@@ -38,30 +37,17 @@ def existing(path: Path) -> SaveExists | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise io_error("examine", path, error) from None
+        raise io_error("examine", path, error, unchanged=False) from None
     return SaveExists(path, replaceable=stat.S_ISREG(info.st_mode))
 
 
 def _create(path: Path, payload: bytes, *, shown: Path) -> None:
     try:
-        fd = os.open(path, _NEW, SAVED_MODE)
+        create_new(path, payload, for_path=shown, mode=SAVED_MODE, store_file=False)
     except FileExistsError:
         # Something appeared at the name since we looked: say what it is now.
         found = existing(path) or SaveExists(path, replaceable=False)
         raise found from None
-    except OSError as error:
-        raise io_error("write", shown, error) from None
-    try:
-        write_all(fd, payload)
-        os.fsync(fd)
-    except BaseException as error:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        if isinstance(error, OSError):
-            raise io_error("write", shown, error) from None
-        raise
-    os.close(fd)
 
 
 def save_text(path: Path, text: str, *, replace: bool = False) -> Path:
@@ -88,7 +74,7 @@ def save_text(path: Path, text: str, *, replace: bool = False) -> Path:
     except OSError as error:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise io_error("replace", path, error) from None
+        raise io_error("replace", path, error, unchanged=False) from None
     return path
 
 

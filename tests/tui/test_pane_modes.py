@@ -17,6 +17,7 @@ from textual.widgets import Input
 from tuihelp import FIXED_NOW, SIZE
 
 from patchtui.engine.events import HostState, HostStateChanged, RunStarted
+from patchtui.errors import StoreError
 from patchtui.store.savefile import SAVED_MODE, SaveExists, save_text
 from patchtui.tui.app import PatchtuiApp
 from patchtui.tui.arrivals import ArrivalTimes
@@ -259,6 +260,16 @@ def test_save_text_refuses_links_and_directories_even_when_replacing(tmp_path: P
     assert raised.value.replaceable and victim.read_text() == "precious\n"
     assert save_text(victim, "new\n", replace=True) == victim
     assert victim.read_text() == "new\n"
+
+
+def test_a_save_that_fails_says_why_in_one_line_and_not_about_the_database(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-such-directory" / "out.log"
+    with pytest.raises(StoreError) as raised:
+        save_text(missing, "x\n")
+    assert str(raised.value) == f"cannot write {missing}: No such file or directory"
+    assert not missing.parent.exists()
 
 
 async def test_default_save_name_uses_the_run_and_a_safe_host_name(
