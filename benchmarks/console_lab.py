@@ -34,73 +34,21 @@ import functools
 import gc
 import os
 import pstats
-import selectors
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 TARGET_MS = 100.0
-LAB_START_LIMIT = 120.0
-"""Seconds the lab may take to bind its ports and write the inventory."""
-LAB_STOP_LIMIT = 15.0
 STEP_LIMIT = 30.0
 """Seconds a dialog step (form, confirmation, run start) may take to appear."""
-
-
-@contextlib.contextmanager
-def lab_process(hosts: int, directory: Path) -> Iterator[Path]:
-    """``patchtui lab`` in its own process; yields its inventory; stops it by PID."""
-    inventory = directory / "inventory.yaml"
-    stderr_path = directory / "lab.stderr"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "patchtui.cli",
-                "lab",
-                "--hosts",
-                str(hosts),
-                "--faults",
-                "none",
-                "--write-inventory",
-                str(inventory),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=stderr,  # a file: a pipe nobody reads would block the lab once full
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            ready = selector.select(timeout=LAB_START_LIMIT)
-        line = process.stdout.readline() if ready else ""
-        if not line.startswith("lab:"):
-            raise SystemExit(
-                f"the lab did not start within {LAB_START_LIMIT:.0f} s: {line!r}"
-                f" {stderr_path.read_text()[-1000:]}"
-            )
-        print(f"lab (pid {process.pid}): {line.strip()}", flush=True)
-        yield inventory
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=LAB_STOP_LIMIT)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=LAB_STOP_LIMIT)
 
 
 def isolate(directory: Path) -> None:
@@ -400,6 +348,7 @@ def report(phases: list[Phase], args: argparse.Namespace) -> bool:
 
 async def run_real_lab(args: argparse.Namespace) -> int:
     from console_load import Probe
+    from scan_fleet import lab_process
 
     from patchtui.inventory.loader import load_inventory
     from patchtui.store.db import Store

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from scan_fleet import measure_patchtui, start_lab
+from scan_fleet import lab_process, measure_patchtui
 
 
 def patch(inventory: Path, db: Path, concurrency: int) -> tuple[float, int, dict[str, object]]:
@@ -35,12 +34,8 @@ def main() -> int:
     for size in (int(each) for each in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
-            lab, inventory = start_lab(size, directory)
-            try:
+            with lab_process(size, directory) as inventory:
                 wall, peak, summary = patch(inventory, directory / "db.json", args.concurrency)
-            finally:
-                lab.send_signal(signal.SIGTERM)
-                lab.wait(timeout=30)
         results = summary.get("results")
         print(f"{size:>6} {wall:>8.1f} {size / wall:>8.1f} {peak / 1024:>9.1f}  {results}")
     return 0

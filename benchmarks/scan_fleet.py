@@ -8,41 +8,68 @@ is the real `patchtui scan --json` command. Run: python benchmarks/scan_fleet.py
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+LAB_START_LIMIT = 120.0
+"""Seconds the lab may take to bind its ports and write the inventory."""
+LAB_STOP_LIMIT = 15.0
 
-def start_lab(hosts: int, directory: Path) -> tuple[subprocess.Popen[str], Path]:
+
+@contextlib.contextmanager
+def lab_process(hosts: int, directory: Path) -> Iterator[Path]:
+    """``patchtui lab`` in its own process; yields its inventory; stops it by PID."""
     inventory = directory / "inventory.yaml"
-    lab = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "patchtui.cli",
-            "lab",
-            "--hosts",
-            str(hosts),
-            "--faults",
-            "none",
-            "--write-inventory",
-            str(inventory),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert lab.stdout is not None
-    line = lab.stdout.readline()
-    if not line.startswith("lab:"):
-        lab.kill()
-        raise SystemExit(f"lab failed to start: {line!r}")
-    return lab, inventory
+    stderr_path = directory / "lab.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "patchtui.cli",
+                "lab",
+                "--hosts",
+                str(hosts),
+                "--faults",
+                "none",
+                "--write-inventory",
+                str(inventory),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,  # a file: a pipe nobody reads would block the lab once full
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=LAB_START_LIMIT)
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("lab:"):
+            raise SystemExit(
+                f"the lab did not start within {LAB_START_LIMIT:.0f} s: {line!r}"
+                f" {stderr_path.read_text()[-1000:]}"
+            )
+        print(f"lab (pid {process.pid}): {line.strip()}", flush=True)
+        yield inventory
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=LAB_STOP_LIMIT)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=LAB_STOP_LIMIT)
 
 
 def measure_patchtui(*args: str) -> tuple[float, int, dict[str, object]]:
@@ -82,12 +109,8 @@ def main() -> int:
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
-            lab, inventory = start_lab(size, directory)
-            try:
+            with lab_process(size, directory) as inventory:
                 wall, peak_kib, summary = scan(inventory, directory / "db.json", args.concurrency)
-            finally:
-                lab.send_signal(signal.SIGTERM)
-                lab.wait(timeout=30)
         print(
             f"{size:>6} {wall:>8.1f} {size / wall:>8.1f} {peak_kib / 1024:>9.1f} {summary['ok']:>6}"
         )
