@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labhelp import LabProcess, json_lines, run_patchtui
+from osvrecords import DEBIAN_RECORD
 
 from patchtui.exit_codes import ExitCode
 from patchtui.store.db import Store
@@ -175,28 +176,9 @@ def test_debian_hosts_are_no_longer_hidden_from_severity_filters(
     rows = {r["id"]: r for r in json_lines(hidden.stdout) if r["type"] == "advisory"}
     assert not debian & set(rows.get("CVE-2024-6387", {}).get("hosts", []))  # type: ignore[call-overload]
 
-    # A Debian record written in the shape of osv.dev's (no real one could be copied:
-    # tests/data/osv/README.md); DSA-5724-1 fixed bookworm in 1:9.2p1-2+deb12u3.
-    record = {
-        "id": "DEBIAN-CVE-2024-6387",
-        "modified": "2024-07-02T00:00:00Z",
-        "published": "2024-07-01T13:15:00Z",
-        "upstream": ["CVE-2024-6387"],
-        "affected": [
-            {
-                "package": {"ecosystem": "Debian:12", "name": "openssh"},
-                "ranges": [
-                    {
-                        "type": "ECOSYSTEM",
-                        "events": [{"introduced": "0"}, {"fixed": "1:9.2p1-2+deb12u3"}],
-                    }
-                ],
-                "ecosystem_specific": {"urgency": "high"},
-            }
-        ],
-    }
+    # Hand-written (tests/osvrecords.py): DSA-5724-1 fixed bookworm in 1:9.2p1-2+deb12u3.
     source = tmp_path / "debian.json"
-    source.write_text(json.dumps(record))
+    source.write_text(json.dumps(DEBIAN_RECORD))
     synced = run_patchtui("advisories", "sync", "--from", str(source), "--db", str(db))
     assert synced.returncode == 0, synced.stderr
     shown = run_patchtui("advisories", "--severity", "high", "--json", "--db", str(db))
