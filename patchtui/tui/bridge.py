@@ -32,6 +32,7 @@ from patchtui.engine.events import (
     WaveStarted,
 )
 from patchtui.engine.observed import STREAM_PREFIX
+from patchtui.engine.patch import FAILURE_RESULTS
 from patchtui.engine.scrollback import Scrollback
 from patchtui.textsafe import strip_control
 from patchtui.tui.arrivals import ArrivalTimes
@@ -41,9 +42,6 @@ SCROLLBACK_LINES = 2_000
 
 FORGET_EVERY = 256
 """Lines between drops of arrival times of lines no longer kept (not on every line)."""
-
-FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
-"""Host results that count against a patch run's failure threshold (as the engine counts)."""
 
 
 @dataclass
@@ -168,7 +166,7 @@ class EventBridge:
             if self.run is not None and self.run.run_id == event.run_id:
                 self.run.states[event.host] = event.state
                 self.run.finished += 1
-                if event.result in FAILURE_RESULTS:
+                if event.result in FAILURE_RESULTS:  # as the engine counts the threshold
                     self.run.failures += 1
                 self._run_dirty = True
             if event.error:
