@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from patchtui.engine.events import PhaseStarted, SwitchRan
+from patchtui.engine.outcome import OK_RESULTS
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
 from patchtui.errors import ConfigError
 from patchtui.inventory.model import Host
@@ -27,7 +28,6 @@ from patchtui.inventory.model import Host
 if TYPE_CHECKING:
     from patchtui.engine.patch import PatchJob
 
-HEALTHY_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
 """What every idle host must end as before the switch runs."""
 MAX_SWITCH_LINES = 200
 """Lines of the switch command's output kept (the last ones)."""
@@ -264,7 +264,7 @@ async def between_phases(job: PatchJob, index: int) -> None:
     unhealthy = [
         f"{name} {job.outcomes[name].result}" if name in job.outcomes else f"{name} not finished"
         for name in blue_green.idle
-        if name not in job.outcomes or job.outcomes[name].result not in HEALTHY_RESULTS
+        if name not in job.outcomes or job.outcomes[name].result not in OK_RESULTS
     ]
     if unhealthy:
         shown = ", ".join(unhealthy[:5]) + (", …" if len(unhealthy) > 5 else "")

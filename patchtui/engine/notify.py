@@ -47,7 +47,7 @@ from patchtui.engine.events import (
     RunHalted,
     RunStarted,
 )
-from patchtui.engine.outcome import describe_outcome, skipped_text
+from patchtui.engine.outcome import FAILURE_RESULTS, describe_outcome, skipped_text
 from patchtui.errors import ConfigError
 from patchtui.textsafe import one_line
 
@@ -65,8 +65,6 @@ MAX_TIMEOUT = 30.0
 RETRY_PAUSE = 0.5
 """Before the one retry: enough for a receiver that dropped one connection."""
 CRITICAL_SEVERITY = "critical"
-
-_NOT_OK_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -638,7 +636,7 @@ class Notifier:
         if isinstance(event, RunStarted):
             self.operation = event.operation
         elif isinstance(event, HostFinished):
-            if (event.result or event.state.value) in _NOT_OK_RESULTS:
+            if (event.result or event.state.value) in FAILURE_RESULTS:
                 self._not_ok[event.host] = None
         elif isinstance(event, RunHalted):
             if self.settings.wants(HALT):

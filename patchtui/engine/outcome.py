@@ -23,6 +23,11 @@ from typing import Any
 
 from patchtui.engine.events import RunSummary
 
+OK_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
+"""Host results of a patch run that went as asked (a dry run's plan included)."""
+FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
+"""Host results that count against a patch run's failure threshold."""
+
 COMPLETED = "completed"
 COMPLETED_WITH_FAILURES = "completed-with-failures"
 HALTED = "halted"

@@ -53,7 +53,12 @@ from patchtui.engine.hostwork import (
     summarize,
 )
 from patchtui.engine.observed import ObservedSession
-from patchtui.engine.outcome import SKIP_CANCELLED, SKIP_HALTED, decide_outcome
+from patchtui.engine.outcome import (
+    FAILURE_RESULTS,
+    SKIP_CANCELLED,
+    SKIP_HALTED,
+    decide_outcome,
+)
 from patchtui.engine.reboot import reboot_and_wait, reconnect
 from patchtui.engine.recorder import Recorder
 from patchtui.engine.rollout import Amount, RolloutPlan, plan_rollout
@@ -95,9 +100,6 @@ async def _sleep(seconds: float) -> None:
 WINDOW_WAIT_STEP = 1.0
 """Seconds between checks while a host waits for its window: how soon a Ctrl+C or a
 halt ends the wait."""
-
-
-FAILURE_RESULTS = frozenset({"failed", "partial", "unreachable", "interrupted"})
 
 
 @dataclasses.dataclass(frozen=True)

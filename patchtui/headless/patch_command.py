@@ -28,6 +28,7 @@ from patchtui.engine.events import (
 )
 from patchtui.engine.outcome import (
     INTERRUPTED,
+    OK_RESULTS,
     describe_outcome,
     names_to_repeat,
     skipped_text,
@@ -60,8 +61,6 @@ if TYPE_CHECKING:
     from patchtui.baselines.model import Baseline
     from patchtui.store.db import Store
     from patchtui.transport.ssh import SshConnector
-
-OK_RESULTS = frozenset({"ok", "ok-reboot-required", "planned"})
 
 
 class PatchPrinter:

@@ -32,7 +32,7 @@ from patchtui.engine.events import (
     WaveStarted,
 )
 from patchtui.engine.observed import STREAM_PREFIX
-from patchtui.engine.patch import FAILURE_RESULTS
+from patchtui.engine.outcome import FAILURE_RESULTS
 from patchtui.engine.scrollback import Scrollback
 from patchtui.textsafe import strip_control
 from patchtui.tui.arrivals import ArrivalTimes
